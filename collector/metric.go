@@ -1,0 +1,61 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric is one metric family a collector emits, with what docs/metrics.md says
+// about it. Descriptors are built once; Emit makes a const metric per scrape.
+type Metric struct {
+	Name     string
+	Help     string
+	Type     prometheus.ValueType
+	Labels   []string
+	Source   string // the view or function it comes from
+	Versions string // the PostgreSQL versions that have it, e.g. "13+" or "14+"
+	// Pattern marks a family whose real names are made at scrape time (e.g.
+	// pg_settings_<name>); Name then holds the pattern and Desc is unused.
+	Pattern bool
+
+	collector string
+	desc      *prometheus.Desc
+}
+
+// Gauge declares a gauge family.
+func Gauge(name, help, source, versions string, labels ...string) *Metric {
+	return newMetric(name, help, prometheus.GaugeValue, source, versions, labels)
+}
+
+// Counter declares a counter family.
+func Counter(name, help, source, versions string, labels ...string) *Metric {
+	return newMetric(name, help, prometheus.CounterValue, source, versions, labels)
+}
+
+func newMetric(name, help string, t prometheus.ValueType, source, versions string, labels []string) *Metric {
+	return &Metric{
+		Name: name, Help: help, Type: t, Labels: labels, Source: source, Versions: versions,
+		desc: prometheus.NewDesc(name, help, labels, nil),
+	}
+}
+
+// Desc returns the family's descriptor.
+func (m *Metric) Desc() *prometheus.Desc { return m.desc }
+
+// Emit sends one sample.
+func (m *Metric) Emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
+	ch <- prometheus.MustNewConstMetric(m.desc, m.Type, v, labels...)
+}
+
+// Collector is the name of the collector that declared the family.
+func (m *Metric) Collector() string { return m.collector }
+
+// TypeName is "gauge", "counter" or "untyped".
+func (m *Metric) TypeName() string {
+	switch m.Type {
+	case prometheus.GaugeValue:
+		return "gauge"
+	case prometheus.CounterValue:
+		return "counter"
+	}
+	return "untyped"
+}

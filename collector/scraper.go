@@ -1,0 +1,310 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
+)
+
+// Meta-metrics, emitted by the framework for every scrape.
+var (
+	upMetric = Gauge("pg_up",
+		"1 if the server answered the scrape's first query, 0 if it could not be reached (or the circuit breaker is open).",
+		"exporter", "all")
+	successMetric = Gauge("pg_scrape_collector_success",
+		"1 if the collector succeeded on this scrape, 0 if it failed; datname is empty for cluster-wide collectors.",
+		"exporter", "all", "collector", "datname")
+	durationMetric = Gauge("pg_scrape_collector_duration_seconds",
+		"Time the collector took on this scrape (0 when served from its cache).",
+		"exporter", "all", "collector", "datname")
+	cacheAgeMetric = Gauge("pg_scrape_collector_cache_age_seconds",
+		"Age of the result served for a collector with a TTL cache; 0 right after it ran.",
+		"exporter", "all", "collector", "datname")
+	scrapeDurationMetric = Gauge("pg_scrape_duration_seconds",
+		"Time the whole scrape of this target took.",
+		"exporter", "all")
+)
+
+// MetaMetrics are the framework's own families, for docs/metrics.md.
+func MetaMetrics() []*Metric {
+	return []*Metric{upMetric, successMetric, durationMetric, cacheAgeMetric, scrapeDurationMetric}
+}
+
+// Scraper runs a fixed set of collectors against targets.
+type Scraper struct {
+	instances []*Instance
+	logger    *slog.Logger
+
+	mu      sync.Mutex
+	cache   map[cacheKey]*cached
+	dbExts  map[cacheKey]*cachedExts
+	pruneAt time.Time
+}
+
+type cacheKey struct {
+	target, collector, db string
+}
+
+type cached struct {
+	metrics []prometheus.Metric
+	at      time.Time
+	ttl     time.Duration
+}
+
+type cachedExts struct {
+	exts map[string]string
+	at   time.Time
+}
+
+// NewScraper makes a scraper for the built collectors.
+func NewScraper(instances []*Instance, logger *slog.Logger) *Scraper {
+	return &Scraper{instances: instances, logger: logger, cache: map[cacheKey]*cached{}, dbExts: map[cacheKey]*cachedExts{}}
+}
+
+// Instances returns the collectors the scraper runs.
+func (s *Scraper) Instances() []*Instance { return s.instances }
+
+// dbExtensionsTTL bounds how stale a non-default database's extension list is.
+const dbExtensionsTTL = 5 * time.Minute
+
+// Scrape collects t into ch. It never fails: an unreachable server gives
+// pg_up 0, a failing collector gives pg_scrape_collector_success 0. Every query
+// runs under ctx, whose deadline the caller derives from the scrape timeout.
+func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric) {
+	start := time.Now()
+	defer func() { scrapeDurationMetric.Emit(ch, time.Since(start).Seconds()) }()
+
+	conn, err := t.Acquire(ctx, "")
+	var facts *target.Facts
+	if err == nil {
+		facts, err = t.Facts(ctx, conn)
+		if err != nil {
+			conn.Release(err)
+		}
+	}
+	if err != nil {
+		t.NoteDown(err)
+		upMetric.Emit(ch, 0)
+		return
+	}
+	t.NoteUp()
+	upMetric.Emit(ch, 1)
+
+	var cluster, perDB []*Instance
+	for _, in := range s.instances {
+		if in.Spec.Scope == Database {
+			perDB = append(perDB, in)
+		} else {
+			cluster = append(cluster, in)
+		}
+	}
+	var dbs []string
+	if len(perDB) > 0 {
+		dbs, err = t.Databases(ctx, conn)
+		if err != nil {
+			s.logger.Warn("database discovery failed; database-scoped collectors skipped this scrape", "target", t.Name, "err", err)
+		}
+	}
+	conn.Release(err)
+
+	// One job per cluster collector and one per database (running all the
+	// database-scoped collectors on one connection to it). As many workers as the
+	// pool has connections; more would only wait.
+	type job struct {
+		db  string
+		ins []*Instance
+	}
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	workers := t.Pool.Stats().Max
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				s.runJob(ctx, t, facts, j.db, j.ins, ch)
+			}
+		}()
+	}
+	for _, in := range cluster {
+		jobs <- job{db: "", ins: []*Instance{in}}
+	}
+	for _, db := range dbs {
+		jobs <- job{db: db, ins: perDB}
+	}
+	close(jobs)
+	wg.Wait()
+	s.prune()
+}
+
+// runJob runs collectors on one connection to db ("" for the target's own
+// database, reported with an empty datname label).
+func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Facts, db string, ins []*Instance, ch chan<- prometheus.Metric) {
+	// Serve what the cache can before taking a connection.
+	var todo []*Instance
+	for _, in := range ins {
+		if !s.serveCached(t, in, db, ch) {
+			todo = append(todo, in)
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, in := range todo {
+			s.report(ch, t, in, db, 0, err)
+		}
+	}
+	if ctx.Err() != nil {
+		fail(fmt.Errorf("scrape deadline reached before the collector ran: %w", context.Cause(ctx)))
+		return
+	}
+	conn, err := t.Acquire(ctx, db)
+	if err != nil {
+		fail(err)
+		return
+	}
+	var lastErr error
+	defer func() { conn.Release(lastErr) }()
+	exts := facts.Extensions
+	if db != "" && db != facts.Database {
+		exts, err = s.extensions(ctx, t, conn, db)
+		if err != nil {
+			lastErr = err
+			fail(err)
+			return
+		}
+	}
+	sc := &Scrape{Target: t, Facts: facts, Conn: conn, Database: conn.DB(), Extensions: exts}
+	for _, in := range todo {
+		if ok, why := in.runsOn(facts, exts); !ok {
+			s.logger.Debug("collector skipped", "collector", in.Spec.Name, "target", t.Name, "datname", db, "reason", why)
+			continue
+		}
+		if conn.IsClosed() {
+			s.report(ch, t, in, db, 0, errors.New("connection lost during the scrape"))
+			continue
+		}
+		begin := time.Now()
+		var buf *[]prometheus.Metric
+		out := ch
+		var tee chan prometheus.Metric
+		var done chan struct{}
+		if in.TTL > 0 {
+			buf = new([]prometheus.Metric)
+			tee = make(chan prometheus.Metric)
+			done = make(chan struct{})
+			go func() {
+				for m := range tee {
+					*buf = append(*buf, m)
+					ch <- m
+				}
+				close(done)
+			}()
+			out = tee
+		}
+		err := in.Collector.Update(ctx, sc, out)
+		if tee != nil {
+			close(tee)
+			<-done
+		}
+		if err != nil {
+			lastErr = err
+		}
+		if err == nil && buf != nil {
+			s.store(t, in, db, *buf)
+			cacheAgeMetric.Emit(ch, 0, in.Spec.Name, db)
+		}
+		s.report(ch, t, in, db, time.Since(begin), err)
+	}
+}
+
+func (s *Scraper) report(ch chan<- prometheus.Metric, t *target.Target, in *Instance, db string, d time.Duration, err error) {
+	ok := 1.0
+	if err != nil {
+		ok = 0
+		if errors.Is(err, ErrNoData) {
+			s.logger.Debug("collector found no data", "collector", in.Spec.Name, "target", t.Name, "datname", db)
+		} else {
+			s.logger.Warn("collector failed", "collector", in.Spec.Name, "target", t.Name, "datname", db, "err", err)
+		}
+	}
+	successMetric.Emit(ch, ok, in.Spec.Name, db)
+	durationMetric.Emit(ch, d.Seconds(), in.Spec.Name, db)
+}
+
+func (s *Scraper) serveCached(t *target.Target, in *Instance, db string, ch chan<- prometheus.Metric) bool {
+	if in.TTL <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	c := s.cache[cacheKey{t.Name, in.Spec.Name, db}]
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	age := time.Since(c.at)
+	if age >= in.TTL {
+		return false
+	}
+	for _, m := range c.metrics {
+		ch <- m
+	}
+	cacheAgeMetric.Emit(ch, age.Seconds(), in.Spec.Name, db)
+	successMetric.Emit(ch, 1, in.Spec.Name, db)
+	durationMetric.Emit(ch, 0, in.Spec.Name, db)
+	return true
+}
+
+func (s *Scraper) store(t *target.Target, in *Instance, db string, ms []prometheus.Metric) {
+	s.mu.Lock()
+	s.cache[cacheKey{t.Name, in.Spec.Name, db}] = &cached{metrics: ms, at: time.Now(), ttl: in.TTL}
+	s.mu.Unlock()
+}
+
+func (s *Scraper) extensions(ctx context.Context, t *target.Target, conn *target.Conn, db string) (map[string]string, error) {
+	key := cacheKey{target: t.Name, db: db}
+	s.mu.Lock()
+	c := s.dbExts[key]
+	s.mu.Unlock()
+	if c != nil && time.Since(c.at) < dbExtensionsTTL {
+		return c.exts, nil
+	}
+	exts, err := target.Extensions(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.dbExts[key] = &cachedExts{exts: exts, at: time.Now()}
+	s.mu.Unlock()
+	return exts, nil
+}
+
+// prune drops cache entries that have long expired (targets gone, databases
+// dropped), at most once a minute.
+func (s *Scraper) prune() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if now.Before(s.pruneAt) {
+		return
+	}
+	s.pruneAt = now.Add(time.Minute)
+	for k, c := range s.cache {
+		if now.Sub(c.at) > 2*c.ttl+time.Minute {
+			delete(s.cache, k)
+		}
+	}
+	for k, c := range s.dbExts {
+		if now.Sub(c.at) > 2*dbExtensionsTTL {
+			delete(s.dbExts, k)
+		}
+	}
+}

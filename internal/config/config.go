@@ -1,0 +1,422 @@
+// Package config reads and validates the exporter's configuration file. Every
+// error names the file and line it concerns, and a file that fails validation is
+// never half-applied: Load returns either a complete Config or an error.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the exporter's configuration file.
+type Config struct {
+	// Targets are servers that /probe?target=<name> can scrape by name.
+	Targets []Target `yaml:"targets"`
+	// AuthModules hold credentials for /probe?target=<host:port/db>&auth_module=<name>.
+	AuthModules map[string]AuthModule `yaml:"auth_modules"`
+	// Connection tunes every target's connection pool.
+	Connection Connection `yaml:"connection"`
+	// Databases selects the databases that database-scoped collectors visit.
+	Databases Databases `yaml:"databases"`
+	// MaxTargets caps the number of targets with an open pool at once.
+	MaxTargets int `yaml:"max_targets"`
+	// Collectors holds per-collector settings, keyed by collector name.
+	Collectors map[string]CollectorConfig `yaml:"collectors"`
+
+	file string
+}
+
+// Target is a named server.
+type Target struct {
+	Name string `yaml:"name"`
+	// Exactly one of DSN, DSNFile and DSNEnv.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+	DSNEnv  string `yaml:"dsn_env"`
+	// PasswordFile, if set, supplies the password (the DSN then has none).
+	PasswordFile string `yaml:"password_file"`
+
+	Line int `yaml:"-"`
+}
+
+// AuthModule holds credentials for probing targets given by address. The
+// layout is postgres_exporter's, so existing files keep working, plus
+// password_file.
+type AuthModule struct {
+	Type     string            `yaml:"type"`
+	UserPass UserPass          `yaml:"userpass"`
+	Options  map[string]string `yaml:"options"`
+
+	Line int `yaml:"-"`
+}
+
+// UserPass is a user name with a password given inline or in a file.
+type UserPass struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Connection tunes the pools.
+type Connection struct {
+	// MaxConnections caps each target's connections across all its databases.
+	MaxConnections int `yaml:"max_connections"`
+	// IdleTimeout closes connections unused for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ConnectTimeout bounds one connection attempt.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// StatementTimeout and LockTimeout are set on every session.
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	LockTimeout      time.Duration `yaml:"lock_timeout"`
+	// Retries after a failed connection attempt, the first after RetryBackoff,
+	// each following one after twice the previous wait, within the scrape deadline.
+	Retries      int           `yaml:"retries"`
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// BreakerFailures consecutive failed scrapes open the circuit for BreakerOpenFor.
+	BreakerFailures int           `yaml:"breaker_failures"`
+	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+}
+
+// Databases selects databases for database-scoped collectors. Patterns are
+// anchored regular expressions matched against the database name.
+type Databases struct {
+	Include      []string      `yaml:"include"`
+	Exclude      []string      `yaml:"exclude"`
+	DiscoveryTTL time.Duration `yaml:"discovery_ttl"`
+
+	include, exclude []*regexp.Regexp
+}
+
+// CollectorConfig holds settings common to every collector.
+type CollectorConfig struct {
+	// TTL serves the collector's last result for this long instead of querying.
+	TTL *time.Duration `yaml:"ttl"`
+
+	Line int `yaml:"-"`
+}
+
+// Defaults are the values used where the file is silent.
+func Defaults() *Config {
+	return &Config{
+		Connection: Connection{
+			MaxConnections:   2,
+			IdleTimeout:      5 * time.Minute,
+			ConnectTimeout:   5 * time.Second,
+			StatementTimeout: 15 * time.Second,
+			LockTimeout:      500 * time.Millisecond,
+			Retries:          3,
+			RetryBackoff:     100 * time.Millisecond,
+			BreakerFailures:  5,
+			BreakerOpenFor:   60 * time.Second,
+		},
+		Databases:  Databases{DiscoveryTTL: 5 * time.Minute},
+		MaxTargets: 64,
+	}
+}
+
+// File is the path the config was read from ("" for defaults).
+func (c *Config) File() string { return c.file }
+
+// Load reads, decodes and validates path. An empty path gives the defaults.
+func Load(path string) (*Config, error) {
+	cfg := Defaults()
+	if path == "" {
+		if err := cfg.validate(); err != nil {
+			return nil, err
+		}
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data as if read from file.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := Defaults()
+	cfg.file = file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// yamlError rewrites yaml.v3's "line N: ..." messages as "file:N: ...", one per line.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			msgs = append(msgs, locate(file, e))
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return errors.New(locate(file, strings.TrimPrefix(err.Error(), "yaml: ")))
+}
+
+var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var fieldRE = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+
+func locate(file, msg string) string {
+	m := lineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return fmt.Sprintf("%s: %s", file, msg)
+	}
+	text := m[2]
+	if f := fieldRE.FindStringSubmatch(text); f != nil {
+		text = fmt.Sprintf("unknown key %q in %s; check its spelling against docs/configuration.md", f[1], section(f[2]))
+	}
+	return fmt.Sprintf("%s:%s: %s", file, m[1], text)
+}
+
+func section(goType string) string {
+	switch strings.TrimPrefix(goType, "config.") {
+	case "Config":
+		return "the top level"
+	case "Target":
+		return "a target"
+	case "AuthModule":
+		return "an auth module"
+	case "UserPass":
+		return "userpass"
+	case "Connection":
+		return "connection"
+	case "Databases":
+		return "databases"
+	case "CollectorConfig":
+		return "a collector's settings"
+	}
+	return goType
+}
+
+// UnmarshalYAML records the line of each target for later messages.
+func (t *Target) UnmarshalYAML(n *yaml.Node) error {
+	type plain Target
+	if err := n.Decode((*plain)(t)); err != nil {
+		return err
+	}
+	t.Line = n.Line
+	return nil
+}
+
+// UnmarshalYAML records the line of each auth module.
+func (a *AuthModule) UnmarshalYAML(n *yaml.Node) error {
+	type plain AuthModule
+	if err := n.Decode((*plain)(a)); err != nil {
+		return err
+	}
+	a.Line = n.Line
+	return nil
+}
+
+// UnmarshalYAML records the line of each collector's settings.
+func (c *CollectorConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain CollectorConfig
+	if err := n.Decode((*plain)(c)); err != nil {
+		return err
+	}
+	c.Line = n.Line
+	return nil
+}
+
+var targetNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+func (c *Config) at(line int) string {
+	if c.file == "" {
+		return "config"
+	}
+	if line == 0 {
+		return c.file
+	}
+	return fmt.Sprintf("%s:%d", c.file, line)
+}
+
+func (c *Config) validate() error {
+	var errs []string
+	add := func(line int, format string, args ...any) {
+		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
+	}
+	seen := map[string]int{}
+	for _, t := range c.Targets {
+		switch {
+		case !targetNameRE.MatchString(t.Name):
+			add(t.Line, "target name %q must be 1-128 letters, digits, '_', '.', ':' or '-'", t.Name)
+		case seen[t.Name] != 0:
+			add(t.Line, "target %q is defined twice (first at line %d); give each target its own name", t.Name, seen[t.Name])
+		default:
+			seen[t.Name] = t.Line
+		}
+		n := 0
+		for _, s := range []string{t.DSN, t.DSNFile, t.DSNEnv} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			add(t.Line, "target %q needs exactly one of dsn, dsn_file and dsn_env", t.Name)
+		}
+	}
+	names := make([]string, 0, len(c.AuthModules))
+	for name := range c.AuthModules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a := c.AuthModules[name]
+		if a.Type != "userpass" {
+			add(a.Line, "auth module %q has type %q; the only supported type is userpass", name, a.Type)
+		}
+		if a.UserPass.Username == "" {
+			add(a.Line, "auth module %q needs userpass.username", name)
+		}
+		if a.UserPass.Password != "" && a.UserPass.PasswordFile != "" {
+			add(a.Line, "auth module %q sets both userpass.password and userpass.password_file; keep one", name)
+		}
+		for k := range a.Options {
+			if !allowedAuthOptions[k] {
+				add(a.Line, "auth module %q has option %q; allowed options are %s", name, k, strings.Join(sortedKeys(allowedAuthOptions), ", "))
+			}
+		}
+	}
+	cn := c.Connection
+	if cn.MaxConnections < 1 || cn.MaxConnections > 50 {
+		add(0, "connection.max_connections is %d; use 1 to 50 (the default 2 is enough for the built-in collectors)", cn.MaxConnections)
+	}
+	for name, d := range map[string]time.Duration{
+		"connection.idle_timeout": cn.IdleTimeout, "connection.connect_timeout": cn.ConnectTimeout,
+		"connection.statement_timeout": cn.StatementTimeout, "connection.lock_timeout": cn.LockTimeout,
+		"connection.retry_backoff": cn.RetryBackoff, "connection.breaker_open_for": cn.BreakerOpenFor,
+		"databases.discovery_ttl": c.Databases.DiscoveryTTL,
+	} {
+		if d <= 0 {
+			add(0, "%s must be a positive duration such as 5s or 1m", name)
+		}
+	}
+	if cn.Retries < 0 || cn.Retries > 10 {
+		add(0, "connection.retries is %d; use 0 to 10", cn.Retries)
+	}
+	if cn.BreakerFailures < 1 {
+		add(0, "connection.breaker_failures is %d; use 1 or more", cn.BreakerFailures)
+	}
+	if c.MaxTargets < 1 {
+		add(0, "max_targets is %d; use 1 or more", c.MaxTargets)
+	}
+	var err error
+	if c.Databases.include, err = compileAll(c.Databases.Include); err != nil {
+		add(0, "databases.include: %v", err)
+	}
+	if c.Databases.exclude, err = compileAll(c.Databases.Exclude); err != nil {
+		add(0, "databases.exclude: %v", err)
+	}
+	for name, cc := range c.Collectors {
+		if cc.TTL != nil && *cc.TTL < 0 {
+			add(cc.Line, "collectors.%s.ttl must not be negative", name)
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// CheckCollectors reports collector settings for collectors that do not exist.
+func (c *Config) CheckCollectors(known func(string) bool) error {
+	var errs []string
+	for name, cc := range c.Collectors {
+		if !known(name) {
+			errs = append(errs, fmt.Sprintf("%s: collectors.%s: no collector has that name; --help lists them", c.at(cc.Line), name))
+		}
+	}
+	sort.Strings(errs)
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+var allowedAuthOptions = map[string]bool{
+	"sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "sslpassword": true,
+	"connect_timeout": true, "target_session_attrs": true, "dbname": true,
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func compileAll(patterns []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(patterns))
+	for _, p := range patterns {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("pattern %q is not a valid regular expression: %v", p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// Wanted reports whether database-scoped collectors visit db.
+func (d *Databases) Wanted(db string) bool {
+	if len(d.include) > 0 {
+		ok := false
+		for _, re := range d.include {
+			if re.MatchString(db) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, re := range d.exclude {
+		if re.MatchString(db) {
+			return false
+		}
+	}
+	return true
+}
+
+// TTL returns the configured cache TTL of a collector, or def.
+func (c *Config) TTL(collector string, def time.Duration) time.Duration {
+	if cc, ok := c.Collectors[collector]; ok && cc.TTL != nil {
+		return *cc.TTL
+	}
+	return def
+}
+
+// TargetByName returns the named target.
+func (c *Config) TargetByName(name string) (Target, bool) {
+	for _, t := range c.Targets {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Target{}, false
+}
+
+// AllowedAuthOption reports whether an auth module or a probe address may set
+// the connection option k.
+func AllowedAuthOption(k string) bool { return allowedAuthOptions[k] }

@@ -1,0 +1,127 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
+)
+
+// Timeouts bound a scrape.
+type Timeouts struct {
+	// Offset is taken off Prometheus's scrape timeout so the answer leaves in time.
+	Offset time.Duration
+	// Default applies when the request carries no timeout header.
+	Default time.Duration
+	// Max caps whatever the header says.
+	Max time.Duration
+}
+
+// Deadline returns how long a scrape may take, from the request's
+// X-Prometheus-Scrape-Timeout-Seconds header (or the default), less the offset.
+func (t Timeouts) Deadline(r *http.Request) time.Duration {
+	d := t.Default
+	if h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); h != "" {
+		if secs, err := strconv.ParseFloat(h, 64); err == nil && secs > 0 {
+			d = time.Duration(secs * float64(time.Second))
+		}
+	}
+	if t.Max > 0 && d > t.Max {
+		d = t.Max
+	}
+	// Keep at least a tenth of the budget when the offset would eat it all.
+	if d-t.Offset > d/10 {
+		d -= t.Offset
+	} else {
+		d /= 10
+	}
+	return d
+}
+
+// Server holds what the handlers share.
+type Server struct {
+	Manager  *target.Manager
+	scraper  atomic.Pointer[collector.Scraper]
+	Timeouts Timeouts
+	Logger   *slog.Logger
+	// Self is the registry of the exporter's own metrics, served on /metrics.
+	Self *prometheus.Registry
+}
+
+// SetScraper puts a scraper (a set of built collectors) in force.
+func (s *Server) SetScraper(sc *collector.Scraper) { s.scraper.Store(sc) }
+
+// targetCollector scrapes one target when gathered; it lives for one request.
+type targetCollector struct {
+	ctx     context.Context
+	scraper *collector.Scraper
+	target  *target.Target
+}
+
+func (c targetCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: families vary by server
+
+func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
+	c.scraper.Scrape(c.ctx, c.target, ch)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer) {
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.Timeouts.Deadline(r), errors.New("scrape timeout"))
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	var g prometheus.Gatherers
+	if t != nil {
+		reg.MustRegister(targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t})
+		g = append(g, reg)
+	}
+	if extra != nil {
+		g = append(g, extra)
+	}
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      slog.NewLogLogger(s.Logger.Handler(), slog.LevelError),
+	}).ServeHTTP(w, r)
+}
+
+// Metrics serves the default target (if any) and the exporter's own metrics.
+func (s *Server) Metrics(w http.ResponseWriter, r *http.Request) {
+	s.serve(w, r, s.Manager.Default(), s.Self)
+}
+
+// Probe serves /probe?target=&auth_module=.
+func (s *Server) Probe(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	t, err := s.Manager.Probe(q.Get("target"), q.Get("auth_module"))
+	if err != nil {
+		var bad *target.BadRequestError
+		code := http.StatusInternalServerError
+		if errors.As(err, &bad) {
+			code = http.StatusBadRequest
+		}
+		s.Logger.Debug("probe refused", "target", q.Get("target"), "auth_module", q.Get("auth_module"), "err", err)
+		http.Error(w, err.Error(), code)
+		return
+	}
+	s.serve(w, r, t, nil)
+}
+
+// Healthy answers 200 while the process runs.
+func Healthy(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintln(w, "Healthy")
+}
+
+// Ready answers 200 once the exporter serves with a valid config.
+func Ready(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintln(w, "Ready")
+}

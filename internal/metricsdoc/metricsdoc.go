@@ -1,0 +1,57 @@
+// Package metricsdoc renders docs/metrics.md from the descriptors the
+// collectors register, so the page cannot drift from the code.
+package metricsdoc
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+)
+
+// Render returns the markdown of docs/metrics.md.
+func Render() []byte {
+	var b bytes.Buffer
+	b.WriteString("# Metrics\n\n")
+	b.WriteString("Generated from the exporter's descriptors by `go test ./internal/metricsdoc -update`; a test keeps it equal to the code.\n\n")
+	b.WriteString("Every PostgreSQL metric below comes with the framework's own `pg_up`, `pg_scrape_collector_success` and `pg_scrape_collector_duration_seconds`. ")
+	b.WriteString("Versions say which PostgreSQL majors have the source; a collector whose predicates do not hold on a server is skipped there and emits nothing.\n\n")
+
+	b.WriteString("## Scrape meta-metrics\n\nEmitted on `/metrics` (default target) and `/probe`.\n\n")
+	table(&b, collector.MetaMetrics())
+
+	b.WriteString("## Exporter\n\nEmitted on `/metrics` only, with the Go runtime and process metrics (`go_*`, `process_*`).\n\n")
+	table(&b, exporter.SelfMetrics())
+
+	for _, s := range collector.Specs() {
+		fmt.Fprintf(&b, "## Collector `%s`\n\n", s.Name)
+		state := "disabled by default (`--collector.%s` enables it)"
+		if s.Default {
+			state = "enabled by default (`--no-collector.%s` disables it)"
+		}
+		fmt.Fprintf(&b, "%s. Scope: %s, %s.", s.Help, s.Scope, fmt.Sprintf(state, s.Name))
+		if s.MinVersion > 0 {
+			fmt.Fprintf(&b, " Needs server_version_num >= %d.", s.MinVersion)
+		}
+		if s.Extension != "" {
+			fmt.Fprintf(&b, " Needs the `%s` extension.", s.Extension)
+		}
+		if s.TTL > 0 {
+			fmt.Fprintf(&b, " Cached for %s by default (`collectors.%s.ttl`).", s.TTL, s.Name)
+		}
+		b.WriteString("\n\n")
+		table(&b, s.Metrics)
+	}
+	return b.Bytes()
+}
+
+func table(b *bytes.Buffer, ms []*collector.Metric) {
+	b.WriteString("| name | type | labels | source | versions | help |\n|---|---|---|---|---|---|\n")
+	for _, m := range ms {
+		labels := strings.Join(m.Labels, ", ")
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s | %s |\n", m.Name, m.TypeName(), labels, m.Source, m.Versions, strings.ReplaceAll(m.Help, "|", "\\|"))
+	}
+	b.WriteString("\n")
+}

@@ -1,0 +1,273 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Pool holds at most Max connections to one PostgreSQL server, across all of its
+// databases. pgxpool binds a pool to one database; database-scoped collectors need
+// several, and the cap must hold for the server as a whole, so connections are
+// pooled here by database: an idle connection to another database is closed to make
+// room when the pool is full.
+type Pool struct {
+	cfg     *pgx.ConnConfig
+	max     int
+	idleTTL time.Duration
+	connect func(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error)
+
+	mu      sync.Mutex
+	conns   []*Conn // open connections, idle and in use
+	opening int     // connections being opened (they count against max)
+	closed  bool
+	wake    chan struct{} // closed and replaced whenever a slot or idle connection frees up
+
+	stats PoolStats
+}
+
+// PoolStats are cumulative counters and current gauges of a Pool.
+type PoolStats struct {
+	Max           int
+	Idle          int
+	InUse         int
+	Acquires      uint64
+	AcquireWait   time.Duration
+	AcquireErrors uint64
+	Connects      uint64
+	ConnectErrors uint64
+	ClosedIdle    uint64 // closed by idle eviction or to make room for another database
+	ClosedBroken  uint64 // closed after a network error or a cancelled query
+}
+
+// Conn is a pooled connection to one database. Release it exactly once.
+type Conn struct {
+	*pgx.Conn
+	db       string
+	pool     *Pool
+	inUse    bool
+	lastUsed time.Time
+}
+
+// ErrPoolClosed is returned by Acquire after Close.
+var ErrPoolClosed = errors.New("connection pool closed")
+
+// NewPool makes a pool; no connection is opened until the first Acquire.
+func NewPool(cfg *pgx.ConnConfig, max int, idleTTL time.Duration) *Pool {
+	if max < 1 {
+		max = 1
+	}
+	return &Pool{
+		cfg:     cfg,
+		max:     max,
+		idleTTL: idleTTL,
+		connect: pgx.ConnectConfig,
+		wake:    make(chan struct{}),
+	}
+}
+
+// Acquire returns an idle connection to db, or opens one when the cap allows, or
+// waits for one until ctx ends. db "" means the database of the connection string.
+func (p *Pool) Acquire(ctx context.Context, db string) (*Conn, error) {
+	start := time.Now()
+	c, err := p.acquire(ctx, db)
+	p.mu.Lock()
+	p.stats.Acquires++
+	p.stats.AcquireWait += time.Since(start)
+	if err != nil {
+		p.stats.AcquireErrors++
+	}
+	p.mu.Unlock()
+	return c, err
+}
+
+func (p *Pool) acquire(ctx context.Context, db string) (*Conn, error) {
+	if db == "" {
+		db = p.cfg.Database
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrPoolClosed
+		}
+		// Newest idle connection to the same database first: older ones age out.
+		var victim *Conn
+		for i := len(p.conns) - 1; i >= 0; i-- {
+			c := p.conns[i]
+			if c.inUse {
+				continue
+			}
+			if c.db == db {
+				c.inUse = true
+				p.mu.Unlock()
+				return c, nil
+			}
+			if victim == nil || c.lastUsed.Before(victim.lastUsed) {
+				victim = c
+			}
+		}
+		if len(p.conns)+p.opening < p.max || victim != nil {
+			if len(p.conns)+p.opening >= p.max {
+				p.remove(victim)
+				p.stats.ClosedIdle++
+			} else {
+				victim = nil
+			}
+			p.opening++
+			p.mu.Unlock()
+			if victim != nil {
+				closeQuietly(victim.Conn)
+			}
+			return p.open(ctx, db)
+		}
+		wake := p.wake
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for a free connection (at most %d): %w", p.max, context.Cause(ctx))
+		case <-wake:
+		}
+	}
+}
+
+func (p *Pool) open(ctx context.Context, db string) (*Conn, error) {
+	cfg := p.cfg.Copy()
+	cfg.Database = db
+	pc, err := p.connect(ctx, cfg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opening--
+	p.stats.Connects++
+	if err != nil {
+		p.stats.ConnectErrors++
+		p.signal()
+		return nil, &ConnectError{Err: err}
+	}
+	if p.closed {
+		closeQuietly(pc)
+		p.signal()
+		return nil, ErrPoolClosed
+	}
+	c := &Conn{Conn: pc, db: db, pool: p, inUse: true}
+	p.conns = append(p.conns, c)
+	return c, nil
+}
+
+// Release returns c to the pool. A connection that is closed, or whose last
+// error was not a server-side SQL error (network trouble, a cancelled query), is
+// discarded rather than reused.
+func (c *Conn) Release(lastErr error) {
+	p := c.pool
+	broken := c.Conn.IsClosed() || (lastErr != nil && !isServerError(lastErr)) || c.Conn.PgConn().TxStatus() != 'I'
+	p.mu.Lock()
+	c.inUse = false
+	c.lastUsed = time.Now()
+	if broken || p.closed {
+		p.remove(c)
+		if broken {
+			p.stats.ClosedBroken++
+		}
+	}
+	p.signal()
+	p.mu.Unlock()
+	if broken || p.closed {
+		closeQuietly(c.Conn)
+	}
+}
+
+// DB is the database this connection is bound to.
+func (c *Conn) DB() string { return c.db }
+
+func isServerError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	// A statement cancelled by statement_timeout or a cancel request leaves the
+	// connection usable; errors of class 08 (connection exception) and 57P
+	// (operator intervention: shutdown, terminated) do not.
+	code := pgErr.Code
+	return len(code) == 5 && code[:2] != "08" && code[:3] != "57P" || code == "57014"
+}
+
+// remove drops c from the list; the caller holds mu and closes c.
+func (p *Pool) remove(c *Conn) {
+	for i, x := range p.conns {
+		if x == c {
+			p.conns = append(p.conns[:i], p.conns[i+1:]...)
+			return
+		}
+	}
+}
+
+// signal wakes every waiter; the caller holds mu.
+func (p *Pool) signal() {
+	close(p.wake)
+	p.wake = make(chan struct{})
+}
+
+// EvictIdle closes connections idle for longer than the idle TTL.
+func (p *Pool) EvictIdle(now time.Time) {
+	p.mu.Lock()
+	var old []*Conn
+	for _, c := range append([]*Conn(nil), p.conns...) {
+		if !c.inUse && now.Sub(c.lastUsed) > p.idleTTL {
+			p.remove(c)
+			p.stats.ClosedIdle++
+			old = append(old, c)
+		}
+	}
+	if len(old) > 0 {
+		p.signal()
+	}
+	p.mu.Unlock()
+	for _, c := range old {
+		closeQuietly(c.Conn)
+	}
+}
+
+// Close closes idle connections now and the others as they are released.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	var idle []*Conn
+	for _, c := range append([]*Conn(nil), p.conns...) {
+		if !c.inUse {
+			p.remove(c)
+			idle = append(idle, c)
+		}
+	}
+	p.signal()
+	p.mu.Unlock()
+	for _, c := range idle {
+		closeQuietly(c.Conn)
+	}
+}
+
+// Stats returns a snapshot of the counters and gauges.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Max = p.max
+	for _, c := range p.conns {
+		if c.inUse {
+			s.InUse++
+		} else {
+			s.Idle++
+		}
+	}
+	return s
+}
+
+func closeQuietly(c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
+}

@@ -1,0 +1,190 @@
+// Command pg_hardening_exporter is a Prometheus exporter for PostgreSQL. Its
+// default command serves metrics; later commands of the same binary run the
+// remediation receiver and render the rule pack.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
+)
+
+const (
+	name = "pg_hardening_exporter"
+	// defaultAddress avoids postgres_exporter's 9187 so both can run side by side.
+	defaultAddress = ":9932"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New(name, "Prometheus exporter for PostgreSQL 13-18 with an alert rule pack, dashboards and guarded remediation.")
+	app.Version(version.Print(name))
+	app.HelpFlag.Short('h')
+	logCfg := &promslog.Config{Style: promslog.GoKitStyle}
+	promslogflag.AddFlags(app, logCfg)
+	webFlags := kingpinflag.AddFlags(app, defaultAddress)
+
+	exp := app.Command("exporter", "Serve metrics (the default command).").Default()
+	var (
+		configFile    = app.Flag("config.file", "Path to the configuration file (the exporter's: targets, auth modules, connection and collector settings; each command reads its own kind).").String()
+		configCheck   = app.Flag("config.check", "Validate the configuration file and the data source settings, then exit.").Bool()
+		dsnFlag       = app.Flag("data-source.name", "Connection string of the server /metrics scrapes. Prefer DATA_SOURCE_NAME or DATA_SOURCE_URI with DATA_SOURCE_PASS_FILE: a flag is visible in the process list.").String()
+		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration()
+		timeoutDef    = app.Flag("scrape.default-timeout", "Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
+		timeoutMax    = app.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
+	)
+	sel := collector.AddFlags(app)
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v; see --help\n", name, err)
+		return 2
+	}
+	logger := promslog.New(logCfg)
+	switch cmd {
+	case exp.FullCommand():
+		return runExporter(logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
+			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel)
+	}
+	return 2
+}
+
+func runExporter(logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool, dsnFlag, metricsPath string,
+	timeouts exporter.Timeouts, sel *collector.Selection) int {
+	cfg, err := config.Load(configFile)
+	if err == nil {
+		err = cfg.CheckCollectors(collector.Known)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%v\n", name, err)
+		return 1
+	}
+	resolved, haveDSN, err := target.DSNSettings{FlagDSN: dsnFlag}.Resolve(os.Getenv)
+	var conn *pgx.ConnConfig
+	if err == nil && haveDSN {
+		conn, err = target.ParseDSN(resolved.Setting, resolved.DSN, resolved.Password)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	names := sel.Names()
+	build := func(c *config.Config) (*collector.Scraper, error) {
+		ins, err := collector.Build(names, collector.Options{Config: c, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		return collector.NewScraper(ins, logger), nil
+	}
+	scraper, err := build(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	if check {
+		fmt.Printf("configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
+			orDefault(configFile), len(cfg.Targets), len(cfg.AuthModules), names)
+		return 0
+	}
+
+	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
+	if haveDSN {
+		logger.Info("scraping the default target on "+metricsPath, "target", target.Describe(conn), "from", resolved.Setting)
+	} else {
+		logger.Info("no DATA_SOURCE_NAME or DATA_SOURCE_URI set: " + metricsPath + " serves only the exporter's own metrics; use /probe for configured targets")
+	}
+	logger.Info("enabled collectors", "collectors", names)
+
+	mgr := target.NewManager(cfg, conn, logger)
+	defer mgr.Close()
+	state := exporter.NewState()
+	self := prometheus.NewRegistry()
+	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		exporter.PoolCollector{Manager: mgr}, state)
+	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
+	srv.SetScraper(scraper)
+	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc(metricsPath, srv.Metrics)
+	mux.HandleFunc("/probe", srv.Probe)
+	mux.Handle("/-/reload", reloader)
+	mux.HandleFunc("/-/healthy", exporter.Healthy)
+	mux.HandleFunc("/-/ready", exporter.Ready)
+	if metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        name,
+			Description: "Prometheus exporter for PostgreSQL",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: metricsPath, Text: "Metrics"},
+				{Address: "/probe?target=", Text: "Probe a configured target"},
+				{Address: "/-/healthy", Text: "Health"},
+			},
+		})
+		if err != nil {
+			logger.Error("cannot build the landing page", "err", err)
+			return 1
+		}
+		mux.Handle("/", landing)
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			_ = reloader.Reload()
+		}
+	}()
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(server, webFlags, logger) }()
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("cannot serve HTTP", "err", err)
+			return 1
+		}
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(sctx)
+	}
+	return 0
+}
+
+func orDefault(file string) string {
+	if file == "" {
+		return "built-in defaults"
+	}
+	return file
+}
