@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -37,13 +38,15 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+func run(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New(name, "Prometheus exporter for PostgreSQL 13-18 with an alert rule pack, dashboards and guarded remediation.")
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
 	logCfg := &promslog.Config{Style: promslog.GoKitStyle}
 	promslogflag.AddFlags(app, logCfg)
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
@@ -62,26 +65,27 @@ func run(args []string) int {
 
 	cmd, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v; see --help\n", name, err)
+		fmt.Fprintf(stderr, "%s: %v; see --help\n", name, err)
 		return 2
 	}
+	logCfg.Writer = stderr
 	logger := promslog.New(logCfg)
 	switch cmd {
 	case exp.FullCommand():
-		return runExporter(logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
+		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
 			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel)
 	}
 	return 2
 }
 
-func runExporter(logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool, dsnFlag, metricsPath string,
+func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool, dsnFlag, metricsPath string,
 	timeouts exporter.Timeouts, sel *collector.Selection) int {
 	cfg, err := config.Load(configFile)
 	if err == nil {
 		err = cfg.CheckCollectors(collector.Known)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: invalid configuration:\n%v\n", name, err)
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", name, err)
 		return 1
 	}
 	resolved, haveDSN, err := target.DSNSettings{FlagDSN: dsnFlag}.Resolve(os.Getenv)
@@ -90,7 +94,7 @@ func runExporter(logger *slog.Logger, webFlags *web.FlagConfig, configFile strin
 		conn, err = target.ParseDSN(resolved.Setting, resolved.DSN, resolved.Password)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	names := sel.Names()
@@ -103,11 +107,11 @@ func runExporter(logger *slog.Logger, webFlags *web.FlagConfig, configFile strin
 	}
 	scraper, err := build(cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	if check {
-		fmt.Printf("configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
+		fmt.Fprintf(stdout, "configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
 			orDefault(configFile), len(cfg.Targets), len(cfg.AuthModules), names)
 		return 0
 	}
@@ -130,29 +134,21 @@ func runExporter(logger *slog.Logger, webFlags *web.FlagConfig, configFile strin
 	srv.SetScraper(scraper)
 	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc(metricsPath, srv.Metrics)
-	mux.HandleFunc("/probe", srv.Probe)
-	mux.Handle("/-/reload", reloader)
-	mux.HandleFunc("/-/healthy", exporter.Healthy)
-	mux.HandleFunc("/-/ready", exporter.Ready)
-	if metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        name,
-			Description: "Prometheus exporter for PostgreSQL",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: metricsPath, Text: "Metrics"},
-				{Address: "/probe?target=", Text: "Probe a configured target"},
-				{Address: "/-/healthy", Text: "Health"},
-			},
-		})
-		if err != nil {
-			logger.Error("cannot build the landing page", "err", err)
-			return 1
-		}
-		mux.Handle("/", landing)
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        name,
+		Description: "Prometheus exporter for PostgreSQL",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: metricsPath, Text: "Metrics"},
+			{Address: "/probe?target=", Text: "Probe a configured target"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+	})
+	if err != nil {
+		logger.Error("cannot build the landing page", "err", err)
+		return 1
 	}
+	mux := srv.Routes(metricsPath, reloader, landing)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -12,7 +12,7 @@ import (
 
 var settingsPattern = &Metric{
 	Name:     "pg_settings_<name>[_bytes|_seconds]",
-	Help:     "Every numeric and boolean server setting (booleans as 0/1), in base units: memory and sizes in bytes, times in seconds.",
+	Help:     "Every numeric and boolean server setting (booleans as 0/1), in base units: memory and sizes in bytes, times in seconds. Names ending in _count, _sum, _bucket or _total get _value appended; the settings the exporter sets on its own session (application_name, statement_timeout, lock_timeout, default_transaction_read_only, idle_in_transaction_session_timeout) are left out.",
 	Type:     prometheus.GaugeValue,
 	Source:   "pg_settings",
 	Versions: "13+",
@@ -34,8 +34,10 @@ type settingsCollector struct {
 	descs sync.Map // metric name -> *prometheus.Desc
 }
 
+// Settings the exporter sets on its own session (source 'client') would show
+// the exporter's values, not the server's, so they are left out.
 const settingsQuery = `SELECT name, setting, COALESCE(unit, ''), vartype, short_desc
- FROM pg_settings WHERE vartype IN ('bool', 'integer', 'real')`
+ FROM pg_settings WHERE vartype IN ('bool', 'integer', 'real') AND source <> 'client'`
 
 // unitScale maps pg_settings units to a metric suffix and a factor to base units.
 var unitScale = map[string]struct {
@@ -90,6 +92,13 @@ func (c *settingsCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 			v *= scale.factor
 		}
 		metric := "pg_settings_" + sanitizeName(name) + scale.suffix
+		// A gauge may not end like a histogram's or summary's parts (promlint).
+		for _, reserved := range []string{"_count", "_sum", "_bucket", "_total"} {
+			if strings.HasSuffix(metric, reserved) {
+				metric += "_value"
+				break
+			}
+		}
 		ch <- prometheus.MustNewConstMetric(c.desc(metric, name, unit, help), prometheus.GaugeValue, v)
 	}
 	return rows.Err()

@@ -125,3 +125,18 @@ func Ready(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprintln(w, "Ready")
 }
+
+// Routes returns the exporter's HTTP routes: metricsPath, /probe, /-/reload,
+// /-/healthy, /-/ready, and landing for everything else (if not nil).
+func (s *Server) Routes(metricsPath string, reload, landing http.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc(metricsPath, s.Metrics)
+	mux.HandleFunc("/probe", s.Probe)
+	mux.Handle("/-/reload", reload)
+	mux.HandleFunc("/-/healthy", Healthy)
+	mux.HandleFunc("/-/ready", Ready)
+	if landing != nil && metricsPath != "/" {
+		mux.Handle("/", landing)
+	}
+	return mux
+}
