@@ -187,6 +187,8 @@ func locate(file, msg string) string {
 
 func section(goType string) string {
 	switch strings.TrimPrefix(goType, "config.") {
+	case "plain":
+		return "this section"
 	case "Config":
 		return "the top level"
 	case "Target":
@@ -208,7 +210,7 @@ func section(goType string) string {
 // UnmarshalYAML records the line of each target for later messages.
 func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 	type plain Target
-	if err := n.Decode((*plain)(t)); err != nil {
+	if err := strictDecode(n, (*plain)(t), "config.Target"); err != nil {
 		return err
 	}
 	t.Line = n.Line
@@ -218,7 +220,7 @@ func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML records the line of each auth module.
 func (a *AuthModule) UnmarshalYAML(n *yaml.Node) error {
 	type plain AuthModule
-	if err := n.Decode((*plain)(a)); err != nil {
+	if err := strictDecode(n, (*plain)(a), "config.AuthModule"); err != nil {
 		return err
 	}
 	a.Line = n.Line
@@ -228,7 +230,7 @@ func (a *AuthModule) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML records the line of each collector's settings.
 func (c *CollectorConfig) UnmarshalYAML(n *yaml.Node) error {
 	type plain CollectorConfig
-	if err := n.Decode((*plain)(c)); err != nil {
+	if err := strictDecode(n, (*plain)(c), "config.CollectorConfig"); err != nil {
 		return err
 	}
 	c.Line = n.Line

@@ -136,3 +136,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownKeysInsideListsAndMaps(t *testing.T) {
+	for src, want := range map[string]string{
+		"targets:\n  - name: a\n    dsn: x\n    bogus: 1\n":                     `s.yml:4: unknown key "bogus" in a target`,
+		"auth_modules:\n  m:\n    type: userpass\n    userpas: {username: u}\n": `s.yml:4: unknown key "userpas" in an auth module`,
+		"auth_modules:\n  m:\n    type: userpass\n    userpass: {usernme: u}\n": `s.yml:4: unknown key "usernme" in userpass`,
+		"collectors:\n  database:\n    tll: 1m\n":                               `s.yml:3: unknown key "tll" in a collector's settings`,
+	} {
+		_, err := Parse("s.yml", []byte(src))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", src, err, want)
+		}
+	}
+}
