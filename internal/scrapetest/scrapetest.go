@@ -73,7 +73,7 @@ func (s *Scraper) Collector() prometheus.Collector {
 type collectorFunc func(chan<- prometheus.Metric)
 
 func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
-func (f collectorFunc) Collect(ch chan<- prometheus.Metric)  { f(ch) }
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 // Result is one scrape's metric families by name.
 type Result map[string]*dto.MetricFamily
