@@ -30,7 +30,7 @@ type Config struct {
 	// MaxTargets caps the number of targets with an open pool at once.
 	MaxTargets int `yaml:"max_targets"`
 	// Collectors holds per-collector settings, keyed by collector name.
-	Collectors map[string]CollectorConfig `yaml:"collectors"`
+	Collectors Collectors `yaml:"collectors"`
 
 	file string
 }
@@ -227,13 +227,26 @@ func (a *AuthModule) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// UnmarshalYAML records the line of each collector's settings.
-func (c *CollectorConfig) UnmarshalYAML(n *yaml.Node) error {
-	type plain CollectorConfig
-	if err := strictDecode(n, (*plain)(c), "config.CollectorConfig"); err != nil {
-		return err
+// Collectors maps collector names to their settings.
+type Collectors map[string]CollectorConfig
+
+// UnmarshalYAML records the line of each collector's name.
+func (cs *Collectors) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: collectors must map collector names to their settings", n.Line)}}
 	}
-	c.Line = n.Line
+	out := Collectors{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		type plain CollectorConfig
+		var c CollectorConfig
+		if err := strictDecode(v, (*plain)(&c), "config.CollectorConfig"); err != nil {
+			return err
+		}
+		c.Line = k.Line
+		out[k.Value] = c
+	}
+	*cs = out
 	return nil
 }
 

@@ -100,7 +100,7 @@ func TestCheckCollectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = cfg.CheckCollectors(func(n string) bool { return n == "database" })
-	if err == nil || !strings.Contains(err.Error(), "c.yml:3: collectors.databse: no collector has that name") {
+	if err == nil || !strings.Contains(err.Error(), "c.yml:2: collectors.databse: no collector has that name") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runArgs(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func clearDSNEnv(t *testing.T) {
+	for _, k := range []string{"DATA_SOURCE_NAME", "DATA_SOURCE_URI", "DATA_SOURCE_URI_FILE", "DATA_SOURCE_USER",
+		"DATA_SOURCE_USER_FILE", "DATA_SOURCE_PASS", "DATA_SOURCE_PASS_FILE"} {
+		t.Setenv(k, "")
+	}
+}
+
+func TestBadConfigExitsWithFileAndLine(t *testing.T) {
+	clearDSNEnv(t)
+	p := writeFile(t, "exporter.yml", "connection:\n  max_connections: 2\n  idle_timout: 1m\n")
+	code, _, stderr := runArgs(t, "--config.file="+p, "--web.listen-address=127.0.0.1:0")
+	if code == 0 {
+		t.Fatal("started with a bad config")
+	}
+	if !strings.Contains(stderr, p+`:3: unknown key "idle_timout" in connection`) {
+		t.Fatalf("stderr does not name file:line: %q", stderr)
+	}
+}
+
+func TestConfigCheckValidatesWithoutStarting(t *testing.T) {
+	clearDSNEnv(t)
+	good := writeFile(t, "good.yml", "targets:\n  - name: a\n    dsn: postgres://u@db:5432/app\n")
+	code, stdout, stderr := runArgs(t, "--config.file="+good, "--config.check")
+	if code != 0 || !strings.Contains(stdout, "configuration OK: "+good) {
+		t.Fatalf("good config: %d %q %q", code, stdout, stderr)
+	}
+	bad := writeFile(t, "bad.yml", "targets:\n  - name: a\n")
+	code, _, stderr = runArgs(t, "--config.file="+bad, "--config.check")
+	if code == 0 || !strings.Contains(stderr, bad+`:2: target "a" needs exactly one of dsn, dsn_file and dsn_env`) {
+		t.Fatalf("bad config: %d %q", code, stderr)
+	}
+	unknown := writeFile(t, "unknown.yml", "collectors:\n  nosuch:\n    ttl: 1m\n")
+	code, _, stderr = runArgs(t, "--config.file="+unknown, "--config.check")
+	if code == 0 || !strings.Contains(stderr, unknown+":2: collectors.nosuch: no collector has that name") {
+		t.Fatalf("unknown collector: %d %q", code, stderr)
+	}
+}
+
+func TestMalformedDSNNamesSettingAndHidesPassword(t *testing.T) {
+	clearDSNEnv(t)
+	t.Setenv("DATA_SOURCE_NAME", "postgres://exporter:Sup3rSecret@db:notaport/app")
+	code, stdout, stderr := runArgs(t, "--config.check")
+	if code == 0 {
+		t.Fatalf("accepted a malformed DSN: %q", stdout)
+	}
+	if !strings.Contains(stderr, "DATA_SOURCE_NAME is not a valid PostgreSQL connection string") {
+		t.Fatalf("message does not name the setting: %q", stderr)
+	}
+	if strings.Contains(stderr+stdout, "Sup3rSecret") {
+		t.Fatalf("password leaked: %q", stderr)
+	}
+
+	clearDSNEnv(t)
+	t.Setenv("DATA_SOURCE_URI", "db:5432/app")
+	t.Setenv("DATA_SOURCE_USER", "exporter")
+	t.Setenv("DATA_SOURCE_PASS_FILE", "/nonexistent/secret")
+	code, _, stderr = runArgs(t, "--config.check")
+	if code == 0 || !strings.Contains(stderr, "DATA_SOURCE_PASS_FILE: cannot read /nonexistent/secret") {
+		t.Fatalf("missing password file: %d %q", code, stderr)
+	}
+}
+
+func TestUnknownFlagIsAClearError(t *testing.T) {
+	code, _, stderr := runArgs(t, "--collector.nosuch")
+	if code != 2 || !strings.Contains(stderr, "unknown long flag '--collector.nosuch'") {
+		t.Fatalf("%d %q", code, stderr)
+	}
+}
+
+func TestCollectorSelection(t *testing.T) {
+	clearDSNEnv(t)
+	code, stdout, _ := runArgs(t, "--collector.disable-defaults", "--collector.settings", "--config.check")
+	if code != 0 || !strings.Contains(stdout, "collectors: [settings]") {
+		t.Fatalf("%d %q", code, stdout)
+	}
+	code, stdout, _ = runArgs(t, "--no-collector.settings", "--config.check")
+	if code != 0 || strings.Contains(stdout, "settings") || !strings.Contains(stdout, "database") {
+		t.Fatalf("%d %q", code, stdout)
+	}
+}
