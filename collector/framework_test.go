@@ -1,0 +1,150 @@
+package collector_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+)
+
+// Collectors that exist only in this test binary, to exercise the framework:
+// database scope, predicates, ErrNoData and the TTL cache.
+var (
+	visitMetric = collector.Gauge("pg_test_database_visit", "Test: 1 per database visited.", "current_database()", "all", "datname")
+	runsMetric  = collector.Counter("pg_test_runs_total", "Test: how often the cached collector really ran.", "test", "all")
+	visits      atomic.Int64
+	cachedRuns  atomic.Int64
+)
+
+type funcCollector func(ctx context.Context, s *collector.Scrape, ch chan<- prometheus.Metric) error
+
+func (f funcCollector) Update(ctx context.Context, s *collector.Scrape, ch chan<- prometheus.Metric) error {
+	return f(ctx, s, ch)
+}
+
+func init() {
+	collector.Register(&collector.Spec{
+		Name: "test_dbscope", Help: "test", Scope: collector.Database, Metrics: []*collector.Metric{visitMetric},
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(ctx context.Context, s *collector.Scrape, ch chan<- prometheus.Metric) error {
+				var db string
+				if err := s.Conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+					return err
+				}
+				if db != s.Database {
+					return errors.New("connected to " + db + ", not " + s.Database)
+				}
+				visits.Add(1)
+				visitMetric.Emit(ch, 1, db)
+				return nil
+			}), nil
+		},
+	})
+	collector.Register(&collector.Spec{
+		Name: "test_needs_ext", Help: "test", Scope: collector.Database, Extension: "pg_trgm",
+		Metrics: []*collector.Metric{},
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(context.Context, *collector.Scrape, chan<- prometheus.Metric) error { return nil }), nil
+		},
+	})
+	collector.Register(&collector.Spec{
+		Name: "test_future", Help: "test", Scope: collector.Cluster, MinVersion: 990000,
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(context.Context, *collector.Scrape, chan<- prometheus.Metric) error {
+				return errors.New("ran on a server older than its MinVersion")
+			}), nil
+		},
+	})
+	collector.Register(&collector.Spec{
+		Name: "test_nodata", Help: "test", Scope: collector.Cluster,
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(context.Context, *collector.Scrape, chan<- prometheus.Metric) error {
+				return collector.ErrNoData
+			}), nil
+		},
+	})
+	collector.Register(&collector.Spec{
+		Name: "test_cached", Help: "test", Scope: collector.Cluster, TTL: time.Hour, Metrics: []*collector.Metric{runsMetric},
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(_ context.Context, _ *collector.Scrape, ch chan<- prometheus.Metric) error {
+				runsMetric.Emit(ch, float64(cachedRuns.Add(1)))
+				return nil
+			}), nil
+		},
+	})
+}
+
+func TestDatabaseScopeVisitsSelectedDatabases(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	for _, db := range []string{"fw_app1", "fw_app2", "fw_skip"} {
+		if err := s.CreateDatabase(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Exec(ctx, "fw_app2", "CREATE EXTENSION IF NOT EXISTS pg_trgm"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("fw.yml", []byte("databases:\n  include: ['fw_.*']\n  exclude: ['fw_skip']\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "test_dbscope", "test_needs_ext", "test_future").Scrape(t)
+	r.RequireUp(t)
+	for _, db := range []string{"fw_app1", "fw_app2"} {
+		if v, ok := r.Value("pg_test_database_visit", map[string]string{"datname": db}); !ok || v != 1 {
+			t.Errorf("%s not visited", db)
+		}
+		if v, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "test_dbscope", "datname": db}); !ok || v != 1 {
+			t.Errorf("no success for %s", db)
+		}
+	}
+	for _, db := range []string{"fw_skip", "postgres", "template1"} {
+		if _, ok := r.Value("pg_test_database_visit", map[string]string{"datname": db}); ok {
+			t.Errorf("%s visited though not selected", db)
+		}
+	}
+	// The extension predicate holds only where pg_trgm is installed.
+	if _, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "test_needs_ext", "datname": "fw_app2"}); !ok {
+		t.Error("extension collector did not run where the extension is installed")
+	}
+	if _, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "test_needs_ext", "datname": "fw_app1"}); ok {
+		t.Error("extension collector ran where the extension is missing")
+	}
+	if _, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "test_future"}); ok {
+		t.Error("collector ran below its MinVersion")
+	}
+}
+
+func TestNoDataAndCache(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	sc := scrapetest.New(t, s.SuperuserDSN(""), nil, "test_nodata", "test_cached")
+	first := sc.Scrape(t)
+	if v, ok := first.Value("pg_scrape_collector_success", map[string]string{"collector": "test_nodata"}); !ok || v != 0 {
+		t.Errorf("ErrNoData: success %v %v, want 0", v, ok)
+	}
+	if v, _ := first.Value("pg_up", nil); v != 1 {
+		t.Fatal("ErrNoData must not fail the scrape")
+	}
+	runs, _ := first.Value("pg_test_runs_total", nil)
+	time.Sleep(20 * time.Millisecond)
+	second := sc.Scrape(t)
+	if again, _ := second.Value("pg_test_runs_total", nil); again != runs {
+		t.Fatalf("cached collector ran again inside its TTL: %v then %v", runs, again)
+	}
+	age, ok := second.Value("pg_scrape_collector_cache_age_seconds", map[string]string{"collector": "test_cached"})
+	if !ok || age <= 0 || age > 5 {
+		t.Fatalf("cache age %v (present %v)", age, ok)
+	}
+	if d, _ := second.Value("pg_scrape_collector_duration_seconds", map[string]string{"collector": "test_cached"}); d != 0 {
+		t.Fatalf("duration of a cached result is %v, want 0", d)
+	}
+}
