@@ -219,7 +219,7 @@ func TestConcurrentScrapesStayWithinTheCap(t *testing.T) {
 func TestServerStopsAndReturns(t *testing.T) {
 	pgtest.RequireBinaries(t)
 	s := pgtest.StartT(t, pgtest.Options{})
-	h := start(t, "connection:\n  max_connections: 2\n  breaker_open_for: 1s\n", s.SuperuserDSN(""))
+	h := start(t, "connection:\n  max_connections: 2\n  breaker_open_for: 1s\n  retry_backoff: 20ms\n", s.SuperuserDSN(""))
 	baseline := runtime.NumGoroutine()
 	if _, mfs, _, _ := h.get(t, "/metrics", 5*time.Second); mustUp(mfs) != 1 {
 		t.Fatal("pg_up is not 1 at the start")
