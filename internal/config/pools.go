@@ -49,16 +49,16 @@ func (p *Pool) Matches(app, user, db string) bool {
 	return p.ApplicationName == app
 }
 
-// MatchPool returns the first pool a session belongs to, or nil. Pools are
-// tried in the order of the file, so a specific pool listed before a broad
-// pattern takes its sessions.
-func MatchPool(pools []Pool, app, user, db string) *Pool {
+// MatchPool returns the index of the first pool a session belongs to, or -1.
+// Pools are tried in the order of the file, so a specific pool listed before
+// a broad pattern takes its sessions.
+func MatchPool(pools []Pool, app, user, db string) int {
 	for i := range pools {
 		if pools[i].Matches(app, user, db) {
-			return &pools[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // Activity tunes the collectors that read pg_stat_activity.

@@ -43,8 +43,8 @@ pools:
 		{"pg_hardening_exporter", "x", "y", ""},
 	} {
 		got := ""
-		if p := MatchPool(cfg.Pools, tc.app, tc.user, tc.db); p != nil {
-			got = p.Name
+		if i := MatchPool(cfg.Pools, tc.app, tc.user, tc.db); i >= 0 {
+			got = cfg.Pools[i].Name
 		}
 		if got != tc.want {
 			t.Errorf("MatchPool(%q, %q, %q) = %q, want %q", tc.app, tc.user, tc.db, got, tc.want)
@@ -112,7 +112,7 @@ func TestExamplePools(t *testing.T) {
 		if !ok || p.MinConnections != w[0] || p.MaxConnections != w[1] {
 			t.Errorf("example pool %s: min %d max %d", p.Name, p.MinConnections, p.MaxConnections)
 		}
-		if MatchPool(cfg.Pools, p.Name, "app", "app") == nil {
+		if MatchPool(cfg.Pools, p.Name, "app", "app") < 0 {
 			t.Errorf("example pool %s does not match application_name %q", p.Name, p.Name)
 		}
 	}
