@@ -117,3 +117,32 @@ func TestExamplePools(t *testing.T) {
 		}
 	}
 }
+
+func FuzzPools(f *testing.F) {
+	f.Add([]byte("pools:\n  - name: api\n    application_name: api\n    max_connections: 20\n"), "api", "u", "d")
+	f.Add([]byte("pools:\n  - {name: w, application_name_regex: 'w-[0-9]+', user: u, max_connections: 2, min_connections: 1}\n"), "w-1", "u", "d")
+	f.Add([]byte("activity: {long_transaction_threshold: 2s, max_label_sets: 5}\n"), "", "", "")
+	f.Fuzz(func(t *testing.T, data []byte, app, user, db string) {
+		cfg, err := Parse("fuzz.yml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		for _, p := range cfg.Pools {
+			if p.MaxConnections < 1 || p.MinConnections < 0 || p.MinConnections > p.MaxConnections {
+				t.Fatalf("accepted pool %+v", p)
+			}
+			if (p.ApplicationName == "") == (p.ApplicationNameRegex == "") {
+				t.Fatalf("accepted pool without exactly one way to match: %+v", p)
+			}
+		}
+		if i := MatchPool(cfg.Pools, app, user, db); i >= len(cfg.Pools) {
+			t.Fatalf("MatchPool returned %d for %d pools", i, len(cfg.Pools))
+		}
+		if cfg.Activity.Threshold() <= 0 || cfg.Activity.LabelSets() < 1 {
+			t.Fatalf("accepted activity %+v", cfg.Activity)
+		}
+	})
+}
