@@ -23,7 +23,7 @@ var (
 		"Sessions blocked by another session's lock (pg_blocking_pids is not empty).",
 		"pg_stat_activity, pg_blocking_pids()", "13+")
 	locksBlocking = Gauge("pg_locks_blocking_sessions",
-		"Distinct sessions that block at least one other session.",
+		"Distinct sessions that block at least one other session (prepared transactions in the way count as one, process 0).",
 		"pg_stat_activity, pg_blocking_pids()", "13+")
 )
 
