@@ -13,7 +13,7 @@ import (
 const srcActivity = "pg_stat_activity"
 
 var (
-	actCount = Gauge("pg_stat_activity_connections",
+	actConns = Gauge("pg_stat_activity_connections",
 		"Client backends by database, user, application_name, state and wait event type. Bounded by activity.max_label_sets: the largest groups keep their labels, the rest are added up in one series whose labels are all __other__.",
 		srcActivity, "13+", "datname", "usename", "application_name", "state", "wait_event_type")
 	actBackends = Gauge("pg_stat_activity_backends",
@@ -53,7 +53,7 @@ func init() {
 		Help:    "Sessions by database, user, application, state and wait; connections against max_connections; oldest transactions and statements; idle-in-transaction and long-running sessions, from pg_stat_activity",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{actCount, actBackends, actInUse, actMax, actReserved, actMaxTx, actMaxQuery,
+		Metrics: []*Metric{actConns, actBackends, actInUse, actMax, actReserved, actMaxTx, actMaxQuery,
 			actIdleInTx, actIdleInTxMax, actLong, actLongThreshold},
 		New: func(o Options) (Collector, error) {
 			return &activityCollector{threshold: o.Config.Activity.Threshold(), limit: o.Config.Activity.LabelSets()}, nil
@@ -150,7 +150,7 @@ func (c *activityCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 	}
 
 	for _, set := range conns.top(c.limit) {
-		actCount.Emit(ch, set.value, set.labels...)
+		actConns.Emit(ch, set.value, set.labels...)
 	}
 	for _, bt := range sortedKeys(backends) {
 		actBackends.Emit(ch, backends[bt], bt)
