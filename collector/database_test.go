@@ -41,7 +41,7 @@ func TestDatabaseCollectorCountsCommitsRollbacksAndSize(t *testing.T) {
 		}
 		_ = tx.Rollback(ctx)
 	}
-	if _, err := conn.Exec(ctx, "CREATE TABLE big AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g"); err != nil {
+	if _, err := conn.Exec(ctx, "DROP TABLE IF EXISTS big; CREATE TABLE big AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g"); err != nil {
 		t.Fatal(err)
 	}
 	// The statistics collector (shared memory stats on 15+) publishes at

@@ -31,6 +31,9 @@ type Config struct {
 	MaxTargets int `yaml:"max_targets"`
 	// Collectors holds per-collector settings, keyed by collector name.
 	Collectors Collectors `yaml:"collectors"`
+	// Pools and Activity tune the pools and activity collectors (pools.go).
+	Pools    []Pool   `yaml:"pools"`
+	Activity Activity `yaml:"activity"`
 
 	file string
 }
@@ -344,6 +347,7 @@ func (c *Config) validate() error {
 			add(cc.Line, "collectors.%s.ttl must not be negative", name)
 		}
 	}
+	c.validatePools(add)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "\n"))
