@@ -31,6 +31,10 @@ type Config struct {
 	MaxTargets int `yaml:"max_targets"`
 	// Collectors holds per-collector settings, keyed by collector name.
 	Collectors map[string]CollectorConfig `yaml:"collectors"`
+	// PgBouncers are the PgBouncers whose admin console /metrics reads.
+	PgBouncers []PgBouncer `yaml:"pgbouncers"`
+	// CustomQueries are queries.yaml files of user-defined SQL collectors.
+	CustomQueries QueryFiles `yaml:"custom_queries"`
 
 	file string
 }
@@ -331,6 +335,8 @@ func (c *Config) validate() error {
 			add(cc.Line, "collectors.%s.ttl must not be negative", name)
 		}
 	}
+	errs = append(errs, c.validatePgBouncers()...)
+	errs = append(errs, c.validateCustomQueries()...)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "\n"))
