@@ -135,14 +135,14 @@ func TestCustomQueriesRun(t *testing.T) {
 	r := sc.Scrape(t)
 
 	want := map[string]float64{
-		"custom_kinds_level":              1.5,
-		"custom_kinds_events":             7,
-		"custom_kinds_state":              1,
-		"custom_kinds_took_milliseconds":  90000,
-		"custom_kinds_exact":              2,
-		"custom_histogram_wait":           4, // sample count
-		"custom_predicate_true_one":       1,
-		"custom_listed_one":               1,
+		"custom_kinds_level":             1.5,
+		"custom_kinds_events":            7,
+		"custom_kinds_state":             1,
+		"custom_kinds_took_milliseconds": 90000,
+		"custom_kinds_exact":             2,
+		"custom_histogram_wait":          4, // sample count
+		"custom_predicate_true_one":      1,
+		"custom_listed_one":              1,
 	}
 	for name, v := range want {
 		got := r.Values(name, nil)
