@@ -201,6 +201,15 @@ func TestWaitingClients(t *testing.T) {
 	for _, conn := range conns {
 		conn.Close(ctx)
 	}
+	declared := map[string]bool{}
+	for _, m := range pgbouncer.Metrics() {
+		declared[m.Name] = true
+	}
+	for name := range f {
+		if !declared[name] {
+			t.Errorf("%s is emitted but not declared in pgbouncer.Metrics (docs/metrics.md)", name)
+		}
+	}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 		t.Errorf("promlint: %v %v", problems, err)
 	}
