@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
@@ -353,11 +354,47 @@ func emitColumns(ch chan<- prometheus.Metric, t *table, row []*string, cols []co
 
 func (in *instance) pools(ctx context.Context, ch chan<- prometheus.Metric) error {
 	t, err := in.show(ctx, "POOLS")
-	if err != nil {
-		return err
+	if err == nil {
+		emitPools(in.name, t, ch)
 	}
+	return err
+}
+
+func (in *instance) stats(ctx context.Context, ch chan<- prometheus.Metric) error {
+	t, err := in.show(ctx, "STATS")
+	if err == nil {
+		emitStats(in.name, t, ch)
+	}
+	return err
+}
+
+func (in *instance) databases(ctx context.Context, ch chan<- prometheus.Metric) error {
+	t, err := in.show(ctx, "DATABASES")
+	if err == nil {
+		emitDatabases(in.name, t, ch)
+	}
+	return err
+}
+
+func (in *instance) lists(ctx context.Context, ch chan<- prometheus.Metric) error {
+	t, err := in.show(ctx, "LISTS")
+	if err == nil {
+		emitLists(in.name, t, ch)
+	}
+	return err
+}
+
+func (in *instance) config(ctx context.Context, ch chan<- prometheus.Metric) error {
+	t, err := in.show(ctx, "CONFIG")
+	if err == nil {
+		emitConfig(in.name, t, ch)
+	}
+	return err
+}
+
+func emitPools(bouncer string, t *table, ch chan<- prometheus.Metric) {
 	for _, row := range t.rows {
-		labels := []string{in.name, t.text(row, "database"), t.text(row, "user")}
+		labels := []string{bouncer, t.text(row, "database"), t.text(row, "user")}
 		emitColumns(ch, t, row, poolColumns, labels)
 		wait, ok := t.number(row, "maxwait")
 		if us, ok2 := t.number(row, "maxwait_us"); ok2 {
@@ -367,60 +404,47 @@ func (in *instance) pools(ctx context.Context, ch chan<- prometheus.Metric) erro
 			poolMaxWait.Emit(ch, wait, labels...)
 		}
 	}
-	return nil
 }
 
-func (in *instance) stats(ctx context.Context, ch chan<- prometheus.Metric) error {
-	t, err := in.show(ctx, "STATS")
-	if err != nil {
-		return err
-	}
+func emitStats(bouncer string, t *table, ch chan<- prometheus.Metric) {
 	for _, row := range t.rows {
-		emitColumns(ch, t, row, statsColumns, []string{in.name, t.text(row, "database")})
+		emitColumns(ch, t, row, statsColumns, []string{bouncer, t.text(row, "database")})
 	}
-	return nil
 }
 
-func (in *instance) databases(ctx context.Context, ch chan<- prometheus.Metric) error {
-	t, err := in.show(ctx, "DATABASES")
-	if err != nil {
-		return err
-	}
+func emitDatabases(bouncer string, t *table, ch chan<- prometheus.Metric) {
 	for _, row := range t.rows {
-		labels := []string{in.name}
+		labels := []string{bouncer}
 		for _, l := range databaseLabels {
 			labels = append(labels, t.text(row, l))
 		}
 		emitColumns(ch, t, row, databaseColumns, labels)
-		// PgBouncer 1.24 renamed reserve_pool to reserve_pool_size.
+		// Newer PgBouncers call reserve_pool reserve_pool_size.
 		if _, old := t.cols["reserve_pool"]; !old {
-			if v, ok := t.number(row, "reserve_pool_size"); ok {
-				databaseColumns[2].metric.Emit(ch, v, labels...)
-			}
+			emitColumns(ch, t, row, []column{{"reserve_pool_size", reservePoolMetric(), 1}}, labels)
+		}
+	}
+}
+
+func reservePoolMetric() *collector.Metric {
+	for _, c := range databaseColumns {
+		if c.name == "reserve_pool" {
+			return c.metric
 		}
 	}
 	return nil
 }
 
-func (in *instance) lists(ctx context.Context, ch chan<- prometheus.Metric) error {
-	t, err := in.show(ctx, "LISTS")
-	if err != nil {
-		return err
-	}
+func emitLists(bouncer string, t *table, ch chan<- prometheus.Metric) {
 	for _, row := range t.rows {
 		m := listItems[t.text(row, "list")]
 		if v, ok := t.number(row, "items"); ok && m != nil {
-			m.Emit(ch, v, in.name)
+			m.Emit(ch, v, bouncer)
 		}
 	}
-	return nil
 }
 
-func (in *instance) config(ctx context.Context, ch chan<- prometheus.Metric) error {
-	t, err := in.show(ctx, "CONFIG")
-	if err != nil {
-		return err
-	}
+func emitConfig(bouncer string, t *table, ch chan<- prometheus.Metric) {
 	values := map[string]string{}
 	for _, row := range t.rows {
 		values[t.text(row, "key")] = t.text(row, "value")
@@ -431,8 +455,7 @@ func (in *instance) config(ctx context.Context, ch chan<- prometheus.Metric) err
 			continue
 		}
 		if v, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
-			c.metric.Emit(ch, v*c.scale, in.name)
+			c.metric.Emit(ch, v*c.scale, bouncer)
 		}
 	}
-	return nil
 }
