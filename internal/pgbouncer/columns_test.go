@@ -30,7 +30,7 @@ func synthetic(cols []string, rows ...[]any) *table {
 
 type emitter func(chan<- prometheus.Metric)
 
-func (e emitter) Describe(chan<- *prometheus.Desc)  {}
+func (e emitter) Describe(chan<- *prometheus.Desc)    {}
 func (e emitter) Collect(ch chan<- prometheus.Metric) { e(ch) }
 
 // collect gathers what emit sends through a registry, by family name.
