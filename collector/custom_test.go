@@ -1,7 +1,10 @@
 package collector_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -17,11 +20,16 @@ import (
 // collector) against dsn.
 func customScraper(t *testing.T, dsn string, sources ...collector.CustomSource) *scrapetest.Scraper {
 	t.Helper()
+	return customScraperLog(t, dsn, scrapetest.Logger, sources...)
+}
+
+func customScraperLog(t *testing.T, dsn string, logger *slog.Logger, sources ...collector.CustomSource) *scrapetest.Scraper {
+	t.Helper()
 	cfg, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ins, err := collector.CustomInstances(sources, nil, collector.Options{Config: cfg, Logger: scrapetest.Logger})
+	ins, err := collector.CustomInstances(sources, nil, collector.Options{Config: cfg, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,9 +37,9 @@ func customScraper(t *testing.T, dsn string, sources ...collector.CustomSource) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := target.New("test", cc, cfg, scrapetest.Logger)
+	tg := target.New("test", cc, cfg, logger)
 	t.Cleanup(tg.Close)
-	return &scrapetest.Scraper{Target: tg, Scraper: collector.NewScraper(ins, scrapetest.Logger), Timeout: 20 * time.Second}
+	return &scrapetest.Scraper{Target: tg, Scraper: collector.NewScraper(ins, logger), Timeout: 20 * time.Second}
 }
 
 const runtimeQueries = `
@@ -131,8 +139,24 @@ func TestCustomQueriesRun(t *testing.T) {
 	if err := s.CreateDatabase(ctx, "customdb"); err != nil {
 		t.Fatal(err)
 	}
-	sc := customScraper(t, s.SuperuserDSN(""), collector.CustomSource{Name: "runtime.yaml", Data: []byte(runtimeQueries)})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	sc := customScraperLog(t, s.SuperuserDSN(""), logger, collector.CustomSource{Name: "runtime.yaml", Data: []byte(runtimeQueries)})
 	r := sc.Scrape(t)
+	// Each failure is logged with the query, the row and column, and what to do.
+	for _, want := range []string{
+		`custom query custom_null: row 1, column v: is NULL; wrap it in COALESCE(..., 0) or filter such rows out`,
+		`custom query custom_text: row 1, column v: is text \"abc\", not a number; cast it in SQL (::float8) or make it a LABEL`,
+		`custom query custom_dup: rows 1 and 2 have the same label values (same); add the column that tells them apart as a LABEL`,
+		fmt.Sprintf(`custom query custom_many (runtime.yaml:%d): more than 10000 rows; the rest were dropped`, lineOf(t, runtimeQueries, "custom_many:")),
+		fmt.Sprintf(`custom query custom_missing (runtime.yaml:%d): column \"w\" listed under metrics is not in the result (v)`, lineOf(t, runtimeQueries, "    - w:")),
+		`custom query custom_slow: timed out after 200ms`,
+		fmt.Sprintf(`custom query custom_badsql (runtime.yaml:%d): ERROR: column \"no_such_column\" does not exist`, lineOf(t, runtimeQueries, "custom_badsql:")),
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s", want)
+		}
+	}
 
 	want := map[string]float64{
 		"custom_kinds_level":             1.5,
@@ -238,4 +262,16 @@ func TestCustomQueriesRun(t *testing.T) {
 	if v, _ := r.Value("pg_custom_query_errors_total", map[string]string{"query": "custom_null", "reason": "value"}); v <= before {
 		t.Errorf("errors_total did not grow: %v then %v", before, v)
 	}
+}
+
+// lineOf is the 1-based line of text that starts with prefix.
+func lineOf(t *testing.T, text, prefix string) int {
+	t.Helper()
+	for i, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return i + 1
+		}
+	}
+	t.Fatalf("no line starts with %q", prefix)
+	return 0
 }
