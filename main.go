@@ -28,6 +28,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -60,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration()
 		timeoutDef    = app.Flag("scrape.default-timeout", "Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
 		timeoutMax    = app.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
+		queryPaths    = app.Flag("collector.custom.query-path", "A queries.yaml file of custom SQL collectors (repeatable; with the config file's custom_queries). Without any, the built-in queries.yaml runs; \"none\" turns it off.").Strings()
 	)
 	sel := collector.AddFlags(app)
 
@@ -73,13 +75,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case exp.FullCommand():
 		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
-			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel)
+			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel, *queryPaths)
 	}
 	return 2
 }
 
 func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool, dsnFlag, metricsPath string,
-	timeouts exporter.Timeouts, sel *collector.Selection) int {
+	timeouts exporter.Timeouts, sel *collector.Selection, queryPaths []string) int {
 	cfg, err := config.Load(configFile)
 	if err == nil {
 		err = cfg.CheckCollectors(collector.Known)
@@ -98,12 +100,21 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 		return 1
 	}
 	names := sel.Names()
+	bouncers := pgbouncer.New(logger)
+	defer bouncers.Close()
 	build := func(c *config.Config) (*collector.Scraper, error) {
 		ins, err := collector.Build(names, collector.Options{Config: c, Logger: logger})
 		if err != nil {
 			return nil, err
 		}
-		return collector.NewScraper(ins, logger), nil
+		custom, err := collector.CustomInstances(customSources(queryPaths, c), names, collector.Options{Config: c, Logger: logger})
+		if err != nil {
+			return nil, err
+		}
+		if err := bouncers.Configure(c.PgBouncers); err != nil {
+			return nil, err
+		}
+		return collector.NewScraper(append(ins, custom...), logger), nil
 	}
 	scraper, err := build(cfg)
 	if err != nil {
@@ -129,7 +140,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	state := exporter.NewState()
 	self := prometheus.NewRegistry()
 	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		exporter.PoolCollector{Manager: mgr}, state)
+		exporter.PoolCollector{Manager: mgr}, state, bouncers)
 	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
 	srv.SetScraper(scraper)
 	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need, idempotently, on a Debian machine:
-# Debian's PostgreSQL 15, PgBouncer, pgBackRest, Prometheus, promtool and Alertmanager.
+# Debian's PostgreSQL 15, PgBouncer, pgBackRest, Prometheus, promtool, Alertmanager and
+# postgres_exporter (whose example queries.yaml the custom-query tests load).
 # Run as root (CI) or with sudo. Already-installed packages are left alone.
 set -euo pipefail
 
-pkgs=(postgresql-15 postgresql-contrib pgbouncer pgbackrest prometheus prometheus-alertmanager)
+pkgs=(postgresql-15 postgresql-contrib pgbouncer pgbackrest prometheus prometheus-alertmanager prometheus-postgres-exporter)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -34,6 +34,10 @@ type Config struct {
 	// Pools and Activity tune the pools and activity collectors (pools.go).
 	Pools    []Pool   `yaml:"pools"`
 	Activity Activity `yaml:"activity"`
+	// PgBouncers are the PgBouncers whose admin console /metrics reads.
+	PgBouncers []PgBouncer `yaml:"pgbouncers"`
+	// CustomQueries are queries.yaml files of user-defined SQL collectors.
+	CustomQueries QueryFiles `yaml:"custom_queries"`
 
 	file string
 }
@@ -348,6 +352,8 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validatePools(add)
+	errs = append(errs, c.validatePgBouncers()...)
+	errs = append(errs, c.validateCustomQueries()...)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "\n"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 )
 
 // Render returns the markdown of docs/metrics.md.
@@ -24,6 +25,12 @@ func Render() []byte {
 
 	b.WriteString("## Exporter\n\nEmitted on `/metrics` only, with the Go runtime and process metrics (`go_*`, `process_*`).\n\n")
 	table(&b, exporter.SelfMetrics())
+
+	b.WriteString("## Custom queries\n\nOne series per query of the loaded queries.yaml files (and per database, for queries that run on several); the queries' own metrics are named `<query>_<column>` (see docs/queries.md).\n\n")
+	table(&b, collector.CustomQueryMetrics())
+
+	b.WriteString("## PgBouncer\n\nEmitted on `/metrics` for every PgBouncer of the config file's `pgbouncers` section, labelled by its name. Versions are PgBouncer's; a column an older PgBouncer lacks is left out.\n\n")
+	table(&b, pgbouncer.Metrics())
 
 	for _, s := range collector.Specs() {
 		fmt.Fprintf(&b, "## Collector `%s`\n\n", s.Name)

@@ -1,9 +1,12 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestBreakerOpensAfterThresholdAndHalfOpens(t *testing.T) {
@@ -46,5 +49,21 @@ func TestBreakerOpensAfterThresholdAndHalfOpens(t *testing.T) {
 	b.Record(again, nil)
 	if s, _ := b.State(again); s != BreakerClosed {
 		t.Fatal("successful trial did not close")
+	}
+}
+
+func TestSessionLost(t *testing.T) {
+	for err, want := range map[error]bool{
+		nil: false,
+		errors.New("cannot scan NULL into *float64"): false,
+		context.DeadlineExceeded:                     true,
+		&pgconn.PgError{Code: "57014"}:               false, // statement cancelled: the session lives on
+		&pgconn.PgError{Code: "57P01"}:               true,  // admin shutdown
+		&pgconn.PgError{Code: "08006"}:               true,
+		&pgconn.PgError{Code: "42P01"}:               false, // undefined table
+	} {
+		if got := sessionLost(err); got != want {
+			t.Errorf("%v: %v, want %v", err, got, want)
+		}
 	}
 }

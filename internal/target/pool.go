@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,12 +160,14 @@ func (p *Pool) open(ctx context.Context, db string) (*Conn, error) {
 	return c, nil
 }
 
-// Release returns c to the pool. A connection that is closed, or whose last
-// error was not a server-side SQL error (network trouble, a cancelled query), is
-// discarded rather than reused.
+// Release returns c to the pool. A connection that pgx has closed (network
+// trouble, a cancelled query), that is left inside a transaction, or whose last
+// error says the session is gone is discarded; one whose last error concerned
+// only the data (a scan into the wrong type, a NULL) or a single statement is
+// kept.
 func (c *Conn) Release(lastErr error) {
 	p := c.pool
-	broken := c.Conn.IsClosed() || (lastErr != nil && !isServerError(lastErr)) || c.Conn.PgConn().TxStatus() != 'I'
+	broken := c.Conn.IsClosed() || c.Conn.PgConn().TxStatus() != 'I' || sessionLost(lastErr)
 	p.mu.Lock()
 	c.inUse = false
 	c.lastUsed = time.Now()
@@ -184,16 +187,21 @@ func (c *Conn) Release(lastErr error) {
 // DB is the database this connection is bound to.
 func (c *Conn) DB() string { return c.db }
 
-func isServerError(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
+// sessionLost reports errors after which the session cannot be trusted:
+// connection exceptions (class 08), operator intervention other than a
+// cancelled statement (57P: shutdown, terminated), and context expiry.
+func sessionLost(err error) bool {
+	if err == nil {
 		return false
 	}
-	// A statement cancelled by statement_timeout or a cancel request leaves the
-	// connection usable; errors of class 08 (connection exception) and 57P
-	// (operator intervention: shutdown, terminated) do not.
-	code := pgErr.Code
-	return len(code) == 5 && code[:2] != "08" && code[:3] != "57P" || code == "57014"
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	return false
 }
 
 // remove drops c from the list; the caller holds mu and closes c.

@@ -1,0 +1,78 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// PgBouncer is one PgBouncer whose admin console /metrics reads. Its
+// connection string names the admin database "pgbouncer" and a user listed in
+// PgBouncer's admin_users or stats_users.
+type PgBouncer struct {
+	Name string `yaml:"name"`
+	// Exactly one of DSN, DSNFile and DSNEnv.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+	DSNEnv  string `yaml:"dsn_env"`
+	// PasswordFile, if set, supplies the password (the DSN then has none).
+	PasswordFile string `yaml:"password_file"`
+	// Timeout bounds one scrape of this PgBouncer (connecting included).
+	Timeout time.Duration `yaml:"timeout"`
+
+	Line int `yaml:"-"`
+}
+
+// DefaultPgBouncerTimeout applies when a PgBouncer sets no timeout; it stays
+// under Prometheus's default 10s scrape timeout.
+const DefaultPgBouncerTimeout = 5 * time.Second
+
+// UnmarshalYAML records the line of each PgBouncer.
+func (p *PgBouncer) UnmarshalYAML(n *yaml.Node) error {
+	type plain PgBouncer
+	if err := strictDecode(n, (*plain)(p), "pgbouncers"); err != nil {
+		return err
+	}
+	p.Line = n.Line
+	return nil
+}
+
+// EffectiveTimeout is Timeout, or the default when unset.
+func (p PgBouncer) EffectiveTimeout() time.Duration {
+	if p.Timeout <= 0 {
+		return DefaultPgBouncerTimeout
+	}
+	return p.Timeout
+}
+
+func (c *Config) validatePgBouncers() []string {
+	var errs []string
+	add := func(line int, format string, args ...any) {
+		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
+	}
+	seen := map[string]int{}
+	for _, p := range c.PgBouncers {
+		switch {
+		case !targetNameRE.MatchString(p.Name):
+			add(p.Line, "pgbouncer name %q must be 1-128 letters, digits, '_', '.', ':' or '-'; it becomes the pgbouncer label", p.Name)
+		case seen[p.Name] != 0:
+			add(p.Line, "pgbouncer %q is defined twice (first at line %d); give each its own name", p.Name, seen[p.Name])
+		default:
+			seen[p.Name] = p.Line
+		}
+		n := 0
+		for _, s := range []string{p.DSN, p.DSNFile, p.DSNEnv} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			add(p.Line, "pgbouncer %q needs exactly one of dsn, dsn_file and dsn_env", p.Name)
+		}
+		if p.Timeout < 0 {
+			add(p.Line, "pgbouncer %q has a negative timeout; use a duration such as 5s, or leave it out for %s", p.Name, DefaultPgBouncerTimeout)
+		}
+	}
+	return errs
+}
