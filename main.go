@@ -62,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeoutMax    = app.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
 	)
 	sel := collector.AddFlags(app)
+	mixinCmd, mixinFl := addMixinCommand(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -74,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case exp.FullCommand():
 		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
 			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel)
+	case mixinCmd.FullCommand():
+		return runMixin(stdout, stderr, mixinFl)
 	}
 	return 2
 }
