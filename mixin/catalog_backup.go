@@ -82,7 +82,7 @@ var backupAlerts = []*alertSpec{
 			return fmt.Sprintf("(\n%s\n) >= %s\nor\n(\n%s\n) <= %s", ratio, num(thr), ratio, num(1/thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "The newest {{ $labels.type }} backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is {{ $value | humanize }} times its 7-day average size (alerting beyond a factor of " + num(thr) + "); data may be missing from it or growing unexpectedly."
+			return "The newest {{ $labels.type }} backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is {{ printf \"%.2f\" $value }} times its 7-day average size (alerting beyond a factor of " + num(thr) + "); data may be missing from it or growing unexpectedly."
 		},
 	},
 	{

@@ -40,7 +40,7 @@ var availabilityAlerts = []*alertSpec{
 		Summary: "An exporter collector keeps failing.",
 		Expr:    func(b *builder, _, _ float64) string { return b.pg(mCollectorSuccess) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
-			return "Collector {{ $labels.collector }} on {{ $labels.instance }} (database {{ $labels.datname }}) has failed every scrape (success {{ $value }}); its metrics and the alerts built on them are missing."
+			return "Collector {{ $labels.collector }}{{ if $labels.datname }} in database {{ $labels.datname }}{{ end }} on {{ $labels.instance }} has failed every scrape (success {{ $value }}); its metrics and the alerts built on them are missing."
 		},
 	},
 	{

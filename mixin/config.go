@@ -239,9 +239,6 @@ func (c *Config) validate(root *yaml.Node) []string {
 			add(lineOf(root, "alerts", n), "alerts: there is no alert named %s; the names are listed in examples/mixin.yml", n)
 			continue
 		}
-		if a.For != nil && *a.For < 0 {
-			add(lineOf(root, "alerts", n, "for"), "alerts.%s.for is negative; give a duration of 0s or more", n)
-		}
 		for _, t := range []struct {
 			key  string
 			set  *Value
