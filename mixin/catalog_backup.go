@@ -23,14 +23,13 @@ var archivingAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresRPOBreached", For: "1m", Critical: f(900),
-		Help:    "Seconds since the last WAL segment was archived while segments wait to be archived (the spec's RPO of 15 minutes).",
+		Help:    "Age in seconds of the oldest completed WAL file still waiting to be archived (the spec's RPO of 15 minutes).",
 		Summary: "The recovery point objective is breached.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= 1",
-				b.by(), b.pg(mLastArchived), num(thr), b.by(), b.by(), b.pg(mArchivePending))
+			return fmt.Sprintf("time() - min by (%s) (%s) >= %s", b.by(), b.pg(mArchiveReadyOldest), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "The last WAL segment of {{ $labels.instance }} was archived {{ $value | humanizeDuration }} ago while more wait (RPO " + dur(thr) + "); losing the server now loses that much data."
+			return "The oldest WAL file of {{ $labels.instance }} still waiting to be archived was completed {{ $value | humanizeDuration }} ago (RPO " + dur(thr) + "); losing the server now loses at least that much data."
 		},
 	},
 }
@@ -115,21 +114,21 @@ var backupAlerts = []*alertSpec{
 		Help:    "A backup repository stores backups without encryption.",
 		Summary: "A backup repository is not encrypted.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("source", "stanza"), b.pg(mBackupEncrypted))
+			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("source", "stanza", "repo"), b.pg(mBackupEncrypted))
 		},
 		Desc: func(_ *builder, _ float64) string {
-			return "The repository of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is not encrypted (encrypted {{ $value }}); anyone who reads it reads the database."
+			return "Repository {{ $labels.repo }} of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is not encrypted (encrypted {{ $value }}); anyone who reads it reads the database."
 		},
 	},
 	{
-		Name: "PostgresBackupRetentionExceeded", For: "1h", Warning: f(2764800),
-		Help:    "Age in seconds of the oldest full backup kept (the spec's 30-day retention plus two days); expiry is not running when it is exceeded.",
+		Name: "PostgresBackupRetentionExceeded", For: "1h", Warning: f(1),
+		Help:    "Successful backups kept although they are older than the source's own retention setting (expiry is not running).",
 		Summary: "Backups are kept past their retention.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - min by (%s) (%s) >= %s", b.by("source", "stanza"), b.pg(mBackupOldest, fullType), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("source", "stanza"), b.pg(mBackupBeyondRetention), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "The oldest full backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is {{ $value | humanizeDuration }} old (threshold " + dur(thr) + "); expiry is not removing old backups."
+			return "{{ $value }} backups of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} are older than the repository's retention (threshold " + num(thr) + "); expiry is not removing them."
 		},
 	},
 }

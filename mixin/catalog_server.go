@@ -183,24 +183,24 @@ var transactionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresBlockingSessions", For: "2m", Warning: f(1),
-		Help:    "Sessions waiting for a lock that another session holds, per database.",
+		Help:    "Sessions waiting for a lock that another session holds.",
 		Summary: "Sessions are blocked by other sessions' locks.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by("datname"), b.pg(mBlockedSessions), num(thr))
+			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by(), b.pg(mBlockedSessions), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "{{ $value }} sessions in database {{ $labels.datname }} on {{ $labels.instance }} are blocked by locks other sessions hold (threshold " + num(thr) + ")."
+			return "{{ $value }} sessions on {{ $labels.instance }} are blocked by locks other sessions hold (threshold " + num(thr) + ")."
 		},
 	},
 	{
 		Name: "PostgresLockWaitsHigh", For: "5m", Warning: f(10),
-		Help:    "Lock requests not granted yet, per database.",
-		Summary: "Many lock requests are waiting.",
+		Help:    "Processes waiting for a heavyweight lock.",
+		Summary: "Many sessions are waiting for locks.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by("datname"), b.pg(mLocksWaiting), num(thr))
+			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by(), b.pg(mLocksWaiting), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "{{ $value }} lock requests in database {{ $labels.datname }} on {{ $labels.instance }} are waiting to be granted (threshold " + num(thr) + ")."
+			return "{{ $value }} processes on {{ $labels.instance }} are waiting for a lock (threshold " + num(thr) + ")."
 		},
 	},
 	{

@@ -181,7 +181,7 @@ var storageAlerts = []*alertSpec{
 			return fmt.Sprintf("%s / (%s > 0) < %s", b.pg(mFSAvail), b.pg(mFSSize), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "Only {{ $value | humanizePercentage }} of filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} is free (threshold " + pct(thr) + "); writes fail when it is full."
+			return "Only {{ $value | humanizePercentage }} of the filesystem of {{ $labels.path }} ({{ $labels.usage }}) on {{ $labels.instance }} is free (threshold " + pct(thr) + "); writes fail when it is full."
 		},
 	},
 	{
@@ -193,7 +193,7 @@ var storageAlerts = []*alertSpec{
 				b.pg(mFSAvail), num(thr), b.pg(mFSAvail), b.pg(mFSSize), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "At the last 6 hours' trend filesystem {{ $labels.mountpoint }} on {{ $labels.instance }} is full within " + dur(thr) + " (predicted free space {{ $value | humanize1024 }}B)."
+			return "At the last 6 hours' trend the filesystem of {{ $labels.path }} ({{ $labels.usage }}) on {{ $labels.instance }} is full within " + dur(thr) + " (predicted free space {{ $value | humanize1024 }}B)."
 		},
 	},
 }
