@@ -277,4 +277,3 @@ func startExporter(t *testing.T, dsn string) string {
 	t.Cleanup(hs.Close)
 	return strings.TrimPrefix(hs.URL, "http://")
 }
-
