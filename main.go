@@ -64,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		queryPaths    = app.Flag("collector.custom.query-path", "A queries.yaml file of custom SQL collectors (repeatable; with the config file's custom_queries). Without any, the built-in queries.yaml runs; \"none\" turns it off.").Strings()
 	)
 	sel := collector.AddFlags(app)
+	mixinCmd, mixinFl := addMixinCommand(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -76,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case exp.FullCommand():
 		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
 			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel, *queryPaths)
+	case mixinCmd.FullCommand():
+		return runMixin(stdout, stderr, mixinFl)
 	}
 	return 2
 }

@@ -1,0 +1,199 @@
+package mixin
+
+import "fmt"
+
+var performanceAlerts = []*alertSpec{
+	{
+		Name: "PostgresCacheHitRatioLow", For: "15m", Warning: f(0.8), Min: f(100),
+		Help:    "Share (0-1) of block reads served from shared buffers over 5 minutes (the spec's 80 %); alerts below it. min: blocks per second below which the ratio is ignored.",
+		Summary: "PostgreSQL reads too many blocks from disk.",
+		Expr: func(b *builder, thr, min float64) string {
+			return fmt.Sprintf("instance:pg_cache_hit:ratio_rate5m < %s\nand on(%s)\ninstance:pg_blks_accessed:rate5m >= %s", num(thr), b.by(), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Only {{ $value | humanizePercentage }} of the blocks {{ $labels.instance }} read over the last 5 minutes came from shared buffers (threshold " + pct(thr) + ")."
+		},
+	},
+	{
+		Name: "PostgresLatencyP95High", For: "10m", Warning: f(0.1), Min: f(1),
+		Help:    "95th percentile statement latency in seconds (the spec's 100 ms); alerts above it. min: statements per second below which it is ignored.",
+		Summary: "PostgreSQL P95 statement latency is above target.",
+		Expr: func(b *builder, thr, min float64) string {
+			return fmt.Sprintf("instance:pg_statement_duration_seconds:p95_rate5m > %s\nand on(%s)\ninstance:pg_statement_calls:rate5m >= %s", num(thr), b.by(), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "95 % of statements on {{ $labels.instance }} finished within {{ $value | humanizeDuration }} over the last 5 minutes, slower than the " + dur(thr) + " target."
+		},
+	},
+	{
+		Name: "PostgresLatencyP99High", For: "10m", Warning: f(0.5), Min: f(1),
+		Help:    "99th percentile statement latency in seconds (the spec's 500 ms); alerts above it. min: statements per second below which it is ignored.",
+		Summary: "PostgreSQL P99 statement latency is above target.",
+		Expr: func(b *builder, thr, min float64) string {
+			return fmt.Sprintf("instance:pg_statement_duration_seconds:p99_rate5m > %s\nand on(%s)\ninstance:pg_statement_calls:rate5m >= %s", num(thr), b.by(), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "99 % of statements on {{ $labels.instance }} finished within {{ $value | humanizeDuration }} over the last 5 minutes, slower than the " + dur(thr) + " target."
+		},
+	},
+	{
+		Name: "PostgresSlowQueriesHigh", For: "10m", Warning: f(0.05), Critical: f(0.2), Min: f(1),
+		Help:    "Share (0-1) of statement calls slower than 500 ms over 5 minutes. min: statements per second below which it is ignored.",
+		Summary: "Many PostgreSQL statements take longer than 500 ms.",
+		Expr: func(b *builder, thr, min float64) string {
+			return fmt.Sprintf("instance:pg_statement_slow:ratio_rate5m >= %s\nand on(%s)\ninstance:pg_statement_calls:rate5m >= %s", num(thr), b.by(), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "{{ $value | humanizePercentage }} of the statement calls on {{ $labels.instance }} took longer than 500ms over the last 5 minutes (threshold " + pct(thr) + ")."
+		},
+	},
+	{
+		Name: "PostgresSeqScansOnLargeTable", For: "30m", Warning: f(1), Min: f(100000),
+		Help:    "Sequential scans per minute of one table; min: live rows from which a table counts as large.",
+		Summary: "A large table is read by sequential scans.",
+		Expr: func(b *builder, thr, min float64) string {
+			obj := b.by("datname", "schemaname", "relname")
+			return fmt.Sprintf("sum by (%s) (rate(%s[15m])) * 60 >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
+				obj, b.pg(mSeqScans), num(thr), obj, obj, b.pg(mLiveTuples), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute (threshold " + num(thr) + "); an index is probably missing."
+		},
+	},
+	{
+		Name: "PostgresCheckpointsTooFrequent", For: "15m", Warning: f(4),
+		Help:    "Checkpoints requested (by WAL volume or by hand) within one hour.",
+		Summary: "PostgreSQL checkpoints are forced too often.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("sum by (%s) (increase(%s[1h])) >= %s", b.by(), b.pg(mCheckpointsReq), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "{{ $labels.instance }} had {{ $value | humanize }} requested checkpoints in the last hour (threshold " + num(thr) + "); max_wal_size is probably too small for the write load."
+		},
+	},
+}
+
+var maintenanceAlerts = []*alertSpec{
+	{
+		Name: "PostgresDeadTuplesHigh", For: "15m", Warning: f(10000),
+		Help:    "Dead rows in one table (the spec's vacuum threshold of 10 000).",
+		Summary: "A table needs vacuuming.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mDeadTuples), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value | humanize }} dead rows (threshold " + num(thr) + ")."
+		},
+	},
+	{
+		Name: "PostgresAnalyzeOverdue", For: "15m", Warning: f(5000),
+		Help:    "Rows changed in one table since it was last analyzed (the spec's 5 000).",
+		Summary: "A table's planner statistics are out of date.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mModSinceAnalyze), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value | humanize }} rows changed since its last analyze (threshold " + num(thr) + ")."
+		},
+	},
+	{
+		Name: "PostgresTableBloatHigh", For: "30m", Warning: f(0.5), Min: f(104857600),
+		Help:    "Estimated share (0-1) of a table's space that is bloat; min: bloat bytes below which a table is ignored.",
+		Summary: "A table holds a lot of unused space.",
+		Expr: func(b *builder, thr, min float64) string {
+			obj := b.by("datname", "schemaname", "relname")
+			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
+				obj, b.pg(mTableBloatRatio), num(thr), obj, obj, b.pg(mTableBloatBytes), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "An estimated {{ $value | humanizePercentage }} of table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is bloat (threshold " + pct(thr) + ")."
+		},
+	},
+	{
+		Name: "PostgresIndexBloatHigh", For: "30m", Warning: f(0.5), Min: f(10485760),
+		Help:    "Estimated share (0-1) of an index that is bloat (the spec's reindex threshold of 50 %); min: bloat bytes below which an index is ignored.",
+		Summary: "An index holds a lot of unused space.",
+		Expr: func(b *builder, thr, min float64) string {
+			obj := b.by("datname", "schemaname", "indexrelname")
+			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
+				obj, b.pg(mIndexBloatRatio), num(thr), obj, obj, b.pg(mIndexBloatBytes), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "An estimated {{ $value | humanizePercentage }} of index {{ $labels.schemaname }}.{{ $labels.indexrelname }} in database {{ $labels.datname }} on {{ $labels.instance }} is bloat (threshold " + pct(thr) + ")."
+		},
+	},
+	{
+		Name: "PostgresInvalidIndexes", For: "10m", Warning: f(1),
+		Help:    "Invalid indexes in a database (left by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY).",
+		Summary: "A database has invalid indexes.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(mInvalidIndexes), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value }} invalid indexes (threshold " + num(thr) + "); they cost writes and serve no reads."
+		},
+	},
+}
+
+var replicationAlerts = []*alertSpec{
+	{
+		Name: "PostgresReplicationLagHigh", For: "2m", Warning: f(30), Critical: f(300),
+		Help:    "Replay lag of a replica in seconds; only servers in recovery are checked.",
+		Summary: "A PostgreSQL replica is behind its primary.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) == 1",
+				b.by(), b.pg(mReplicationLag), num(thr), b.by(), b.by(), b.pg(mIsReplica))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Replica {{ $labels.instance }} replays changes {{ $value | humanizeDuration }} behind its primary (threshold " + dur(thr) + "); reads from it are stale."
+		},
+	},
+	{
+		Name: "PostgresReplicationSlotInactive", For: "30m", Severity: "warning",
+		Help:    "A replication slot has had no consumer for the whole duration.",
+		Summary: "A replication slot has no consumer.",
+		Expr: func(b *builder, _, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("slot_name"), b.pg(mSlotActive))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Replication slot {{ $labels.slot_name }} on {{ $labels.instance }} is inactive (active {{ $value }}); it keeps WAL on disk until its consumer returns or the slot is dropped."
+		},
+	},
+	{
+		Name: "PostgresReplicationSlotWalRetained", For: "5m", Warning: f(1073741824), Critical: f(10737418240),
+		Help:    "WAL bytes a replication slot keeps on disk.",
+		Summary: "A replication slot retains a lot of WAL.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("slot_name"), b.pg(mSlotRetainedWAL), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Replication slot {{ $labels.slot_name }} on {{ $labels.instance }} retains {{ $value | humanize1024 }}B of WAL (threshold " + bytesText(thr) + ")."
+		},
+	},
+}
+
+var storageAlerts = []*alertSpec{
+	{
+		Name: "PostgresDiskSpaceLow", For: "5m", Warning: f(0.2), Critical: f(0.1),
+		Help:    "Share (0-1) of the filesystem still free; alerts below it.",
+		Summary: "A PostgreSQL filesystem is running out of space.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("%s / (%s > 0) < %s", b.pg(mFSAvail), b.pg(mFSSize), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Only {{ $value | humanizePercentage }} of the filesystem of {{ $labels.path }} ({{ $labels.usage }}) on {{ $labels.instance }} is free (threshold " + pct(thr) + "); writes fail when it is full."
+		},
+	},
+	{
+		Name: "PostgresDiskFillingUp", For: "30m", Warning: f(86400), Critical: f(14400), Min: f(0.4),
+		Help:    "Seconds within which the last 6 hours' trend fills the filesystem; min: only while less than this share (0-1) is free.",
+		Summary: "A PostgreSQL filesystem will be full soon.",
+		Expr: func(b *builder, thr, min float64) string {
+			return fmt.Sprintf("predict_linear(%s[6h], %s) < 0\nand\n%s / (%s > 0) < %s",
+				b.pg(mFSAvail), num(thr), b.pg(mFSAvail), b.pg(mFSSize), num(min))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "At the last 6 hours' trend the filesystem of {{ $labels.path }} ({{ $labels.usage }}) on {{ $labels.instance }} is full within " + dur(thr) + " (predicted free space {{ $value | humanize1024 }}B)."
+		},
+	},
+}

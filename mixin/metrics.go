@@ -1,0 +1,58 @@
+package mixin
+
+// Every metric name the rules read lives here, so a rename in a collector is
+// a one-line change. The tests check each one against the exporter's declared
+// descriptors (see metrics_test.go for the names not declared yet).
+const (
+	// Framework and exporter.
+	mUp                    = "pg_up"
+	mCollectorSuccess      = "pg_scrape_collector_success"
+	mReloadSuccessful      = "pg_exporter_config_last_reload_successful"
+	mPostmasterStart       = "pg_postmaster_start_timestamp_seconds"
+	mPrometheusUp          = "up" // made by Prometheus for every scrape
+	mXactCommit            = "pg_stat_database_xact_commit_total"
+	mXactRollback          = "pg_stat_database_xact_rollback_total"
+	mBlksHit               = "pg_stat_database_blks_hit_total"
+	mBlksRead              = "pg_stat_database_blks_read_total"
+	mDeadlocks             = "pg_stat_database_deadlocks_total"
+	mDatabaseSize          = "pg_database_size_bytes"
+	mConnsInUse            = "pg_connections_in_use"
+	mConnsMax              = "pg_connections_max"
+	mConnsReserved         = "pg_connections_reserved"
+	mMaxTxDuration         = "pg_stat_activity_max_tx_duration_seconds"
+	mIdleInTxDuration      = "pg_stat_activity_idle_in_transaction_max_duration_seconds"
+	mPoolConnections       = "pg_pool_connections"
+	mPoolMax               = "pg_pool_max_connections"
+	mPoolUnmatched         = "pg_pool_unmatched_connections"
+	mLocksWaiting          = "pg_locks_waiting_sessions"
+	mBlockedSessions       = "pg_locks_blocked_sessions"
+	mXidAge                = "pg_database_wraparound_age_datfrozenxid"
+	mCheckpointsReq        = "pg_stat_bgwriter_checkpoints_req_total"
+	mStmtDuration          = "pg_statement_duration_seconds" // histogram: _bucket, _count, _sum
+	mSeqScans              = "pg_stat_user_tables_seq_scan_total"
+	mLiveTuples            = "pg_stat_user_tables_n_live_tup"
+	mDeadTuples            = "pg_stat_user_tables_n_dead_tup"
+	mModSinceAnalyze       = "pg_stat_user_tables_n_mod_since_analyze"
+	mTableBloatRatio       = "pg_table_bloat_ratio"
+	mTableBloatBytes       = "pg_table_bloat_bytes"
+	mIndexBloatRatio       = "pg_index_bloat_ratio"
+	mIndexBloatBytes       = "pg_index_bloat_bytes"
+	mInvalidIndexes        = "pg_indexes_invalid"
+	mIsReplica             = "pg_replication_is_replica"
+	mReplicationLag        = "pg_replication_replay_lag_seconds"
+	mSlotActive            = "pg_replication_slot_active"
+	mSlotRetainedWAL       = "pg_replication_slot_retained_wal_bytes"
+	mArchiveFailed         = "pg_stat_archiver_failed_total"
+	mArchiveReadyOldest    = "pg_wal_archive_ready_oldest_timestamp_seconds"
+	mFSAvail               = "pg_filesystem_avail_bytes"
+	mFSSize                = "pg_filesystem_size_bytes"
+	mBackupLastSuccess     = "pg_backup_last_success_timestamp_seconds"
+	mBackupLastFailure     = "pg_backup_last_failure_timestamp_seconds"
+	mBackupLastSize        = "pg_backup_last_size_bytes"
+	mBackupBeyondRetention = "pg_backup_beyond_retention_backups"
+	mBackupVerified        = "pg_backup_last_successful_verification_timestamp_seconds"
+	mRestoreTest           = "pg_backup_last_successful_restore_test_timestamp_seconds"
+	mBackupEncrypted       = "pg_backup_repository_encrypted"
+	mBouncerUp             = "pgbouncer_up"
+	mBouncerMaxWait        = "pgbouncer_pools_client_maxwait_seconds"
+)

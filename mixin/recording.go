@@ -1,0 +1,124 @@
+package mixin
+
+import (
+	"fmt"
+	"math"
+)
+
+// sliWindows are the windows the burn-rate alerts compare.
+var sliWindows = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
+
+// Latency SLIs are exact bucket ratios, so their bounds must be bucket upper
+// bounds of pg_statement_duration_seconds, written as the exporter writes le.
+const (
+	fastBucket = "0.1" // P95 < 100 ms
+	slowBucket = "0.5" // P99 < 500 ms, and the spec's slow-query threshold
+)
+
+func (b *builder) recordingGroups() []Group {
+	L := b.by()
+	rec := func(name, expr string) Rule { return Rule{Record: name, Expr: expr} }
+	sumRate := func(metric string, extra ...string) string {
+		return fmt.Sprintf("sum by (%s) (rate(%s[5m]))", L, b.pg(metric, extra...))
+	}
+	core := Group{Name: "postgres.recording", Rules: []Rule{
+		rec("instance:pg_xact:rate5m", sumRate(mXactCommit)+"\n+\n"+sumRate(mXactRollback)),
+		rec("instance:pg_rollback:ratio_rate5m", sumRate(mXactRollback)+"\n/\n(instance:pg_xact:rate5m > 0)"),
+		rec("instance:pg_blks_accessed:rate5m", sumRate(mBlksHit)+"\n+\n"+sumRate(mBlksRead)),
+		rec("instance:pg_cache_hit:ratio_rate5m", sumRate(mBlksHit)+"\n/\n(instance:pg_blks_accessed:rate5m > 0)"),
+		rec("instance:pg_connections:ratio", fmt.Sprintf("max by (%s) (%s)\n/\n(max by (%s) (%s) - max by (%s) (%s) > 0)",
+			L, b.pg(mConnsInUse), L, b.pg(mConnsMax), L, b.pg(mConnsReserved))),
+		rec("instance_pool:pg_pool_utilization:ratio", fmt.Sprintf("sum by (%s) (%s)\n/ on(%s)\n(max by (%s) (%s) > 0)",
+			b.by("pool"), b.pg(mPoolConnections), b.by("pool"), b.by("pool"), b.pg(mPoolMax))),
+		rec("instance:pg_database_size_bytes:sum", fmt.Sprintf("sum by (%s) (%s)", L, b.pg(mDatabaseSize))),
+		rec("instance:pg_statement_calls:rate5m", sumRate(mStmtDuration+"_count")),
+		rec("instance:pg_statement_duration_seconds:p95_rate5m", fmt.Sprintf("histogram_quantile(0.95, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(mStmtDuration+"_bucket"))),
+		rec("instance:pg_statement_duration_seconds:p99_rate5m", fmt.Sprintf("histogram_quantile(0.99, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(mStmtDuration+"_bucket"))),
+		rec("instance:pg_statement_slow:ratio_rate5m", fmt.Sprintf("(instance:pg_statement_calls:rate5m - %s)\n/\n(instance:pg_statement_calls:rate5m > 0)",
+			sumRate(mStmtDuration+"_bucket", `le="`+slowBucket+`"`))),
+	}}
+	avail := Group{Name: "postgres.sli.availability"}
+	latency := Group{Name: "postgres.sli.latency"}
+	for _, w := range sliWindows {
+		avail.Rules = append(avail.Rules, rec("instance:pg_up:ratio_avg"+w,
+			fmt.Sprintf("avg by (%s) (avg_over_time(%s[%s]))", L, b.pg(mUp), w)))
+	}
+	for _, bucket := range []struct{ le, name string }{{fastBucket, "100ms"}, {slowBucket, "500ms"}} {
+		for _, w := range sliWindows {
+			latency.Rules = append(latency.Rules, rec("instance:pg_statement_within_"+bucket.name+":ratio_rate"+w,
+				fmt.Sprintf("sum by (%s) (rate(%s[%s]))\n/\n(sum by (%s) (rate(%s[%s])) > 0)",
+					L, b.pg(mStmtDuration+"_bucket", `le="`+bucket.le+`"`), w, L, b.pg(mStmtDuration+"_count"), w)))
+		}
+	}
+	return []Group{core, avail, latency}
+}
+
+// sloSpec is one objective with its multi-window, multi-burn-rate alert.
+type sloSpec struct {
+	Name    string
+	Summary string
+	SLI     string // recording-rule prefix, completed by the window
+	What    string // for the description
+	Target  func(c *Config) float64
+}
+
+var sloSpecs = []sloSpec{
+	{Name: "PostgresAvailabilityBudgetBurn", Summary: "PostgreSQL is using up its availability error budget too fast.",
+		SLI: "instance:pg_up:ratio_avg", What: "availability", Target: func(c *Config) float64 { return c.SLO.Availability }},
+	{Name: "PostgresLatencyP95BudgetBurn", Summary: "Too many PostgreSQL statements are slower than 100 ms.",
+		SLI: "instance:pg_statement_within_100ms:ratio_rate", What: "share of statements within 100ms", Target: func(c *Config) float64 { return c.SLO.LatencyP95 }},
+	{Name: "PostgresLatencyP99BudgetBurn", Summary: "Too many PostgreSQL statements are slower than 500 ms.",
+		SLI: "instance:pg_statement_within_500ms:ratio_rate", What: "share of statements within 500ms", Target: func(c *Config) float64 { return c.SLO.LatencyP99 }},
+}
+
+// burnTier is one pair of windows and the burn rate both must exceed.
+type burnTier struct {
+	long, short string
+	factor      float64
+}
+
+// Page at 14.4x (2 % of a 30-day budget in an hour) and 6x (5 % in six
+// hours); ticket at 3x (10 % in a day) and 1x (10 % in three days).
+var (
+	pageTiers   = []burnTier{{"1h", "5m", 14.4}, {"6h", "30m", 6}}
+	ticketTiers = []burnTier{{"1d", "2h", 3}, {"3d", "6h", 1}}
+)
+
+func (b *builder) sloAlerts() []Rule {
+	var out []Rule
+	for _, s := range sloSpecs {
+		target := s.Target(b.c)
+		budget := math.Round((1-target)*1e12) / 1e12
+		for _, sev := range []struct {
+			name  string
+			tiers []burnTier
+			forD  Duration
+		}{{"critical", pageTiers, b.c.SLO.PageFor}, {"warning", ticketTiers, b.c.SLO.TicketFor}} {
+			expr := ""
+			for i, t := range sev.tiers {
+				if i > 0 {
+					expr += "\nor\n"
+				}
+				expr += fmt.Sprintf("(\n  (1 - %s%s) / %s > %s\nand\n  (1 - %s%s) / %s > %s\n)",
+					s.SLI, t.long, num(budget), num(t.factor), s.SLI, t.short, num(budget), num(t.factor))
+			}
+			r := Rule{
+				Alert:  s.Name,
+				Expr:   expr,
+				Labels: map[string]string{"severity": sev.name},
+				Annotations: map[string]string{
+					"summary": s.Summary,
+					"description": fmt.Sprintf("{{ $labels.instance }} is spending the error budget of its %s objective (%s) {{ $value | humanize }} times faster than sustainable (alerting at %sx over %s and %s, or %sx over %s and %s).",
+						s.What, pct(target), num(sev.tiers[0].factor), sev.tiers[0].long, sev.tiers[0].short,
+						num(sev.tiers[1].factor), sev.tiers[1].long, sev.tiers[1].short),
+					"runbook_url": b.runbook(s.Name),
+				},
+			}
+			if sev.forD > 0 {
+				r.For = sev.forD.String()
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}

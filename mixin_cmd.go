@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin"
+)
+
+type mixinFlags struct {
+	config, output *string
+	example        *bool
+}
+
+func addMixinCommand(app *kingpin.Application) (*kingpin.CmdClause, *mixinFlags) {
+	cmd := app.Command("mixin", "Render the recording and alerting rules (DIR/rules/*.yml) from a configuration of thresholds and selectors.")
+	return cmd, &mixinFlags{
+		config:  cmd.Flag("mixin.config", "Mixin configuration file (see examples/mixin.yml); the defaults when not given.").String(),
+		output:  cmd.Flag("mixin.output", "Directory to write rules/ into.").Default(".").String(),
+		example: cmd.Flag("mixin.print-example", "Print the commented default configuration and exit.").Bool(),
+	}
+}
+
+func runMixin(stdout, stderr io.Writer, fl *mixinFlags) int {
+	if *fl.example {
+		_, _ = stdout.Write(mixin.Example())
+		return 0
+	}
+	cfg := mixin.Defaults()
+	if *fl.config != "" {
+		var err error
+		if cfg, err = mixin.Load(*fl.config); err != nil {
+			fmt.Fprintf(stderr, "%s: invalid mixin configuration:\n%v\n", name, err)
+			return 1
+		}
+	}
+	if err := cfg.Write(*fl.output); err != nil {
+		fmt.Fprintf(stderr, "%s: cannot write the rules: %v\n", name, err)
+		return 1
+	}
+	dir, _ := filepath.Abs(filepath.Join(*fl.output, "rules"))
+	fmt.Fprintf(stdout, "rules written to %s\n", dir)
+	return 0
+}

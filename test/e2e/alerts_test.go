@@ -1,0 +1,279 @@
+package e2e_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/promtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
+	"github.com/pghardening/pg_hardening_exporter/mixin"
+)
+
+var srv *pgtest.Server
+
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.RunMain(m, pgtest.Options{}, &srv))
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const db = "e2e"
+
+// scenario is one real condition on the server and the alert it must raise.
+type scenario struct {
+	name   string
+	alert  string
+	labels map[string]string
+	// cause creates the condition and returns what removes it.
+	cause func(t *testing.T, ctx context.Context) (remove func())
+	// resolves says whether the alert clears within the wait once the
+	// condition is gone; alerts over counters windows (deadlocks over 10
+	// minutes, rollbacks over 5) clear only when the window has passed.
+	resolves bool
+}
+
+// TestAlertsFireAndResolve renders the pack with short for durations, runs
+// Prometheus on it against the exporter scraping a real PostgreSQL, creates
+// each scenario's condition and waits for its alert to fire through
+// /api/v1/alerts, then removes the condition and waits for it to resolve.
+func TestAlertsFireAndResolve(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	if err := s.CreateDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, db, `CREATE TABLE locked (id int PRIMARY KEY, v int)`, `INSERT INTO locked VALUES (1, 0), (2, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := s.CreateMonitorRole(ctx, "e2e_monitor", "e2e-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rulesDir := t.TempDir()
+	if err := testConfig().Write(rulesDir); err != nil {
+		t.Fatal(err)
+	}
+	addr := startExporter(t, dsn)
+	prom := promtest.Start(t, promtest.Options{
+		Targets:   map[string][]string{"postgres": {addr}},
+		RuleFiles: []string{filepath.Join(rulesDir, "rules", "*.yml")},
+	})
+	if _, err := prom.WaitAlerts(ctx, 30*time.Second, func([]promtest.Alert) bool {
+		res, err := prom.Query(ctx, `pg_up{job="postgres"}`)
+		return err == nil && len(res) == 1 && res[0].Value == "1"
+	}); err != nil {
+		t.Fatalf("Prometheus did not scrape pg_up 1 from the exporter: %v", err)
+	}
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			// Before its condition exists the alert is silent.
+			alerts, err := prom.Alerts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := promtest.Find(alerts, sc.alert, "", sc.labels); len(f) > 0 {
+				t.Fatalf("%s is active before its condition exists: %v", sc.alert, f)
+			}
+			remove := sc.cause(t, ctx)
+			alerts, err = prom.WaitAlerts(ctx, 45*time.Second, func(a []promtest.Alert) bool {
+				return len(promtest.Find(a, sc.alert, "firing", sc.labels)) > 0
+			})
+			if err != nil {
+				remove()
+				t.Fatalf("%s%v did not fire: %v; active alerts: %v", sc.alert, sc.labels, err, alerts)
+			}
+			a := promtest.Find(alerts, sc.alert, "firing", sc.labels)[0]
+			if !strings.HasSuffix(a.Annotations["runbook_url"], "/"+sc.alert+".md") || a.Annotations["description"] == "" ||
+				strings.Contains(a.Annotations["description"], "{{") {
+				t.Errorf("%s fired with annotations %v", sc.alert, a.Annotations)
+			}
+			remove()
+			if !sc.resolves {
+				return
+			}
+			alerts, err = prom.WaitAlerts(ctx, 45*time.Second, func(a []promtest.Alert) bool {
+				return len(promtest.Find(a, sc.alert, "", sc.labels)) == 0
+			})
+			if err != nil {
+				t.Fatalf("%s%v did not resolve after the condition was removed: %v; active alerts: %v", sc.alert, sc.labels, err, alerts)
+			}
+		})
+	}
+}
+
+// testConfig is the default pack with every for shortened so the test sees
+// alerts within seconds, and the thresholds a short test can reach lowered.
+func testConfig() *mixin.Config {
+	c := mixin.Defaults()
+	short := mixin.Duration(time.Second)
+	for _, name := range mixin.AlertNames() {
+		c.Alerts[name] = mixin.AlertConfig{For: &short}
+	}
+	one, tiny := mixin.Value(1), mixin.Value(0.01)
+	c.Alerts["PostgresDeadlocksHigh"] = mixin.AlertConfig{For: &short, Warning: &one}
+	c.Alerts["PostgresRollbackRatioHigh"] = mixin.AlertConfig{For: &short, Min: &tiny}
+	c.SLO.PageFor, c.SLO.TicketFor = short, short
+	return c
+}
+
+// scenarios are the conditions the collectors of this tree can show. Add a
+// scenario per alert as collectors arrive (dead tuples on a table with
+// autovacuum off, a session idle in a transaction, a blocked session).
+func scenarios() []scenario {
+	return []scenario{
+		{name: "rollbacks", alert: "PostgresRollbackRatioHigh", labels: map[string]string{"severity": "warning"}, cause: causeRollbacks},
+		{name: "deadlock", alert: "PostgresDeadlocksHigh", labels: map[string]string{"datname": db, "severity": "warning"}, cause: causeDeadlock},
+		{name: "server down", alert: "PostgresDown", labels: map[string]string{"severity": "critical"}, cause: causeDown, resolves: true},
+	}
+}
+
+func connect(t *testing.T, ctx context.Context) *pgx.Conn {
+	t.Helper()
+	c, err := srv.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// causeDeadlock makes two transactions update the same two rows in opposite
+// order; PostgreSQL detects the cycle after deadlock_timeout and rolls one
+// back.
+func causeDeadlock(t *testing.T, ctx context.Context) func() {
+	a, b := connect(t, ctx), connect(t, ctx)
+	defer a.Close(ctx)
+	defer b.Close(ctx)
+	ta, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := b.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, ctx, ta, `UPDATE locked SET v = v + 1 WHERE id = 1`)
+	mustExec(t, ctx, tb, `UPDATE locked SET v = v + 1 WHERE id = 2`)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); _, errs[0] = ta.Exec(ctx, `UPDATE locked SET v = v + 1 WHERE id = 2`) }()
+	go func() { defer wg.Done(); _, errs[1] = tb.Exec(ctx, `UPDATE locked SET v = v + 1 WHERE id = 1`) }()
+	wg.Wait()
+	_ = ta.Rollback(ctx)
+	_ = tb.Rollback(ctx)
+	if !isDeadlock(errs[0]) && !isDeadlock(errs[1]) {
+		t.Fatalf("no deadlock detected: %v, %v", errs[0], errs[1])
+	}
+	return func() {}
+}
+
+func isDeadlock(err error) bool { return err != nil && strings.Contains(err.Error(), "40P01") }
+
+func mustExec(t *testing.T, ctx context.Context, tx pgx.Tx, sql string) {
+	t.Helper()
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// causeRollbacks rolls back many transactions at once, far more than the
+// exporter's own sessions commit.
+func causeRollbacks(t *testing.T, ctx context.Context) func() {
+	c := connect(t, ctx)
+	defer c.Close(ctx)
+	for i := 0; i < 500; i++ {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func() {}
+}
+
+// causeDown stops the server; removing the condition starts it again.
+func causeDown(t *testing.T, _ context.Context) func() {
+	if err := srv.StopServer(); err != nil {
+		t.Fatal(err)
+	}
+	started := false
+	t.Cleanup(func() {
+		if !started {
+			_ = srv.StartServer()
+		}
+	})
+	return func() {
+		if err := srv.StartServer(); err != nil {
+			t.Fatal(err)
+		}
+		started = true
+	}
+}
+
+// startExporter serves the exporter's routes in-process, as main does, with
+// every default collector and a circuit breaker that reopens quickly.
+func startExporter(t *testing.T, dsn string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "exporter.yml")
+	if err := os.WriteFile(path, []byte("connection:\n  retries: 0\n  breaker_failures: 2\n  breaker_open_for: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := target.ParseDSN("e2e", dsn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := target.NewManager(cfg, conn, quiet)
+	t.Cleanup(mgr.Close)
+	build := func(c *config.Config) (*collector.Scraper, error) {
+		var names []string
+		for _, s := range collector.Specs() {
+			if s.Default {
+				names = append(names, s.Name)
+			}
+		}
+		ins, err := collector.Build(names, collector.Options{Config: c, Logger: quiet})
+		if err != nil {
+			return nil, err
+		}
+		return collector.NewScraper(ins, quiet), nil
+	}
+	sc, err := build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := exporter.NewState()
+	self := prometheus.NewRegistry()
+	self.MustRegister(exporter.PoolCollector{Manager: mgr}, state)
+	es := &exporter.Server{Manager: mgr, Logger: quiet, Self: self,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}
+	es.SetScraper(sc)
+	rl := &exporter.Reloader{Path: path, Server: es, State: state, Logger: quiet, Build: build}
+	hs := httptest.NewServer(es.Routes("/metrics", rl, nil))
+	t.Cleanup(hs.Close)
+	return strings.TrimPrefix(hs.URL, "http://")
+}
