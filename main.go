@@ -62,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeoutMax    = app.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
 	)
 	sel := collector.AddFlags(app)
+	rem := addRemediateCommand(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -74,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case exp.FullCommand():
 		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
 			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel)
+	case rem.cmd.FullCommand():
+		return rem.run(stdout, stderr, logger, webFlags, *configFile, *configCheck)
 	}
 	return 2
 }
