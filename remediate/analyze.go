@@ -39,18 +39,25 @@ func runAnalyze(ctx context.Context, ex *execution) outcome {
 	}
 	defer closeConn(conn)
 	obj := ex.rec.Object
-	st, err := readTableStats(ctx, conn, rel.OID)
-	if err != nil {
-		return failed(err)
+	var before int64
+	check := func() (string, *outcome) {
+		st, err := readTableStats(ctx, conn, rel.OID)
+		if err != nil {
+			return "", ptr(failed(err))
+		}
+		before = st.AnalyzeCount
+		if cool, why := ex.coolingDown(obj, st.LastAnalyze); cool {
+			return "", ptr(skipped("%s", why))
+		}
+		if st.ModsSinceAnalyze < p.MinChanges {
+			return "", ptr(skipped("condition no longer holds: %d changes since the last analyze, threshold %d", st.ModsSinceAnalyze, p.MinChanges))
+		}
+		ex.rec.Detail = fmt.Sprintf("%d changes since the last analyze", st.ModsSinceAnalyze)
+		return "ANALYZE (SKIP_LOCKED) " + rel.quoted(), nil
 	}
-	if cool, why := ex.coolingDown(obj, st.LastAnalyze); cool {
-		return skipped("%s", why)
+	visible := func() bool {
+		st, err := readTableStats(ctx, conn, rel.OID)
+		return err == nil && st.AnalyzeCount > before
 	}
-	if st.ModsSinceAnalyze < p.MinChanges {
-		return skipped("condition no longer holds: %d changes since the last analyze, threshold %d", st.ModsSinceAnalyze, p.MinChanges)
-	}
-	stmt := "ANALYZE (SKIP_LOCKED) " + rel.quoted()
-	ex.rec.Statement = stmt
-	ex.rec.Detail = fmt.Sprintf("%d changes since the last analyze", st.ModsSinceAnalyze)
-	return ex.runStatement(ctx, conn, obj, stmt)
+	return ex.guarded(ctx, conn, obj, check, visible)
 }

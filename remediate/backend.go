@@ -144,6 +144,9 @@ func (ex *execution) signal(ctx context.Context, conn *pgx.Conn, fn, cond string
 		}
 	}
 	ex.rec.Detail = strings.Join(done, "; ")
+	if fn == "pg_terminate_backend" {
+		waitGone(ctx, conn, list)
+	}
 	if len(done) == 0 {
 		return skipped("condition no longer holds: the chosen sessions changed or ended before the signal (%s)", strings.Join(gone, ", "))
 	}
@@ -152,6 +155,22 @@ func (ex *execution) signal(ctx context.Context, conn *pgx.Conn, fn, cond string
 		msg += "; changed or gone before the signal: " + strings.Join(gone, ", ")
 	}
 	return ran(msg)
+}
+
+// waitGone waits, a few seconds at most, until the terminated sessions have
+// left pg_stat_activity, so that the advisory lock is released only when a
+// second receiver can no longer see them.
+func waitGone(ctx context.Context, conn *pgx.Conn, list []session) {
+	pids := make([]int32, len(list))
+	for i, s := range list {
+		pids[i] = s.PID
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", pids).Scan(&n); err != nil || n == 0 {
+			return
+		}
+	}
 }
 
 // pickSessions applies the role allowlist and the label and parameter filters.
@@ -196,6 +215,17 @@ func runBackend(fn, verb string) func(context.Context, *execution) outcome {
 			return failed(err)
 		}
 		defer closeConn(conn)
+		if !ex.dryRun {
+			// Lock before choosing: a second receiver chooses only after the
+			// first one's sessions are gone.
+			ok, err := ex.tryLock(ctx, conn, ex.rec.Object)
+			if err != nil {
+				return failed(err)
+			}
+			if !ok {
+				return skipped("another receiver holds the lock for %s on %s", ex.action(), ex.rec.Object)
+			}
+		}
 		cond, ageCol := idleInTxCond, "a.state_change"
 		if p.Sessions == "blocking" {
 			cond, ageCol = blockingCond, "a.xact_start"
@@ -221,13 +251,6 @@ func runBackend(fn, verb string) func(context.Context, *execution) outcome {
 			}
 			ex.rec.Detail = strings.Join(names, "; ")
 			return outcome{result: ResultDryRun, reason: fmt.Sprintf("enforce mode would %s %d session(s)", verb, len(picked))}
-		}
-		ok, err := ex.tryLock(ctx, conn, ex.rec.Object)
-		if err != nil {
-			return failed(err)
-		}
-		if !ok {
-			return skipped("another receiver holds the lock for %s on %s", ex.action(), ex.rec.Object)
 		}
 		out := ex.signal(ctx, conn, fn, cond, condArgs, picked, verb)
 		if out.result == ResultRan {

@@ -338,6 +338,9 @@ func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw fun
 	if err := p.validate(); err != nil {
 		add(r.Line, "rule for %s: action %s: %v", r.Alertname, r.Action, err)
 	}
+	if bp, ok := p.(*backendParams); ok && r.Action == "cancel_backend" && bp.Sessions == "idle_in_transaction" {
+		add(r.Line, "rule for %s: cancel_backend cannot end a session idle in a transaction (it runs no query to cancel); use terminate_backend", r.Alertname)
+	}
 	r.params = p
 	r.matchRE = map[string]*regexp.Regexp{}
 	for k, v := range r.MatchRE {

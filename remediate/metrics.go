@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 )
 
 // metrics are the receiver's own series on /metrics.
@@ -100,4 +99,3 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(circuitOpensDesc, prometheus.CounterValue, float64(opened), n)
 	}
 }
-

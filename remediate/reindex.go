@@ -93,34 +93,35 @@ func runReindex(ctx context.Context, ex *execution) outcome {
 	}
 	defer closeConn(conn)
 	obj := ex.rec.Object
-	var e indexEstimate
-	if err := conn.QueryRow(ctx, indexEstimateSQL, rel.OID, rel.TableSchema, rel.TableName).Scan(
-		&e.Pages, &e.Tuples, &e.BlockSize, &e.FillFactor, &e.AM, &e.Exclusion, &e.KeyWidth); err != nil {
-		return failed(fmt.Errorf("reading the index's size: %w", err))
+	check := func() (string, *outcome) {
+		var e indexEstimate
+		if err := conn.QueryRow(ctx, indexEstimateSQL, rel.OID, rel.TableSchema, rel.TableName).Scan(
+			&e.Pages, &e.Tuples, &e.BlockSize, &e.FillFactor, &e.AM, &e.Exclusion, &e.KeyWidth); err != nil {
+			return "", ptr(failed(fmt.Errorf("reading the index's size: %w", err)))
+		}
+		switch {
+		case e.Exclusion:
+			return "", ptr(refused("%s backs an exclusion constraint, which REINDEX CONCURRENTLY cannot rebuild", obj))
+		case e.AM != "btree":
+			return "", ptr(skipped("%s is a %s index; the bloat estimate covers B-tree indexes only", obj, e.AM))
+		case e.Tuples < 0 || e.KeyWidth == nil:
+			return "", ptr(skipped("%s has no statistics to estimate its bloat from; ANALYZE %s first", obj, rel.table()))
+		}
+		if cool, why := ex.coolingDown(obj, timeZero); cool {
+			return "", ptr(skipped("%s", why))
+		}
+		size := int64(e.Pages * e.BlockSize)
+		b := e.bloat()
+		if size < p.MinIndexBytes {
+			return "", ptr(skipped("condition no longer holds: the index has %d bytes, below min_index_bytes %d", size, p.MinIndexBytes))
+		}
+		if b < p.MinBloatRatio {
+			return "", ptr(skipped("condition no longer holds: estimated bloat %.2f, threshold %.2f", b, p.MinBloatRatio))
+		}
+		ex.rec.Detail = fmt.Sprintf("estimated bloat %.2f of %d bytes", b, size)
+		return "REINDEX INDEX CONCURRENTLY " + rel.quoted(), nil
 	}
-	switch {
-	case e.Exclusion:
-		return refused("%s backs an exclusion constraint, which REINDEX CONCURRENTLY cannot rebuild", obj)
-	case e.AM != "btree":
-		return skipped("%s is a %s index; the bloat estimate covers B-tree indexes only", obj, e.AM)
-	case e.Tuples < 0 || e.KeyWidth == nil:
-		return skipped("%s has no statistics to estimate its bloat from; ANALYZE %s first", obj, rel.table())
-	}
-	if cool, why := ex.coolingDown(obj, timeZero); cool {
-		return skipped("%s", why)
-	}
-	size := int64(e.Pages * e.BlockSize)
-	b := e.bloat()
-	if size < p.MinIndexBytes {
-		return skipped("condition no longer holds: the index has %d bytes, below min_index_bytes %d", size, p.MinIndexBytes)
-	}
-	if b < p.MinBloatRatio {
-		return skipped("condition no longer holds: estimated bloat %.2f, threshold %.2f", b, p.MinBloatRatio)
-	}
-	stmt := "REINDEX INDEX CONCURRENTLY " + rel.quoted()
-	ex.rec.Statement = stmt
-	ex.rec.Detail = fmt.Sprintf("estimated bloat %.2f of %d bytes", b, size)
-	out := ex.runStatement(ctx, conn, obj, stmt)
+	out := ex.guarded(ctx, conn, obj, check, nil)
 	if out.result == ResultFailed {
 		if n := dropLeftovers(ctx, conn, rel); n != "" {
 			out.reason += "; dropped the invalid leftover " + n

@@ -80,6 +80,15 @@ func runTerminateIdle(ctx context.Context, ex *execution) outcome {
 		return failed(err)
 	}
 	defer closeConn(conn)
+	if !ex.dryRun {
+		ok, err := ex.tryLock(ctx, conn, ex.rec.Object)
+		if err != nil {
+			return failed(err)
+		}
+		if !ok {
+			return skipped("another receiver holds the lock for %s on %s", ex.action(), ex.rec.Object)
+		}
+	}
 	condArgs := []any{ex.cfg.Session.ApplicationName, db, p.IdleFor.Seconds()}
 	all, err := listSessions(ctx, conn, "a.state_change", idleCond, condArgs...)
 	if err != nil {
@@ -102,13 +111,6 @@ func runTerminateIdle(ctx context.Context, ex *execution) outcome {
 		}
 		ex.rec.Detail = strings.Join(names, "; ")
 		return outcome{result: ResultDryRun, reason: fmt.Sprintf("enforce mode would terminate %d idle session(s)", len(picked))}
-	}
-	ok, err = ex.tryLock(ctx, conn, ex.rec.Object)
-	if err != nil {
-		return failed(err)
-	}
-	if !ok {
-		return skipped("another receiver holds the lock for %s on %s", ex.action(), ex.rec.Object)
 	}
 	out := ex.signal(ctx, conn, "pg_terminate_backend", idleCond, condArgs, picked, "terminate")
 	if out.result == ResultRan {

@@ -40,19 +40,20 @@ func init() {
 type tableStats struct {
 	DeadTuples, ModsSinceAnalyze int64
 	LastVacuum, LastAnalyze      time.Time // manual or automatic, whichever is later
-	VacuumCount                  int64
+	VacuumCount, AnalyzeCount    int64
 }
 
 const tableStatsSQL = `
 SELECT coalesce(n_dead_tup, 0)::int8, coalesce(n_mod_since_analyze, 0)::int8,
        greatest(last_vacuum, last_autovacuum), greatest(last_analyze, last_autoanalyze),
-       (coalesce(vacuum_count, 0) + coalesce(autovacuum_count, 0))::int8
+       (coalesce(vacuum_count, 0) + coalesce(autovacuum_count, 0))::int8,
+       (coalesce(analyze_count, 0) + coalesce(autoanalyze_count, 0))::int8
 FROM pg_stat_all_tables WHERE relid = $1`
 
 func readTableStats(ctx context.Context, conn *pgx.Conn, oid uint32) (*tableStats, error) {
 	var s tableStats
 	var lv, la *time.Time
-	err := conn.QueryRow(ctx, tableStatsSQL, oid).Scan(&s.DeadTuples, &s.ModsSinceAnalyze, &lv, &la, &s.VacuumCount)
+	err := conn.QueryRow(ctx, tableStatsSQL, oid).Scan(&s.DeadTuples, &s.ModsSinceAnalyze, &lv, &la, &s.VacuumCount, &s.AnalyzeCount)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return &s, nil
 	}
@@ -120,42 +121,62 @@ func runVacuum(ctx context.Context, ex *execution) outcome {
 	}
 	defer closeConn(conn)
 	obj := ex.rec.Object
-	st, err := readTableStats(ctx, conn, rel.OID)
-	if err != nil {
-		return failed(err)
+	var before int64
+	check := func() (string, *outcome) {
+		st, err := readTableStats(ctx, conn, rel.OID)
+		if err != nil {
+			return "", ptr(failed(err))
+		}
+		before = st.VacuumCount
+		if cool, why := ex.coolingDown(obj, st.LastVacuum); cool {
+			return "", ptr(skipped("%s", why))
+		}
+		if st.DeadTuples < p.MinDeadTuples {
+			return "", ptr(skipped("condition no longer holds: %d dead tuples, threshold %d", st.DeadTuples, p.MinDeadTuples))
+		}
+		holder, err := xminHolder(ctx, conn, p.XminHolderAge)
+		if err != nil {
+			return "", ptr(failed(err))
+		}
+		if holder != "" {
+			return "", ptr(skipped("VACUUM could not remove the dead tuples: the xmin horizon is held back by %s; end that first", holder))
+		}
+		ex.rec.Detail = fmt.Sprintf("%d dead tuples before", st.DeadTuples)
+		return "VACUUM (ANALYZE, SKIP_LOCKED) " + rel.quoted(), nil
 	}
-	if cool, why := ex.coolingDown(obj, st.LastVacuum); cool {
-		return skipped("%s", why)
+	visible := func() bool {
+		st, err := readTableStats(ctx, conn, rel.OID)
+		return err == nil && st.VacuumCount > before
 	}
-	if st.DeadTuples < p.MinDeadTuples {
-		return skipped("condition no longer holds: %d dead tuples, threshold %d", st.DeadTuples, p.MinDeadTuples)
-	}
-	holder, err := xminHolder(ctx, conn, p.XminHolderAge)
-	if err != nil {
-		return failed(err)
-	}
-	if holder != "" {
-		return skipped("VACUUM could not remove the dead tuples: the xmin horizon is held back by %s; end that first", holder)
-	}
-	stmt := "VACUUM (ANALYZE, SKIP_LOCKED) " + rel.quoted()
-	ex.rec.Statement = stmt
-	ex.rec.Detail = fmt.Sprintf("%d dead tuples before", st.DeadTuples)
-	return ex.runStatement(ctx, conn, obj, stmt)
+	return ex.guarded(ctx, conn, obj, check, visible)
 }
 
-// runStatement runs a maintenance statement on obj under the advisory lock,
-// or reports it in dry-run mode.
-func (ex *execution) runStatement(ctx context.Context, conn *pgx.Conn, obj, stmt string) outcome {
+func ptr(o outcome) *outcome { return &o }
+
+// guarded runs the statement check returns on obj: in enforce mode under
+// the advisory lock, taken before the re-check so that a second receiver
+// re-checks only after the first one's run is visible; in dry-run mode it
+// only reports. visible, when set, tells when the statistics show the run
+// (PostgreSQL 13 and 14 publish them with a delay); the lock is held until
+// then, for a few seconds at most.
+func (ex *execution) guarded(ctx context.Context, conn *pgx.Conn, obj string, check func() (string, *outcome), visible func() bool) outcome {
+	if !ex.dryRun {
+		ok, err := ex.tryLock(ctx, conn, obj)
+		if err != nil {
+			return failed(err)
+		}
+		if !ok {
+			return skipped("another receiver holds the lock for %s on %s", ex.action(), obj)
+		}
+	}
+	stmt, o := check()
+	if o != nil {
+		return *o
+	}
+	ex.rec.Statement = stmt
 	if ex.dryRun {
 		ex.noteRun(obj)
 		return outcome{result: ResultDryRun, reason: "all checks passed; enforce mode would run the statement"}
-	}
-	ok, err := ex.tryLock(ctx, conn, obj)
-	if err != nil {
-		return failed(err)
-	}
-	if !ok {
-		return skipped("another receiver holds the lock for %s on %s", ex.action(), obj)
 	}
 	ex.takeNotices()
 	if _, err := conn.Exec(ctx, stmt); err != nil {
@@ -165,6 +186,11 @@ func (ex *execution) runStatement(ctx context.Context, conn *pgx.Conn, obj, stmt
 	for _, n := range ex.takeNotices() {
 		if strings.Contains(n, "skipping") {
 			return skipped("%s", n)
+		}
+	}
+	if visible != nil {
+		for deadline := time.Now().Add(5 * time.Second); !visible() && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	return ran("")
