@@ -113,25 +113,29 @@ func runBackupRetry(ctx context.Context, ex *execution) outcome {
 		obj = "backup of stanza " + stanza
 	}
 	ex.rec.Object, ex.rec.Statement = truncate(obj, 200), truncate(strings.Join(argv, " "), 1000)
+	var check func() *outcome
 	if len(p.Info) > 0 {
 		infoArgv, err := p.info.expand(ex.labels, ex.target.Name)
 		if err != nil {
 			return refused("info: %v", err)
 		}
-		out, err := runArgvLimit(ctx, infoArgv, p.info.Timeout, 16<<20)
-		if err != nil {
-			return failed(fmt.Errorf("checking the repository: %v: %s", err, truncate(out, 300)))
-		}
 		if typ != "" && !defaultLabel.MatchString(typ) {
 			typ = ""
 		}
-		why, err := checkRepository([]byte(out), stanza, typ, ex.now.Add(-p.Lookback))
-		if err != nil {
-			return failed(err)
-		}
-		if why != "" {
-			return skipped("%s", why)
+		check = func() *outcome {
+			out, err := runArgvLimit(ctx, infoArgv, p.info.Timeout, 16<<20)
+			if err != nil {
+				return ptr(failed(fmt.Errorf("checking the repository: %v: %s", err, truncate(out, 300))))
+			}
+			why, err := checkRepository([]byte(out), stanza, typ, ex.now.Add(-p.Lookback))
+			if err != nil {
+				return ptr(failed(err))
+			}
+			if why != "" {
+				return ptr(skipped("%s", why))
+			}
+			return nil
 		}
 	}
-	return ex.runCommandLocked(ctx, obj, argv, p.Timeout)
+	return ex.runCommandLocked(ctx, obj, argv, p.Timeout, check)
 }
