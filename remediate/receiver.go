@@ -262,11 +262,9 @@ func (r *Receiver) dropPendingLocked(j *job) {
 }
 
 // record writes a decision to the audit log, the history and the counters.
-func (r *Receiver) record(rec *Record, action string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recordLocked(rec, action)
-}
+// Each of them locks on its own, so r.mu is not needed: recordLocked is
+// record called by code that already holds it.
+func (r *Receiver) record(rec *Record, action string) { r.recordLocked(rec, action) }
 
 func (r *Receiver) recordLocked(rec *Record, action string) {
 	if err := r.audit.Write(rec); err != nil {
