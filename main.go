@@ -65,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	)
 	sel := collector.AddFlags(app)
 	mixinCmd, mixinFl := addMixinCommand(app)
+	rem := addRemediateCommand(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -79,6 +80,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel, *queryPaths)
 	case mixinCmd.FullCommand():
 		return runMixin(stdout, stderr, mixinFl)
+	case rem.cmd.FullCommand():
+		return rem.run(stdout, stderr, logger, webFlags, *configFile, *configCheck)
 	}
 	return 2
 }

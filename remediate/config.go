@@ -1,0 +1,552 @@
+package remediate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Modes.
+const (
+	ModeDryRun  = "dry-run"
+	ModeEnforce = "enforce"
+)
+
+// Config is the receiver's configuration file (remediate.yml).
+type Config struct {
+	// Mode is dry-run (the default: every check runs, nothing changes) or enforce.
+	Mode    string  `yaml:"mode"`
+	Webhook Webhook `yaml:"webhook"`
+	Queue   Queue   `yaml:"queue"`
+	// DedupeFor remembers a notification (fingerprint and startsAt) this long, so
+	// the copies that Alertmanager's HA peers send are dropped.
+	DedupeFor time.Duration `yaml:"dedupe_for"`
+	Session   Session       `yaml:"session"`
+	Breaker   Breaker       `yaml:"breaker"`
+	Audit     Audit         `yaml:"audit"`
+	// History is how many recent decisions GET /api/v1/actions returns.
+	History int                `yaml:"history"`
+	Allow   Allow              `yaml:"allow"`
+	Windows map[string]*Window `yaml:"windows"`
+	Targets []*Target          `yaml:"targets"`
+	Rules   []*Rule            `yaml:"rules"`
+
+	file string
+}
+
+// Webhook tunes the HTTP endpoint.
+type Webhook struct {
+	// MaxBodyBytes is the largest accepted request body; larger ones get 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Queue bounds the work waiting to run.
+type Queue struct {
+	// Size is the number of queued actions; a notification that does not fit gets 503.
+	Size int `yaml:"size"`
+	// Workers run actions in parallel (per-target limits still apply).
+	Workers int `yaml:"workers"`
+}
+
+// Session settings apply to every database session the receiver opens.
+type Session struct {
+	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
+	LockTimeout      time.Duration `yaml:"lock_timeout"`
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	ApplicationName  string        `yaml:"application_name"`
+}
+
+// Breaker opens a target's circuit after Failures consecutive failed actions.
+type Breaker struct {
+	Failures int           `yaml:"failures"`
+	OpenFor  time.Duration `yaml:"open_for"`
+}
+
+// Audit is the append-only JSON-lines log of every decision.
+type Audit struct {
+	File  string `yaml:"file"`
+	Fsync bool   `yaml:"fsync"`
+}
+
+// Allow lists what actions may touch. Each entry is a regular expression
+// anchored at both ends. An empty list allows nothing of that kind.
+type Allow struct {
+	Databases []string `yaml:"databases"`
+	Schemas   []string `yaml:"schemas"`
+	// Tables match "schema.table" (for an index, its table).
+	Tables []string `yaml:"tables"`
+	// Roles are the roles whose sessions may be cancelled or terminated.
+	Roles []string `yaml:"roles"`
+
+	databases, schemas, tables, roles []*regexp.Regexp
+}
+
+// Target is a server an alert can be about.
+type Target struct {
+	Name string `yaml:"name"`
+	// Match selects the alerts about this target by exact label values, for
+	// example instance: db1:9932 or target: db1. The first matching target wins.
+	Match map[string]string `yaml:"match"`
+	// Exactly one of DSN, DSNFile and DSNEnv; the database named there is the
+	// one used for cluster-wide work (sessions, advisory locks of commands).
+	DSN          string `yaml:"dsn"`
+	DSNFile      string `yaml:"dsn_file"`
+	DSNEnv       string `yaml:"dsn_env"`
+	PasswordFile string `yaml:"password_file"`
+	// Concurrency caps the actions running against this target at once.
+	Concurrency int `yaml:"concurrency"`
+
+	Line int `yaml:"-"`
+}
+
+// Rule maps an alert to an action.
+type Rule struct {
+	Alertname string `yaml:"alertname"`
+	// Match and MatchRE further restrict the alerts by label (exact value, or
+	// an anchored regular expression).
+	Match   map[string]string `yaml:"match"`
+	MatchRE map[string]string `yaml:"match_re"`
+	Action  string            `yaml:"action"`
+	// Params are the action's parameters (see docs/remediation.md).
+	Params yaml.Node `yaml:"params"`
+	// Cooldown is the least time between two runs of this action on one object.
+	Cooldown time.Duration `yaml:"cooldown"`
+	// Window names a maintenance window outside which the action does not run.
+	Window string `yaml:"window"`
+	// OutsideWindow is "defer" (queue it for the window's next opening, the
+	// default) or "skip".
+	OutsideWindow string `yaml:"outside_window"`
+
+	Line    int `yaml:"-"`
+	matchRE map[string]*regexp.Regexp
+	params  any
+	action  *actionSpec
+	window  *Window
+}
+
+// Defaults are used where the file is silent.
+func Defaults() *Config {
+	return &Config{
+		Mode:      ModeDryRun,
+		Webhook:   Webhook{MaxBodyBytes: 1 << 20},
+		Queue:     Queue{Size: 1000, Workers: 4},
+		DedupeFor: 10 * time.Minute,
+		Session: Session{
+			ConnectTimeout:   5 * time.Second,
+			LockTimeout:      2 * time.Second,
+			StatementTimeout: 2 * time.Hour,
+			ApplicationName:  "pg_hardening_remediate",
+		},
+		Breaker: Breaker{Failures: 5, OpenFor: time.Minute},
+		History: 200,
+	}
+}
+
+// File is the path the configuration was read from.
+func (c *Config) File() string { return c.file }
+
+// Load reads and validates path.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return nil, errors.New("remediate needs --config.file; examples/remediate.yml is a starting point")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates data as if read from file.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := Defaults()
+	cfg.file = file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(file, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// UnmarshalYAML records the target's line.
+func (t *Target) UnmarshalYAML(n *yaml.Node) error {
+	type plain Target
+	if err := strictDecode(n, (*plain)(t), "Target"); err != nil {
+		return err
+	}
+	t.Line = n.Line
+	return nil
+}
+
+// UnmarshalYAML records the rule's line.
+func (r *Rule) UnmarshalYAML(n *yaml.Node) error {
+	type plain Rule
+	if err := strictDecode(n, (*plain)(r), "Rule"); err != nil {
+		return err
+	}
+	r.Line = n.Line
+	return nil
+}
+
+// UnmarshalYAML records the window's line.
+func (w *Window) UnmarshalYAML(n *yaml.Node) error {
+	type plain Window
+	if err := strictDecode(n, (*plain)(w), "Window"); err != nil {
+		return err
+	}
+	w.Line = n.Line
+	return nil
+}
+
+func (c *Config) at(line int) string {
+	if line == 0 {
+		return c.file
+	}
+	return fmt.Sprintf("%s:%d", c.file, line)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+func (c *Config) validate() error {
+	var errs []string
+	add := func(line int, format string, args ...any) {
+		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
+	}
+	if c.Mode != ModeDryRun && c.Mode != ModeEnforce {
+		add(0, "mode is %q; use dry-run (report only) or enforce", c.Mode)
+	}
+	if c.Webhook.MaxBodyBytes < 1024 {
+		add(0, "webhook.max_body_bytes is %d; use 1024 or more", c.Webhook.MaxBodyBytes)
+	}
+	if c.Queue.Size < 1 || c.Queue.Workers < 1 {
+		add(0, "queue.size and queue.workers must be 1 or more")
+	}
+	for name, d := range map[string]time.Duration{
+		"dedupe_for": c.DedupeFor, "session.connect_timeout": c.Session.ConnectTimeout,
+		"session.lock_timeout": c.Session.LockTimeout, "session.statement_timeout": c.Session.StatementTimeout,
+		"breaker.open_for": c.Breaker.OpenFor,
+	} {
+		if d <= 0 {
+			add(0, "%s must be a positive duration such as 5s or 1m", name)
+		}
+	}
+	if c.Session.ApplicationName == "" {
+		add(0, "session.application_name must not be empty: it is how the receiver recognises its own sessions")
+	}
+	if c.Breaker.Failures < 1 {
+		add(0, "breaker.failures is %d; use 1 or more", c.Breaker.Failures)
+	}
+	if c.History < 0 {
+		add(0, "history is %d; use 0 or more", c.History)
+	}
+	var err error
+	for _, l := range []struct {
+		name string
+		in   []string
+		out  *[]*regexp.Regexp
+	}{
+		{"allow.databases", c.Allow.Databases, &c.Allow.databases},
+		{"allow.schemas", c.Allow.Schemas, &c.Allow.schemas},
+		{"allow.tables", c.Allow.Tables, &c.Allow.tables},
+		{"allow.roles", c.Allow.Roles, &c.Allow.roles},
+	} {
+		if *l.out, err = compileAll(l.in); err != nil {
+			add(0, "%s: %v", l.name, err)
+		}
+	}
+	for name, w := range c.Windows {
+		if err := w.compile(); err != nil {
+			add(w.Line, "window %q: %v", name, err)
+		}
+	}
+	seen := map[string]int{}
+	for _, t := range c.Targets {
+		switch {
+		case !nameRE.MatchString(t.Name):
+			add(t.Line, "target name %q must be 1-128 letters, digits, '_', '.', ':' or '-'", t.Name)
+		case seen[t.Name] != 0:
+			add(t.Line, "target %q is defined twice (first at line %d); give each target its own name", t.Name, seen[t.Name])
+		default:
+			seen[t.Name] = t.Line
+		}
+		n := 0
+		for _, s := range []string{t.DSN, t.DSNFile, t.DSNEnv} {
+			if s != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			add(t.Line, "target %q needs exactly one of dsn, dsn_file and dsn_env", t.Name)
+		}
+		if n == 1 {
+			if _, err := t.connConfig(); err != nil {
+				add(t.Line, "%v", err)
+			}
+		}
+		if len(t.Match) == 0 {
+			add(t.Line, "target %q needs match: the labels that pick it, for example instance: db1:9932", t.Name)
+		}
+		if t.Concurrency == 0 {
+			t.Concurrency = 1
+		}
+		if t.Concurrency < 0 || t.Concurrency > 16 {
+			add(t.Line, "target %q: concurrency is %d; use 1 to 16", t.Name, t.Concurrency)
+		}
+	}
+	for _, r := range c.Rules {
+		c.validateRule(r, add, func(msg string) { errs = append(errs, msg) })
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return lineOf(errs[i]) < lineOf(errs[j]) })
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw func(string)) {
+	if r.Alertname == "" {
+		add(r.Line, "a rule needs alertname")
+	}
+	spec, ok := actions[r.Action]
+	if !ok {
+		add(r.Line, "rule for %s: unknown action %q; use one of %s", r.Alertname, r.Action, strings.Join(actionNames(), ", "))
+		return
+	}
+	r.action = spec
+	p := spec.params()
+	if r.Params.Kind != 0 {
+		if err := strictDecode(&r.Params, p, "params of "+r.Action); err != nil {
+			for _, e := range strings.Split(yamlError(c.file, err).Error(), "\n") {
+				addRaw(e)
+			}
+			return
+		}
+	}
+	if err := p.validate(); err != nil {
+		add(r.Line, "rule for %s: action %s: %v", r.Alertname, r.Action, err)
+	}
+	if bp, ok := p.(*backendParams); ok && r.Action == "cancel_backend" && bp.Sessions == "idle_in_transaction" {
+		add(r.Line, "rule for %s: cancel_backend cannot end a session idle in a transaction (it runs no query to cancel); use terminate_backend", r.Alertname)
+	}
+	r.params = p
+	r.matchRE = map[string]*regexp.Regexp{}
+	for k, v := range r.MatchRE {
+		re, err := regexp.Compile("^(?:" + v + ")$")
+		if err != nil {
+			add(r.Line, "rule for %s: match_re %s: %q is not a valid regular expression: %v", r.Alertname, k, v, err)
+			continue
+		}
+		r.matchRE[k] = re
+	}
+	if r.Cooldown < 0 {
+		add(r.Line, "rule for %s: cooldown must not be negative", r.Alertname)
+	}
+	switch r.OutsideWindow {
+	case "":
+		r.OutsideWindow = "defer"
+	case "defer", "skip":
+	default:
+		add(r.Line, "rule for %s: outside_window is %q; use defer or skip", r.Alertname, r.OutsideWindow)
+	}
+	if r.Window != "" {
+		w, ok := c.Windows[r.Window]
+		if !ok {
+			add(r.Line, "rule for %s: window %q is not defined under windows", r.Alertname, r.Window)
+		}
+		r.window = w
+	}
+}
+
+var lineNumRE = regexp.MustCompile(`:(\d+): `)
+
+func lineOf(msg string) int {
+	var n int
+	if m := lineNumRE.FindStringSubmatch(msg); m != nil {
+		fmt.Sscan(m[1], &n)
+	}
+	return n
+}
+
+func compileAll(patterns []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(patterns))
+	for _, p := range patterns {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("pattern %q is not a valid regular expression: %v", p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func anyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// yamlError rewrites yaml.v3's "line N: ..." messages as "file:N: ...".
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			msgs = append(msgs, locate(file, e))
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	return errors.New(locate(file, strings.TrimPrefix(err.Error(), "yaml: ")))
+}
+
+var (
+	yamlLineRE  = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type (.+)$`)
+)
+
+func locate(file, msg string) string {
+	m := yamlLineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return fmt.Sprintf("%s: %s", file, msg)
+	}
+	text := m[2]
+	if f := yamlFieldRE.FindStringSubmatch(text); f != nil {
+		where := strings.TrimPrefix(f[2], "remediate.")
+		if where == "Config" {
+			where = "the top level"
+		}
+		text = fmt.Sprintf("unknown key %q in %s; check its spelling against docs/remediation.md", f[1], where)
+	}
+	return fmt.Sprintf("%s:%s: %s", file, m[1], text)
+}
+
+var nodeType = reflect.TypeOf(yaml.Node{})
+
+// strictDecode decodes n into out, rejecting keys out's type does not have.
+// yaml.v3 applies KnownFields only to the top-level decode, not inside
+// UnmarshalYAML methods, so nested types call this instead of n.Decode.
+func strictDecode(n *yaml.Node, out any, typeName string) error {
+	var errs []string
+	checkKeys(n, reflect.TypeOf(out).Elem(), typeName, &errs)
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return n.Decode(out)
+}
+
+func checkKeys(n *yaml.Node, t reflect.Type, typeName string, errs *[]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nodeType {
+		return
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			ft, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, fmt.Sprintf("line %d: field %s not found in type %s", k.Line, k.Value, typeName))
+				continue
+			}
+			checkKeys(v, ft, elemName(ft), errs)
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			checkKeys(n.Content[i], t.Elem(), elemName(t.Elem()), errs)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for _, item := range n.Content {
+			checkKeys(item, t.Elem(), elemName(t.Elem()), errs)
+		}
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name := strings.Split(tag, ",")[0]
+		if strings.Contains(tag, ",inline") {
+			for k, ft := range yamlFields(f.Type) {
+				out[k] = ft
+			}
+			continue
+		}
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func elemName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	return t.Name()
+}
+
+// targetFor returns the first target whose match labels all equal the alert's.
+func (c *Config) targetFor(labels map[string]string) *Target {
+	for _, t := range c.Targets {
+		ok := true
+		for k, v := range t.Match {
+			if labels[k] != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return t
+		}
+	}
+	return nil
+}
+
+// rulesFor returns the rules whose alertname and matchers fit the labels.
+func (c *Config) rulesFor(labels map[string]string) []*Rule {
+	var out []*Rule
+	for _, r := range c.Rules {
+		if r.Alertname != labels["alertname"] {
+			continue
+		}
+		ok := true
+		for k, v := range r.Match {
+			if labels[k] != v {
+				ok = false
+			}
+		}
+		for k, re := range r.matchRE {
+			if !re.MatchString(labels[k]) {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+package remediate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// WebhookPath is where Alertmanager posts notifications.
+const WebhookPath = "/webhook"
+
+// Routes returns the receiver's HTTP routes: POST /webhook, GET
+// /api/v1/actions, /metrics (gatherer), /-/healthy, /-/ready and, when
+// reload is not nil, POST /-/reload.
+func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc(WebhookPath, r.Webhook)
+	mux.HandleFunc("/api/v1/actions", r.Actions)
+	mux.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "Healthy") })
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if r.ctx.Err() != nil {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "Ready")
+	})
+	if reload != nil {
+		mux.HandleFunc("/-/reload", func(w http.ResponseWriter, req *http.Request) {
+			if req.Method != http.MethodPost && req.Method != http.MethodPut {
+				http.Error(w, "use POST", http.StatusMethodNotAllowed)
+				return
+			}
+			if err := reload(); err != nil {
+				http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "configuration reloaded")
+		})
+	}
+	return mux
+}
+
+// Webhook accepts a notification: 202 once it is validated and queued, 400
+// for malformed input, 413 for a body over webhook.max_body_bytes, 503 when
+// the queue is full (Alertmanager retries 5xx, not 4xx).
+func (r *Receiver) Webhook(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	code := r.webhook(w, req)
+	r.m.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	if code == http.StatusAccepted {
+		r.m.acceptDuration.Observe(time.Since(start).Seconds())
+	}
+}
+
+func (r *Receiver) webhook(w http.ResponseWriter, req *http.Request) int {
+	fail := func(code int, msg string) int {
+		http.Error(w, msg, code)
+		return code
+	}
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return fail(http.StatusMethodNotAllowed, "POST an Alertmanager webhook payload here")
+	}
+	limit := r.cfg.Load().Webhook.MaxBodyBytes
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes (webhook.max_body_bytes); lower max_alerts in the webhook config", limit))
+		}
+		return fail(http.StatusBadRequest, "cannot read the body: "+err.Error())
+	}
+	msg, err := Decode(bytes.NewReader(body))
+	if err != nil {
+		return fail(http.StatusBadRequest, err.Error())
+	}
+	sum, err := r.Accept(msg)
+	if errors.Is(err, ErrQueueFull) {
+		w.Header().Set("Retry-After", "10")
+		return fail(http.StatusServiceUnavailable, "the action queue is full; retry later")
+	}
+	if err != nil {
+		return fail(http.StatusInternalServerError, err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(sum)
+	return http.StatusAccepted
+}
+
+// Actions lists recent decisions as JSON, newest first.
+func (r *Receiver) Actions(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodGet {
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(struct {
+		Mode    string   `json:"mode"`
+		Actions []Record `json:"actions"`
+	}{r.cfg.Load().Mode, r.Recent()})
+}

@@ -1,0 +1,413 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
+)
+
+// ErrQueueFull is returned by Accept when the alerts do not fit in the queue;
+// the webhook answers 503 so that Alertmanager retries.
+var ErrQueueFull = errors.New("the action queue is full")
+
+// Receiver turns alerts into guarded actions: it deduplicates notifications,
+// maps alerts to rules, queues the work and runs it on a pool of workers.
+type Receiver struct {
+	logger *slog.Logger
+	cfg    atomic.Pointer[Config]
+	audit  *AuditLog
+	hist   *history
+	m      *metrics
+	queue  chan *job
+	now    func() time.Time
+	// connect opens database sessions (pgx.ConnectConfig).
+	connect func(context.Context, *pgx.ConnConfig) (*pgx.Conn, error)
+
+	mu        sync.Mutex
+	seen      map[string]time.Time // notification key -> when it may be accepted again
+	lastSweep time.Time
+	pending   map[string][]*job // fingerprint -> jobs queued or deferred
+	deferred  int
+	targets   map[string]*targetState
+	cooldowns map[string]time.Time // action|target|object -> last run
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type targetState struct {
+	breaker *target.Breaker
+	sem     chan struct{}
+}
+
+// Job states.
+const (
+	jobQueued int32 = iota
+	jobDeferred
+	jobRunning
+	jobCancelled
+)
+
+type job struct {
+	alert Alert
+	rule  *Rule
+	cfg   *Config
+	state atomic.Int32
+}
+
+// Options configure a Receiver.
+type Options struct {
+	Logger   *slog.Logger
+	Registry prometheus.Registerer
+	// Now replaces the clock (tests).
+	Now func() time.Time
+}
+
+// New starts a receiver with cfg: it opens the audit log and starts the
+// workers. Close stops them.
+func New(cfg *Config, opts Options) (*Receiver, error) {
+	audit, err := OpenAudit(cfg.Audit.File, cfg.Audit.Fsync)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Receiver{
+		logger:    opts.Logger,
+		audit:     audit,
+		hist:      newHistory(cfg.History),
+		queue:     make(chan *job, cfg.Queue.Size),
+		now:       opts.Now,
+		connect:   pgx.ConnectConfig,
+		seen:      map[string]time.Time{},
+		pending:   map[string][]*job{},
+		targets:   map[string]*targetState{},
+		cooldowns: map[string]time.Time{},
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.m = newMetrics(opts.Registry, r)
+	r.apply(cfg)
+	r.m.reloadOK.Set(1)
+	r.m.reloadTime.Set(float64(r.now().Unix()))
+	for i := 0; i < cfg.Queue.Workers; i++ {
+		r.wg.Add(1)
+		go r.worker()
+	}
+	return r, nil
+}
+
+// Config returns the configuration in use.
+func (r *Receiver) Config() *Config { return r.cfg.Load() }
+
+// Reload switches to cfg. Breakers, cooldowns and the queue carry over; the
+// queue size and the worker count keep the values the receiver started with.
+func (r *Receiver) Reload(cfg *Config) {
+	r.apply(cfg)
+	r.m.reloadOK.Set(1)
+	r.m.reloadTime.Set(float64(r.now().Unix()))
+}
+
+// ReloadFailed records a configuration that could not be loaded.
+func (r *Receiver) ReloadFailed() { r.m.reloadOK.Set(0) }
+
+func (r *Receiver) apply(cfg *Config) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keep := map[string]*targetState{}
+	for _, t := range cfg.Targets {
+		ts := r.targets[t.Name]
+		if ts == nil {
+			ts = &targetState{breaker: &target.Breaker{}}
+		}
+		ts.breaker.Threshold, ts.breaker.OpenFor = cfg.Breaker.Failures, cfg.Breaker.OpenFor
+		if ts.sem == nil || cap(ts.sem) != t.Concurrency {
+			ts.sem = make(chan struct{}, t.Concurrency)
+		}
+		keep[t.Name] = ts
+	}
+	r.targets = keep
+	r.cfg.Store(cfg)
+}
+
+// Close stops the workers after the actions in progress end (they are
+// cancelled through their context), and closes the audit log.
+func (r *Receiver) Close() {
+	r.cancel()
+	r.wg.Wait()
+	_ = r.audit.Close()
+}
+
+// Summary says what Accept did with a payload.
+type Summary struct {
+	Queued     int `json:"queued"`
+	Duplicates int `json:"duplicates"`
+	Ignored    int `json:"ignored"`
+	Resolved   int `json:"resolved"`
+	Cancelled  int `json:"cancelled"`
+}
+
+// Accept queues the actions the alerts of m map to. It never runs them.
+func (r *Receiver) Accept(m *Message) (Summary, error) {
+	var s Summary
+	cfg := r.cfg.Load()
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sweepLocked(now)
+	for i := range m.Alerts {
+		a := m.Alerts[i]
+		key := a.key()
+		if a.Status == "resolved" {
+			s.Resolved++
+			r.m.alerts.WithLabelValues("resolved").Inc()
+			// A firing copy that arrives after the resolution must not start anything.
+			r.seen[key] = now.Add(cfg.DedupeFor)
+			s.Cancelled += r.cancelLocked(a.Fingerprint, now)
+			continue
+		}
+		if _, dup := r.seen[key]; dup {
+			s.Duplicates++
+			r.m.alerts.WithLabelValues("duplicate").Inc()
+			r.recordLocked(&Record{Time: now, Mode: cfg.Mode, Result: ResultDuplicate, Alertname: a.Labels["alertname"],
+				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "this notification (fingerprint and startsAt) was already received"}, "none")
+			continue
+		}
+		rules := cfg.rulesFor(a.Labels)
+		if len(rules) == 0 {
+			s.Ignored++
+			r.m.alerts.WithLabelValues("ignored").Inc()
+			r.recordLocked(&Record{Time: now, Mode: cfg.Mode, Result: ResultIgnored, Alertname: truncate(a.Labels["alertname"], 128),
+				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "no rule maps this alert"}, "none")
+			continue
+		}
+		if len(r.queue)+len(rules) > cap(r.queue) {
+			return s, ErrQueueFull
+		}
+		for _, rule := range rules {
+			j := &job{alert: a, rule: rule, cfg: cfg}
+			select {
+			case r.queue <- j:
+			default: // a deferred action re-entered the queue meanwhile
+				return s, ErrQueueFull
+			}
+			r.pending[a.Fingerprint] = append(r.pending[a.Fingerprint], j)
+			s.Queued++
+		}
+		r.m.alerts.WithLabelValues("queued").Inc()
+		r.seen[key] = now.Add(cfg.DedupeFor)
+	}
+	return s, nil
+}
+
+// sweepLocked forgets expired notification keys, at most once a second.
+func (r *Receiver) sweepLocked(now time.Time) {
+	if now.Sub(r.lastSweep) < time.Second {
+		return
+	}
+	r.lastSweep = now
+	for k, until := range r.seen {
+		if now.After(until) {
+			delete(r.seen, k)
+		}
+	}
+}
+
+// cancelLocked cancels the jobs of an alert that have not started.
+func (r *Receiver) cancelLocked(fingerprint string, now time.Time) int {
+	n := 0
+	for _, j := range r.pending[fingerprint] {
+		if j.state.CompareAndSwap(jobQueued, jobCancelled) || j.state.CompareAndSwap(jobDeferred, jobCancelled) {
+			n++
+			r.recordLocked(&Record{Time: now, Mode: j.cfg.Mode, Result: ResultCancelled, Action: j.rule.Action,
+				Alertname: j.alert.Labels["alertname"], Fingerprint: fingerprint, StartsAt: j.alert.StartsAt,
+				Reason: "the alert resolved before the action ran"}, j.rule.Action)
+		}
+	}
+	delete(r.pending, fingerprint)
+	return n
+}
+
+func (r *Receiver) dropPendingLocked(j *job) {
+	list := r.pending[j.alert.Fingerprint]
+	for i, p := range list {
+		if p == j {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.pending, j.alert.Fingerprint)
+	} else {
+		r.pending[j.alert.Fingerprint] = list
+	}
+}
+
+// record writes a decision to the audit log, the history and the counters.
+// Each of them locks on its own, so r.mu is not needed: recordLocked is
+// record called by code that already holds it.
+func (r *Receiver) record(rec *Record, action string) { r.recordLocked(rec, action) }
+
+func (r *Receiver) recordLocked(rec *Record, action string) {
+	if err := r.audit.Write(rec); err != nil {
+		r.logger.Error("cannot write the audit log", "err", err)
+	}
+	r.hist.add(*rec)
+	r.m.actions.WithLabelValues(action, truncate(rec.Alertname, 128), rec.Result).Inc()
+	lvl := slog.LevelInfo
+	if rec.Result == ResultFailed {
+		lvl = slog.LevelWarn
+	}
+	if rec.Result != ResultIgnored && rec.Result != ResultDuplicate {
+		r.logger.Log(context.Background(), lvl, "remediation", "result", rec.Result, "action", rec.Action, "alertname", rec.Alertname,
+			"target", rec.Target, "object", rec.Object, "reason", rec.Reason)
+	}
+}
+
+// Recent returns the latest decisions, newest first.
+func (r *Receiver) Recent() []Record { return r.hist.recent() }
+
+func (r *Receiver) worker() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case j := <-r.queue:
+			if !j.state.CompareAndSwap(jobQueued, jobRunning) {
+				continue // cancelled; already audited
+			}
+			r.mu.Lock()
+			r.dropPendingLocked(j)
+			r.mu.Unlock()
+			r.process(j)
+		}
+	}
+}
+
+// outcome is what an action decided.
+type outcome struct {
+	result string
+	reason string
+	// err is a failure that counts against the target's circuit breaker.
+	err error
+}
+
+func ran(reason string) outcome { return outcome{result: ResultRan, reason: reason} }
+func skipped(format string, args ...any) outcome {
+	return outcome{result: ResultSkipped, reason: fmt.Sprintf(format, args...)}
+}
+func refused(format string, args ...any) outcome {
+	return outcome{result: ResultRefused, reason: fmt.Sprintf(format, args...)}
+}
+func failed(err error) outcome { return outcome{result: ResultFailed, reason: err.Error(), err: err} }
+
+func (r *Receiver) process(j *job) {
+	start := r.now()
+	cfg := j.cfg
+	rec := &Record{Mode: cfg.Mode, Action: j.rule.Action, Alertname: truncate(j.alert.Labels["alertname"], 128),
+		Fingerprint: j.alert.Fingerprint, StartsAt: j.alert.StartsAt}
+	out := r.execute(j, rec, start)
+	if out.result == "" {
+		return // deferred; audited when deferring
+	}
+	d := r.now().Sub(start)
+	rec.Time, rec.Result, rec.Reason, rec.DurationSeconds = r.now(), out.result, out.reason, d.Seconds()
+	r.m.duration.WithLabelValues(j.rule.Action).Observe(d.Seconds())
+	r.record(rec, j.rule.Action)
+}
+
+func (r *Receiver) execute(j *job, rec *Record, now time.Time) outcome {
+	cfg := j.cfg
+	t := cfg.targetFor(j.alert.Labels)
+	if t == nil {
+		return refused("no target in the configuration matches the alert's labels (%s)", describeLabels(j.alert.Labels))
+	}
+	rec.Target = t.Name
+	if w := j.rule.window; w != nil && !w.Open(now) {
+		next := w.Next(now)
+		if j.rule.OutsideWindow == "skip" {
+			return skipped("outside maintenance window %q (next opening %s)", j.rule.Window, next.Format(time.RFC3339))
+		}
+		r.deferUntil(j, rec, next, now)
+		return outcome{}
+	}
+	r.mu.Lock()
+	ts := r.targets[t.Name]
+	r.mu.Unlock()
+	if ts == nil {
+		return skipped("target %q left the configuration", t.Name)
+	}
+	if err := ts.breaker.Allow(now); err != nil {
+		return skipped("target %s: %v", t.Name, err)
+	}
+	sem := ts.sem
+	select {
+	case sem <- struct{}{}:
+	case <-r.ctx.Done():
+		ts.breaker.Record(r.now(), nil)
+		return skipped("the receiver is shutting down")
+	}
+	defer func() { <-sem }()
+	ex := &execution{r: r, cfg: cfg, job: j, target: t, labels: j.alert.Labels, rec: rec, dryRun: cfg.Mode != ModeEnforce, now: now}
+	out := j.rule.action.run(r.ctx, ex)
+	ts.breaker.Record(r.now(), out.err)
+	return out
+}
+
+// deferUntil parks j until its window opens; a resolution cancels it meanwhile.
+func (r *Receiver) deferUntil(j *job, rec *Record, next, now time.Time) {
+	r.mu.Lock()
+	j.state.Store(jobDeferred)
+	r.pending[j.alert.Fingerprint] = append(r.pending[j.alert.Fingerprint], j)
+	r.deferred++
+	rec.Time, rec.Result = now, ResultDeferred
+	rec.Reason = fmt.Sprintf("outside maintenance window %q; deferred to %s", j.rule.Window, next.Format(time.RFC3339))
+	r.recordLocked(rec, j.rule.Action)
+	r.mu.Unlock()
+	time.AfterFunc(next.Sub(now), func() {
+		r.mu.Lock()
+		r.deferred--
+		r.mu.Unlock()
+		if !j.state.CompareAndSwap(jobDeferred, jobQueued) {
+			return
+		}
+		select {
+		case r.queue <- j:
+		case <-r.ctx.Done():
+		}
+	})
+}
+
+// describeLabels lists the labels that usually pick a target, for messages.
+func describeLabels(labels map[string]string) string {
+	var parts []string
+	for _, k := range []string{"instance", "job", "target", "cluster"} {
+		if v, ok := labels[k]; ok {
+			parts = append(parts, k+"="+truncate(v, 64))
+		}
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "no instance, job, target or cluster label"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/pghardening/pg_hardening_exporter/remediate"
+)
+
+// remediateAddress is the receiver's default listen address, next to the exporter's.
+const remediateAddress = ":9933"
+
+// remediateCommand declares the remediate command. --web.listen-address is an
+// app-level flag whose default is the exporter's; the receiver uses
+// remediateAddress unless the flag is given.
+type remediateCommand struct {
+	cmd           *kingpin.CmdClause
+	listenFlagSet bool
+}
+
+func addRemediateCommand(app *kingpin.Application) *remediateCommand {
+	rc := &remediateCommand{cmd: app.Command("remediate",
+		"Run the Alertmanager webhook receiver that carries out guarded remediation (see docs/remediation.md). Listens on "+remediateAddress+" unless --web.listen-address is given.")}
+	if f := app.GetFlag("web.listen-address"); f != nil {
+		f.IsSetByUser(&rc.listenFlagSet)
+	}
+	return rc
+}
+
+func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool) int {
+	cfg, err := remediate.Load(configFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid remediation configuration:\n%v\n", name, err)
+		return 1
+	}
+	if check {
+		fmt.Fprintf(stdout, "remediation configuration OK: %s (mode %s, %d targets, %d rules)\n",
+			cfg.File(), cfg.Mode, len(cfg.Targets), len(cfg.Rules))
+		return 0
+	}
+	if !rc.listenFlagSet {
+		*webFlags.WebListenAddresses = []string{remediateAddress}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("pg_remediation"))
+	recv, err := remediate.New(cfg, remediate.Options{Logger: logger, Registry: reg})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	defer recv.Close()
+	reload := func() error {
+		c, err := remediate.Load(configFile)
+		if err != nil {
+			recv.ReloadFailed()
+			logger.Error("keeping the previous remediation configuration", "err", err)
+			return err
+		}
+		recv.Reload(c)
+		logger.Info("remediation configuration reloaded", "file", configFile, "mode", c.Mode)
+		return nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_ = reload()
+		}
+	}()
+	logger.Info("starting the remediation receiver", "version", version.Info(), "mode", cfg.Mode,
+		"webhook", remediate.WebhookPath, "targets", len(cfg.Targets), "rules", len(cfg.Rules))
+	if cfg.Mode == remediate.ModeDryRun {
+		logger.Info("dry-run mode: actions are checked and audited but not carried out; set mode: enforce to act")
+	}
+	server := &http.Server{Handler: recv.Routes(reg, reload), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- web.ListenAndServe(server, webFlags, logger) }()
+	select {
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("cannot serve HTTP", "err", err)
+			return 1
+		}
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(sctx)
+	}
+	return 0
+}
