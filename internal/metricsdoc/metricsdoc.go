@@ -62,3 +62,19 @@ func table(b *bytes.Buffer, ms []*collector.Metric) {
 	}
 	b.WriteString("\n")
 }
+
+// All returns every metric family the exporter can emit, from every place
+// that declares them: the scrape framework, the exporter itself, custom
+// queries, PgBouncer and each collector. Rule and dashboard tests check their
+// expressions against it.
+func All() []*collector.Metric {
+	var out []*collector.Metric
+	out = append(out, collector.MetaMetrics()...)
+	out = append(out, exporter.SelfMetrics()...)
+	out = append(out, collector.CustomQueryMetrics()...)
+	out = append(out, pgbouncer.Metrics()...)
+	for _, s := range collector.Specs() {
+		out = append(out, s.Metrics...)
+	}
+	return out
+}
