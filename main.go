@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
@@ -62,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		timeoutMax    = app.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
 	)
 	sel := collector.AddFlags(app)
+	record := addBackupRecord(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -74,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case exp.FullCommand():
 		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
 			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel)
+	case record.cmd.FullCommand():
+		return record.run(stdout, stderr)
 	}
 	return 2
 }
@@ -129,7 +133,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	state := exporter.NewState()
 	self := prometheus.NewRegistry()
 	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		exporter.PoolCollector{Manager: mgr}, state)
+		exporter.PoolCollector{Manager: mgr}, state, backup.NewCollector(cfg.BackupSources, logger))
 	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
 	srv.SetScraper(scraper)
 	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}

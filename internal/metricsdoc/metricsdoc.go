@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 )
 
@@ -24,6 +25,9 @@ func Render() []byte {
 
 	b.WriteString("## Exporter\n\nEmitted on `/metrics` only, with the Go runtime and process metrics (`go_*`, `process_*`).\n\n")
 	table(&b, exporter.SelfMetrics())
+
+	b.WriteString("## Backup sources\n\nEmitted on `/metrics` only, one set per entry of `backup_sources` in the configuration file (docs/backup-manifest.md describes the manifest format).\n\n")
+	table(&b, backup.Metrics())
 
 	for _, s := range collector.Specs() {
 		fmt.Fprintf(&b, "## Collector `%s`\n\n", s.Name)
