@@ -17,7 +17,7 @@ var (
 	replIsReplica = Gauge("pg_replication_is_replica",
 		"1 if the server is in recovery (a standby), 0 if it is a primary.", srcRecovery, "13+")
 	replLagSeconds = Gauge("pg_replication_replay_lag_seconds",
-		"On a standby: how far replay is behind, 0 when everything received has been replayed (so an idle primary shows no lag), else now() minus the commit time of the last replayed transaction.",
+		"On a standby: how far replay is behind, 0 when everything received has been replayed (so an idle primary shows no lag), else now() minus the commit time of the last replayed transaction (absent while none has been replayed since the standby started).",
 		srcRecovery, "13+")
 	replLagBytes = Gauge("pg_replication_replay_lag_bytes",
 		"On a streaming standby: WAL received but not yet replayed.", srcRecovery, "13+")
@@ -72,7 +72,7 @@ type replicationCollector struct{}
 const recoveryQuery = `SELECT pg_is_in_recovery(),
  CASE WHEN pg_is_in_recovery() THEN
   CASE WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_receive_lsn() <= pg_last_wal_replay_lsn() THEN 0
-   ELSE GREATEST(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END END::float8,
+   ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END END::float8,
  CASE WHEN pg_is_in_recovery() THEN GREATEST(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0) END::float8,
  EXTRACT(EPOCH FROM pg_last_xact_replay_timestamp())::float8`
 
@@ -98,8 +98,10 @@ func (replicationCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 	}
 	replIsReplica.Emit(ch, b2f(inRecovery))
 	if inRecovery {
+		// Unknown (nothing replayed since the standby started) stays absent;
+		// clock steps between the servers never make it negative.
 		if lagSecs != nil {
-			replLagSeconds.Emit(ch, *lagSecs)
+			replLagSeconds.Emit(ch, max(*lagSecs, 0))
 		}
 		if lagBytes != nil {
 			replLagBytes.Emit(ch, *lagBytes)
@@ -150,7 +152,7 @@ func standbys(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error
 	for rows.Next() {
 		var (
 			app, addr, state, sync string
-			v                      [7]float64
+			v                      [7]*float64 // NULL positions while a standby starts up
 		)
 		if err := rows.Scan(&app, &addr, &state, &sync, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]); err != nil {
 			return err
@@ -169,7 +171,7 @@ func standbys(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error
 			name = fmt.Sprintf("%s/%d", app, n)
 		}
 		for i, m := range []*Metric{standbyWrite, standbyFlush, standbyReplay, standbySent, standbyWriteB, standbyFlushB, standbyReplayB} {
-			m.Emit(ch, v[i], name, addr)
+			emitIf(ch, m, v[i], name, addr)
 		}
 		emitEnum(ch, standbyState, senderStates, state, name, addr)
 		emitEnum(ch, standbySync, senderSyncState, sync, name, addr)
