@@ -70,11 +70,18 @@ func parsePgBackRest(data []byte) (*Report, error) {
 	}
 	r := &Report{DefaultTypes: []string{"full", "diff", "incr"}, RepositorySize: map[string]float64{}}
 	var unreadable []string
+	seen := map[string]bool{}
 	for _, st := range stanzas {
 		name := st.Name
 		if name == pbrInvalid {
 			name = ""
 		}
+		if seen[name] {
+			r.Skipped++
+			r.SkippedExample = fmt.Sprintf("stanza %q listed twice", st.Name)
+			continue
+		}
+		seen[name] = true
 		if st.Status.Code == nil {
 			r.Skipped++
 			r.SkippedExample = fmt.Sprintf("stanza %q has no status code", st.Name)
@@ -86,7 +93,14 @@ func parsePgBackRest(data []byte) (*Report, error) {
 			unreadable = append(unreadable, fmt.Sprintf("stanza %q: %s", name, st.Status.Message))
 		}
 		r.Stanzas = append(r.Stanzas, ss)
+		repos := map[string]bool{}
 		for _, rp := range st.Repo {
+			if repos[rp.Key.String()] {
+				r.Skipped++
+				r.SkippedExample = fmt.Sprintf("stanza %q lists repo %s twice", st.Name, rp.Key.String())
+				continue
+			}
+			repos[rp.Key.String()] = true
 			code := 0.0
 			if rp.Status.Code != nil {
 				code = *rp.Status.Code
