@@ -214,7 +214,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 			t.Errorf("WAL directory size %v is less than one segment", v)
 		}
 		pos := mustValue(t, r, "pg_wal_lsn_bytes_total", nil)
-		r = waitFor(t, onPrimary, "more failures", func(r scrapetest.Result) bool {
+		waitFor(t, onPrimary, "the failed counter rising further", func(r scrapetest.Result) bool {
 			f, _ := r.Value("pg_stat_archiver_failed_total", nil)
 			return f > failed
 		})
