@@ -9,16 +9,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
 )
+
+// unchecked runs one scrape per Collect and declares no descriptors, so a
+// family that appears between registering and gathering (a first archiver
+// failure, a first replayed commit) is not mistaken for an inconsistency.
+type unchecked struct{ c prometheus.Collector }
+
+func (unchecked) Describe(chan<- *prometheus.Desc)      {}
+func (u unchecked) Collect(ch chan<- prometheus.Metric) { u.c.Collect(ch) }
+
+// scrapeOnce scrapes once through a pedantic registry, which still rejects
+// duplicate and inconsistent series.
+func scrapeOnce(t *testing.T, sc *scrapetest.Scraper) scrapetest.Result {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(unchecked{sc.Collector()})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	out := scrapetest.Result{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
 
 // waitFor scrapes until cond holds or 30 s pass, and returns the last result.
 func waitFor(t *testing.T, sc *scrapetest.Scraper, what string, cond func(scrapetest.Result) bool) scrapetest.Result {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r := sc.Scrape(t)
+		r := scrapeOnce(t, sc)
 		r.RequireUp(t)
 		if cond(r) {
 			return r
@@ -81,7 +108,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if _, ok := r["pg_replication_replay_lag_seconds"]; ok {
 			t.Error("a primary reports standby replay lag")
 		}
-		s := onStandby.Scrape(t)
+		s := scrapeOnce(t, onStandby)
 		s.RequireUp(t)
 		if v := mustValue(t, s, "pg_replication_is_replica", nil); v != 1 {
 			t.Errorf("standby is_replica = %v", v)
@@ -138,7 +165,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		// Idle primary: the last replayed commit grows old, the lag stays 0.
 		sleep(1500)
 		for i := 0; i < 2; i++ {
-			s := onStandby.Scrape(t)
+			s := scrapeOnce(t, onStandby)
 			s.RequireUp(t)
 			last := mustValue(t, s, "pg_replication_last_replay_timestamp_seconds", nil)
 			if age := float64(time.Now().UnixNano())/1e9 - last; age < 1 {
@@ -156,7 +183,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 			t.Fatal(err)
 		}
 		slot := map[string]string{"slot_name": "held", "slot_type": "physical"}
-		r := onPrimary.Scrape(t)
+		r := scrapeOnce(t, onPrimary)
 		r.RequireUp(t)
 		before := mustValue(t, r, "pg_replication_slot_retained_wal_bytes", slot)
 		if v := mustValue(t, r, "pg_replication_slot_active", slot); v != 0 {
@@ -171,7 +198,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if err := primary.Exec(ctx, "", "CREATE TABLE slot_probe AS SELECT g FROM generate_series(1, 50000) g", "SELECT pg_switch_wal()"); err != nil {
 			t.Fatal(err)
 		}
-		r = onPrimary.Scrape(t)
+		r = scrapeOnce(t, onPrimary)
 		r.RequireUp(t)
 		after := mustValue(t, r, "pg_replication_slot_retained_wal_bytes", slot)
 		conn, err := primary.Connect(ctx, "")
@@ -249,7 +276,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if v := mustValue(t, r, "pg_wal_lsn_bytes_total", nil); v <= pos {
 			t.Errorf("WAL position did not advance: %v then %v", pos, v)
 		}
-		s := onStandby.Scrape(t)
+		s := scrapeOnce(t, onStandby)
 		s.RequireUp(t)
 		if v := mustValue(t, s, "pg_wal_lsn_bytes_total", nil); v <= 0 || v > mustValue(t, r, "pg_wal_lsn_bytes_total", nil) {
 			t.Errorf("standby WAL position %v is not within the primary's", v)
