@@ -38,7 +38,7 @@ var (
 	standbyWriteB  = Gauge("pg_replication_standby_write_lag_bytes", "WAL not yet written by the standby.", srcStatRepl, "13+", standbyLabels...)
 	standbyFlushB  = Gauge("pg_replication_standby_flush_lag_bytes", "WAL not yet flushed by the standby.", srcStatRepl, "13+", standbyLabels...)
 	standbyReplayB = Gauge("pg_replication_standby_replay_lag_bytes", "WAL not yet replayed by the standby.", srcStatRepl, "13+", standbyLabels...)
-	standbyState   = Gauge("pg_replication_standby_state", "1 for the WAL sender's current state, 0 for the others.", srcStatRepl, "13+", "application_name", "client_addr", "state")
+	standbyState   = Gauge("pg_replication_standby_state", "1 for the WAL sender's current state, 0 for the others. Standby series are per WAL sender, so bounded by max_wal_senders; client_addr is empty for Unix-socket connections, and senders that share application_name and client_addr get /2, /3 appended to the name in order of connection.", srcStatRepl, "13+", "application_name", "client_addr", "state")
 	standbySync    = Gauge("pg_replication_standby_sync_state", "1 for the standby's current synchronous state, 0 for the others.", srcStatRepl, "13+", "application_name", "client_addr", "sync_state")
 	standbyConns   = Gauge("pg_replication_standby_connections", "WAL senders per application_name (base backups included); more than 1 means standbys share a name.", srcStatRepl, "13+", "application_name")
 	standbysUp     = Gauge("pg_replication_connected_standbys", "Standbys connected through WAL senders (base backups excluded).", srcStatRepl, "13+")
