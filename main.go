@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
@@ -66,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sel := collector.AddFlags(app)
 	mixinCmd, mixinFl := addMixinCommand(app)
 	rem := addRemediateCommand(app)
+	record := addBackupRecord(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -82,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runMixin(stdout, stderr, mixinFl)
 	case rem.cmd.FullCommand():
 		return rem.run(stdout, stderr, logger, webFlags, *configFile, *configCheck)
+	case record.cmd.FullCommand():
+		return record.run(stdout, stderr)
 	}
 	return 2
 }
@@ -146,7 +150,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	state := exporter.NewState()
 	self := prometheus.NewRegistry()
 	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		exporter.PoolCollector{Manager: mgr}, state, bouncers)
+		exporter.PoolCollector{Manager: mgr}, state, bouncers, backup.NewCollector(cfg.BackupSources, logger))
 	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
 	srv.SetScraper(scraper)
 	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}

@@ -24,21 +24,6 @@ var notYetDeclared = map[string]string{
 	mIndexBloatRatio:          "bloat",
 	mIndexBloatBytes:          "bloat",
 	mInvalidIndexes:           "schema health",
-	mIsReplica:                "replication",
-	mReplicationLag:           "replication",
-	mSlotActive:               "replication slots",
-	mSlotRetainedWAL:          "replication slots",
-	mArchiveFailed:            "archiver",
-	mArchiveReadyOldest:       "archiver",
-	mFSAvail:                  "disk",
-	mFSSize:                   "disk",
-	mBackupLastSuccess:        "backup",
-	mBackupLastFailure:        "backup",
-	mBackupLastSize:           "backup",
-	mBackupBeyondRetention:    "backup",
-	mBackupVerified:           "backup",
-	mRestoreTest:              "backup",
-	mBackupEncrypted:          "backup",
 }
 
 // madeByPrometheus are series Prometheus writes itself for every scrape.

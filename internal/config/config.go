@@ -38,6 +38,8 @@ type Config struct {
 	PgBouncers []PgBouncer `yaml:"pgbouncers"`
 	// CustomQueries are queries.yaml files of user-defined SQL collectors.
 	CustomQueries QueryFiles `yaml:"custom_queries"`
+	// BackupSources are backup repositories reported under pg_backup_*.
+	BackupSources []BackupSource `yaml:"backup_sources"`
 
 	file string
 }
@@ -354,6 +356,7 @@ func (c *Config) validate() error {
 	c.validatePools(add)
 	errs = append(errs, c.validatePgBouncers()...)
 	errs = append(errs, c.validateCustomQueries()...)
+	errs = append(errs, c.validateBackupSources()...)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "\n"))

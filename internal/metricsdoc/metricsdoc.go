@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 )
@@ -31,6 +32,9 @@ func Render() []byte {
 
 	b.WriteString("## PgBouncer\n\nEmitted on `/metrics` for every PgBouncer of the config file's `pgbouncers` section, labelled by its name. Versions are PgBouncer's; a column an older PgBouncer lacks is left out.\n\n")
 	table(&b, pgbouncer.Metrics())
+
+	b.WriteString("## Backup sources\n\nEmitted on `/metrics` only, one set per entry of `backup_sources` in the configuration file (docs/backup-manifest.md describes the manifest format).\n\n")
+	table(&b, backup.Metrics())
 
 	for _, s := range collector.Specs() {
 		fmt.Fprintf(&b, "## Collector `%s`\n\n", s.Name)
@@ -73,6 +77,7 @@ func All() []*collector.Metric {
 	out = append(out, exporter.SelfMetrics()...)
 	out = append(out, collector.CustomQueryMetrics()...)
 	out = append(out, pgbouncer.Metrics()...)
+	out = append(out, backup.Metrics()...)
 	for _, s := range collector.Specs() {
 		out = append(out, s.Metrics...)
 	}

@@ -30,7 +30,10 @@
 //		...
 //	}
 //
-// A test that needs a cluster of its own calls StartT instead.
+// A test that needs a cluster of its own calls StartT instead; with
+// Options.StandbyOf set, the new cluster is a streaming standby of a running
+// one (made with the low-level base backup API and a file copy, so only
+// initdb, pg_ctl and postgres are needed).
 //
 // Every cluster is removed by Server.Cleanup. A small watchdog process
 // removes it as well if the test binary dies first (a panic in a test, a

@@ -80,6 +80,10 @@ type Options struct {
 	// always stays in the data directory until Cleanup, and error messages
 	// from failed starts include its last lines.
 	Logger io.Writer
+	// StandbyOf, when set, makes the cluster a streaming standby of that
+	// running server instead of running initdb (see standby.go). Its Conf
+	// defaults to the primary's.
+	StandbyOf *Server
 }
 
 // Server is a running (or stopped) throwaway cluster.
@@ -218,7 +222,11 @@ func (s *Server) setup() error {
 	if err := s.probe(); err != nil {
 		return err
 	}
-	if err := s.initdb(); err != nil {
+	create := s.initdb
+	if s.opts.StandbyOf != nil {
+		create = s.cloneFrom
+	}
+	if err := create(); err != nil {
 		return err
 	}
 
