@@ -21,7 +21,7 @@ PG_MAJORS ?= 13 14 15 16 17 18
 PG_MATRIX_DIR ?= $(shell if [ "$$(id -u)" -eq 0 ]; then echo /var/cache/pg_hardening_exporter/pg; else echo $${XDG_CACHE_HOME:-$$HOME/.cache}/pg_hardening_exporter/pg; fi)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build deps deps-matrix test test-unit test-matrix lint fmt
+.PHONY: all build deps deps-matrix demo test test-unit test-matrix lint fmt
 
 all: build
 
@@ -30,6 +30,11 @@ build:
 
 deps:
 	@bash scripts/install-deps.sh
+
+# The whole pack on loopback with a workload that makes alerts fire; stops on
+# Ctrl-C or after DEMO_SECONDS. DATA_SOURCE_NAME=... watches your own server.
+demo: deps build
+	DEMO_SECONDS='$(DEMO_SECONDS)' DATA_SOURCE_NAME='$(DATA_SOURCE_NAME)' EXPORTER_BIN=./$(BIN) $(GO) run ./scripts/demo
 
 deps-matrix:
 	@PG_MATRIX_DIR=$(PG_MATRIX_DIR) PG_MAJORS="$(PG_MAJORS)" bash scripts/install-pg-matrix.sh

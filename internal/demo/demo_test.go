@@ -1,0 +1,162 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/bouncertest"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+)
+
+// The demo, driven like a newcomer would: the alerts it promises fire in
+// Prometheus, the receiver logs dry-run decisions for them, and when it stops
+// no process and no directory is left.
+func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole pack; skipped with -short")
+	}
+	pgtest.RequireBinaries(t)
+	if _, err := bouncertest.Available(); err != nil {
+		pgtest.Skip(t, "pgbouncer", "make deps (scripts/install-deps.sh)")
+	}
+	for _, tool := range []string{"/usr/bin/prometheus", "/usr/bin/prometheus-alertmanager"} {
+		if _, err := os.Stat(tool); err != nil {
+			pgtest.Skip(t, tool, "make deps (scripts/install-deps.sh)")
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "pg_hardening_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput(); err != nil {
+		t.Fatalf("building the exporter: %v\n%s", err, out)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ready := make(chan State, 1)
+	done := make(chan error, 1)
+	var out strings.Builder
+	go func() {
+		done <- Run(ctx, Options{Bin: bin, Out: &out, Ready: func(s State) { ready <- s }})
+	}()
+	var st State
+	select {
+	case st = <-ready:
+	case err := <-done:
+		t.Fatalf("demo ended before it was ready: %v\n%s", err, out.String())
+	}
+
+	want := []string{"PostgresIdleInTransaction", "PostgresLongRunningTransaction", "PostgresBlockingSessions",
+		"PostgresPoolUtilizationHigh", "PgBouncerClientsWaiting"}
+	var firing []string
+	for deadline := time.Now().Add(150 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		firing = firingAlerts(t, st.Prometheus)
+		if containsAll(firing, want) {
+			break
+		}
+	}
+	if !containsAll(firing, want) {
+		t.Fatalf("firing after 150s: %v; want at least %v", firing, want)
+	}
+	var decided bool
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !decided; time.Sleep(2 * time.Second) {
+		decided = dryRunDecision(t, st.Receiver, "PostgresIdleInTransaction", "terminate_backend")
+	}
+	if !decided {
+		t.Fatal("the receiver logged no dry-run decision for PostgresIdleInTransaction")
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the demo did not stop within a minute")
+	}
+	for _, pid := range st.Pids {
+		if alive(pid) {
+			t.Errorf("process %d still runs after the demo stopped", pid)
+		}
+	}
+	if _, err := os.Stat(st.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s is left behind (%v)", st.Dir, err)
+	}
+}
+
+func firingAlerts(t *testing.T, prom string) []string {
+	t.Helper()
+	var body struct {
+		Data struct {
+			Alerts []struct {
+				Labels map[string]string `json:"labels"`
+				State  string            `json:"state"`
+			} `json:"alerts"`
+		} `json:"data"`
+	}
+	getJSON(t, prom+"/api/v1/alerts", &body)
+	seen := map[string]bool{}
+	for _, a := range body.Data.Alerts {
+		if a.State == "firing" {
+			seen[a.Labels["alertname"]] = true
+		}
+	}
+	var out []string
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func dryRunDecision(t *testing.T, receiver, alert, action string) bool {
+	t.Helper()
+	var body struct {
+		Actions []struct {
+			Result    string `json:"result"`
+			Action    string `json:"action"`
+			Alertname string `json:"alertname"`
+		} `json:"actions"`
+	}
+	getJSON(t, receiver+"/api/v1/actions", &body)
+	for _, a := range body.Actions {
+		if a.Alertname == alert && a.Action == action && a.Result == "dry_run" {
+			return true
+		}
+	}
+	return false
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v: %s", url, err, b)
+	}
+}
+
+func containsAll(have, want []string) bool {
+	set := map[string]bool{}
+	for _, h := range have {
+		set[h] = true
+	}
+	for _, w := range want {
+		if !set[w] {
+			return false
+		}
+	}
+	return true
+}
