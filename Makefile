@@ -21,12 +21,18 @@ PG_MAJORS ?= 13 14 15 16 17 18
 PG_MATRIX_DIR ?= $(shell if [ "$$(id -u)" -eq 0 ]; then echo /var/cache/pg_hardening_exporter/pg; else echo $${XDG_CACHE_HOME:-$$HOME/.cache}/pg_hardening_exporter/pg; fi)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build deps deps-matrix demo test test-unit test-matrix lint fmt
+.PHONY: all build image deps deps-matrix demo test test-unit test-matrix lint fmt
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+# The container image, built with buildah from the static binary on an empty
+# base (no registry pull, no Docker engine).
+IMAGE ?= pg_hardening_exporter:$(VERSION)
+image: build
+	buildah --storage-driver vfs bud --isolation chroot -t $(IMAGE) -f Dockerfile .
 
 deps:
 	@bash scripts/install-deps.sh

@@ -5,7 +5,7 @@
 # Run as root (CI) or with sudo. Already-installed packages are left alone.
 set -euo pipefail
 
-pkgs=(postgresql-15 postgresql-contrib pgbouncer pgbackrest prometheus prometheus-alertmanager prometheus-postgres-exporter)
+pkgs=(postgresql-15 postgresql-contrib pgbouncer pgbackrest prometheus prometheus-alertmanager buildah prometheus-postgres-exporter)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
