@@ -39,6 +39,9 @@ const (
 	defaultAddress = ":9932"
 )
 
+// exit ends the process after --help and --version; tests replace it.
+var exit = os.Exit
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -48,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
 	app.UsageWriter(stdout)
+	app.Terminate(exit)
 	app.ErrorWriter(stderr)
 	logCfg := &promslog.Config{Style: promslog.GoKitStyle}
 	promslogflag.AddFlags(app, logCfg)
