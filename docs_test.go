@@ -98,7 +98,7 @@ func TestEveryConfigKeyIsDocumented(t *testing.T) {
 		yamlKeys(c.typ, keys, map[reflect.Type]bool{})
 		var missing []string
 		for k := range keys {
-			if !regexp.MustCompile(`(?m)(^|[\s{,])` + regexp.QuoteMeta(k) + `:`).MatchString(docs) &&
+			if !regexp.MustCompile(`(?m)(^|[\s{,])`+regexp.QuoteMeta(k)+`:`).MatchString(docs) &&
 				!words[k] {
 				missing = append(missing, k)
 			}
