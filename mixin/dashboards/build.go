@@ -108,8 +108,8 @@ func buildPanel(p panel, id uint32) (cog.Builder[dashboard.Panel], error) {
 		return apply(tablepanel.NewPanelBuilder(), p, id).
 			Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"})).
 			WithTransformation(dashboard.DataTransformerConfig{
-			Id: "organize", Options: map[string]any{"excludeByName": map[string]any{"Time": true}},
-		}), nil
+				Id: "organize", Options: map[string]any{"excludeByName": map[string]any{"Time": true}},
+			}), nil
 	case vizHeatmap:
 		return apply(heatmap.NewPanelBuilder(), p, id).Calculate(false).
 			YAxis(heatmap.NewYAxisConfigBuilder().Unit(p.Unit)), nil

@@ -62,7 +62,7 @@ func replicationBoard(cfg Config) board {
 					q(age(mBackupVerified), bk+" passed"),
 					q(m(mBackupVerifyOK), bk+" last result")).over(cfg.VerificationMaxAge),
 				ts("Time since last restore test", "s", "Has a restore from backup been tested recently, and did it pass?",
-					q(age(mRestoreTested), bk+" passed"),
+					q(age(mRestoreTested), bk+" last test"),
 					q(m(mRestoreTestOK), bk+" last result")).over(cfg.RestoreTestMaxAge),
 				ts("Backups past retention", "short", "Does expiry run? Backups older than the retention should be gone.",
 					q(m(mBackupBeyondRetain), bk)).over(1),
