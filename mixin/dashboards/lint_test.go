@@ -15,10 +15,13 @@ import (
 // irate or increase, and a panel with thresholds draws them.
 
 type jsonDashboard struct {
-	UID        string `json:"uid"`
-	Title      string `json:"title"`
-	Tags       []string
-	Links      []struct{ Type string; Tags []string }
+	UID   string `json:"uid"`
+	Title string `json:"title"`
+	Tags  []string
+	Links []struct {
+		Type string
+		Tags []string
+	}
 	Templating struct {
 		List []struct {
 			Name, Type string
