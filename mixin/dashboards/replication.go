@@ -32,9 +32,9 @@ func replicationBoard(cfg Config) board {
 					q(m(mSlotActive), "{{instance}} {{slot_name}}")).under(1).ratio(),
 			}},
 			{Title: "WAL archiving", Panels: []panel{
-				ts("Data at risk (RPO)", "s", "How much committed work is not yet archived? Age of the oldest WAL file waiting, and time since the last file was archived, against the 15 minute RPO.",
-					q(walAtRisk(), "{{instance}} oldest WAL waiting"),
-					q(sinceArchived(), "{{instance}} since last archived")).over(cfg.RPO),
+				ts("Data at risk (RPO)", "s", "How much committed work is not yet archived? Time since a WAL file was last archived, and age of the oldest one waiting, against the 15 minute RPO.",
+					q(sinceArchived(), "{{instance}} since last archived"),
+					q(walAtRisk(), "{{instance}} oldest WAL waiting")).over(cfg.RPO),
 				ts("WAL archived and failed per second", "short", "Does archive_command keep up?",
 					q(rate(m(mArchived)), "{{instance}} archived"),
 					q(rate(m(mArchiveFailed)), "{{instance}} failed")),
