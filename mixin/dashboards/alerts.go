@@ -63,5 +63,5 @@ var alertPanels = map[string]panelRef{
 	"PostgresBackupUnverified":            {"pg-replication-backups", "Time since last verification"},
 	"PostgresRestoreTestOverdue":          {"pg-replication-backups", "Time since last restore test"},
 	"PostgresBackupRepositoryUnencrypted": {"pg-replication-backups", "Backup repository health"},
-	"PostgresBackupRetentionExceeded":     {"pg-replication-backups", "Oldest backup age"},
+	"PostgresBackupRetentionExceeded":     {"pg-replication-backups", "Backups past retention"},
 }

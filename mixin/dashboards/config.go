@@ -46,7 +46,6 @@ type Config struct {
 	FullBackupMaxAge       [2]float64 // age of the last full backup
 	IncrementalBackupAge   float64    // age of the last incremental or differential backup
 	BackupSizeFactor       float64    // a backup more than this times the week's mean size, or less than its inverse, is an anomaly
-	BackupRetention        float64    // age of the oldest full backup past which expiry is not running
 	VerificationMaxAge     float64    // backups must be verified this often
 	RestoreTestMaxAge      float64    // restore tests must pass this often
 	DeadTuples             float64    // dead tuples of a table that make a VACUUM due
@@ -91,7 +90,6 @@ func Defaults() Config {
 		FullBackupMaxAge:       [2]float64{24 * 3600, 48 * 3600},
 		IncrementalBackupAge:   6 * 3600,
 		BackupSizeFactor:       2,
-		BackupRetention:        32 * 24 * 3600,
 		VerificationMaxAge:     24 * 3600,
 		RestoreTestMaxAge:      31 * 24 * 3600,
 		DeadTuples:             10_000,

@@ -135,7 +135,7 @@ const (
 	mBackupMeanSize     = "pg_backup_previous_mean_size_bytes"
 	mBackupVerified     = "pg_backup_last_successful_verification_timestamp_seconds"
 	mBackupVerifyOK     = "pg_backup_last_verification_success"
-	mRestoreTested      = "pg_backup_last_restore_test_timestamp_seconds"
+	mRestoreTested      = "pg_backup_last_successful_restore_test_timestamp_seconds"
 	mRestoreTestOK      = "pg_backup_last_restore_test_success"
 	mBackupOldest       = "pg_backup_oldest_timestamp_seconds"
 	mBackupBeyondRetain = "pg_backup_beyond_retention_backups"
