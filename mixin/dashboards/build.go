@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the classic dashboard model (not dashboardv2) is the JSON that Grafana 9 to 12 import and provision from files
+
 package dashboards
 
 import (
@@ -10,7 +12,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/heatmap"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
-	statpanel "github.com/grafana/grafana-foundation-sdk/go/stat"
 	tablepanel "github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
@@ -102,8 +103,6 @@ func buildPanel(p panel, id uint32) (cog.Builder[dashboard.Panel], error) {
 			b = b.Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal))
 		}
 		return b, nil
-	case vizStat:
-		return apply(statpanel.NewPanelBuilder(), p, id).ColorMode(common.BigValueColorModeBackground), nil
 	case vizTable:
 		return apply(tablepanel.NewPanelBuilder(), p, id).
 			Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"})).

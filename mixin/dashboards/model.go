@@ -10,7 +10,6 @@ type viz string
 
 const (
 	vizTimeseries viz = "timeseries"
-	vizStat       viz = "stat"
 	vizTable      viz = "table"
 	vizHeatmap    viz = "heatmap"
 )
@@ -107,10 +106,6 @@ func ts(title, unit, desc string, qs ...query) panel {
 	return panel{Title: title, Unit: unit, Description: desc, Viz: vizTimeseries, Queries: qs}
 }
 
-func stat(title, unit, desc string, qs ...query) panel {
-	return panel{Title: title, Unit: unit, Description: desc, Viz: vizStat, Queries: qs}
-}
-
 func table(title, unit, desc string, qs ...query) panel {
 	for i := range qs {
 		qs[i].Instant, qs[i].Format = true, "table"
@@ -125,9 +120,8 @@ func (p panel) under(v float64) panel {
 	p.Lines = append(p.Lines, line{Value: v, Below: true})
 	return p
 }
-func (p panel) wide(w uint32) panel { p.Width = w; return p }
-func (p panel) stacked() panel      { p.Stack = true; return p }
-func (p panel) ratio() panel        { p.Min, p.Max = ptr(0.0), ptr(1.0); return p }
+func (p panel) stacked() panel { p.Stack = true; return p }
+func (p panel) ratio() panel   { p.Min, p.Max = ptr(0.0), ptr(1.0); return p }
 
 // overBoth draws a warning and a critical ceiling.
 func (p panel) overBoth(v [2]float64) panel { return p.over(v[0]).over(v[1]) }

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the classic dashboard model (not dashboardv2) is the JSON that Grafana 9 to 12 import and provision from files
+
 package dashboards
 
 import (
@@ -12,7 +14,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/heatmap"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
-	statpanel "github.com/grafana/grafana-foundation-sdk/go/stat"
 	tablepanel "github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
@@ -52,15 +53,13 @@ func registerStrictPlugins() {
 	ts := timeseries.VariantConfig()
 	ts.StrictOptionsUnmarshaler = strictOf[timeseries.Options]()
 	ts.StrictFieldConfigUnmarshaler = strictOf[timeseries.FieldConfig]()
-	st := statpanel.VariantConfig()
-	st.StrictOptionsUnmarshaler = strictOf[statpanel.Options]()
 	tb := tablepanel.VariantConfig()
 	tb.StrictOptionsUnmarshaler = strictOf[tablepanel.Options]()
 	tb.StrictFieldConfigUnmarshaler = strictOf[tablepanel.FieldConfig]()
 	hm := heatmap.VariantConfig()
 	hm.StrictOptionsUnmarshaler = strictOf[heatmap.Options]()
 	hm.StrictFieldConfigUnmarshaler = strictOf[heatmap.FieldConfig]()
-	for _, c := range []variants.PanelcfgConfig{ts, st, tb, hm} {
+	for _, c := range []variants.PanelcfgConfig{ts, tb, hm} {
 		rt.RegisterPanelcfgVariant(c)
 	}
 	pq := prometheus.VariantConfig()
