@@ -32,7 +32,7 @@ func queriesBoard(cfg Config) board {
 					q(perDB(mStmtTempWrite), "{{datname}} temp written")),
 				ts("Statement cache hit ratio", "percentunit", "What share of the blocks statements touch is found in shared buffers?",
 					q(perDB(mStmtSharedHit)+"\n/\n("+perDB(mStmtSharedHit)+" + "+perDB(mStmtSharedRead)+" > 0)", "{{datname}}")).under(cfg.CacheHitRatio).ratio(),
-				ts("pg_stat_statements evictions", "short", "Is pg_stat_statements.max too small, so that entries are evicted and statistics lost?",
+				ts("pg_stat_statements evictions", "short", "Is pg_stat_statements.max too small, so that entries are evicted and statistics lost? (PostgreSQL 14 and later.)",
 					q(increaseRange(m(mStmtDealloc)), "{{instance}}")),
 			}},
 			{Title: "Top statements", Panels: []panel{
