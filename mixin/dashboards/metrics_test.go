@@ -151,3 +151,54 @@ func TestMetricsExist(t *testing.T) {
 		}
 	}
 }
+
+// notPerDatabase are families whose datname label does not name the
+// database a series is about (empty for cluster-wide collectors), so the
+// database variable would hide them.
+var notPerDatabase = map[string]bool{mCollectorSuccess: true}
+
+// TestDatabaseFilter checks that every selector of a family with a datname
+// label filters by the database variable.
+func TestDatabaseFilter(t *testing.T) {
+	labels := map[string][]string{}
+	all := append(collector.MetaMetrics(), exporter.SelfMetrics()...)
+	for _, s := range collector.Specs() {
+		all = append(all, s.Metrics...)
+	}
+	for _, m := range all {
+		labels[m.Name] = m.Labels
+	}
+	checked := 0
+	for _, b := range boards(Defaults()) {
+		for _, p := range b.panels() {
+			for _, q := range p.Queries {
+				sels, err := selectors(q.Expr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range sels {
+					name := s.Metric
+					for _, suf := range []string{"_bucket", "_count", "_sum"} {
+						if base, ok := strings.CutSuffix(name, suf); ok && labels[base] != nil {
+							name = base
+						}
+					}
+					hasDatname := false
+					for _, l := range labels[name] {
+						hasDatname = hasDatname || l == "datname"
+					}
+					if !hasDatname || notPerDatabase[name] {
+						continue
+					}
+					checked++
+					if !strings.Contains(s.Matchers, `datname=~"$database"`) {
+						t.Errorf("%s / %s: %s has a datname label but ignores the database variable", b.UID, p.Title, s.Metric)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no selector of a per-database family was checked")
+	}
+}

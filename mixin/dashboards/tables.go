@@ -44,9 +44,9 @@ func tablesBoard(cfg Config) board {
 			}},
 			{Title: "Running maintenance", Panels: []panel{
 				ts("Running operations", "short", "Which VACUUM, ANALYZE, CREATE INDEX, CLUSTER and base backup operations run now, in which phase?",
-					q(m(mProgressOps), "{{command}} {{datname}} {{phase}}")),
+					q(md(mProgressOps), "{{command}} {{datname}} {{phase}}")),
 				ts("Progress of running operations", "percentunit", "How far have they got in their current phase?",
-					q(m(mProgressBlksDone)+" / ("+m(mProgressBlocks)+" > 0)", "{{command}} {{datname}} {{phase}}")).ratio(),
+					q(md(mProgressBlksDone)+" / ("+md(mProgressBlocks)+" > 0)", "{{command}} {{datname}} {{phase}}")).ratio(),
 			}},
 		},
 	}
