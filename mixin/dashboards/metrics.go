@@ -9,7 +9,6 @@ const (
 	mCollectorSuccess = "pg_scrape_collector_success"
 	mScrapeDuration   = "pg_scrape_duration_seconds"
 	mPostmasterStart  = "pg_postmaster_start_timestamp_seconds"
-	mServerInfo       = "pg_server_info"
 	mExporterPoolConn = "pg_exporter_pool_connections"
 	mExporterPoolMax  = "pg_exporter_pool_max_connections"
 	mExporterBreaker  = "pg_exporter_circuit_breaker_state"
@@ -44,7 +43,6 @@ const (
 	mDeadlocks        = "pg_stat_database_deadlocks_total"
 	mChecksumFailures = "pg_stat_database_checksum_failures_total"
 	mDatabaseSize     = "pg_database_size_bytes"
-	mSettingMaxConns  = "pg_settings_max_connections"
 
 	// Activity, pools, locks, wraparound, checkpoints, disk.
 	mConnsInUse         = "pg_connections_in_use"
@@ -72,8 +70,6 @@ const (
 	mCheckpointsReq     = "pg_stat_bgwriter_checkpoints_req_total"
 	mFSAvail            = "pg_filesystem_avail_bytes"
 	mFSSize             = "pg_filesystem_size_bytes"
-	mSSLConnections     = "pg_stat_ssl_connections"
-	mSuperuserRoles     = "pg_security_superuser_roles"
 	mWALPosition        = "pg_wal_lsn_bytes_total"
 	mWALDirectoryBytes  = "pg_wal_directory_size_bytes"
 	mArchived           = "pg_stat_archiver_archived_total"
@@ -132,7 +128,6 @@ const (
 	mBackupLastSuccess  = "pg_backup_last_success_timestamp_seconds"
 	mBackupLastFailure  = "pg_backup_last_failure_timestamp_seconds"
 	mBackupLastSize     = "pg_backup_last_size_bytes"
-	mBackupMeanSize     = "pg_backup_previous_mean_size_bytes"
 	mBackupVerified     = "pg_backup_last_successful_verification_timestamp_seconds"
 	mBackupVerifyOK     = "pg_backup_last_verification_success"
 	mRestoreTested      = "pg_backup_last_successful_restore_test_timestamp_seconds"
