@@ -5,6 +5,8 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
@@ -72,22 +74,31 @@ func apply[T panelBuilder[T]](b T, p panel, id uint32) T {
 	return b
 }
 
-// thresholds draws each line: a ceiling turns the series red above it, a
-// floor red below it.
+// thresholds draws each line. Below a ceiling the series is green, past the
+// first (warning) orange, past the last (critical) red; a floor the other way
+// round. Grafana wants the steps in ascending order.
 func thresholds(lines []line) *dashboard.ThresholdsConfigBuilder {
-	base := "green"
+	values := make([]float64, 0, len(lines))
+	below := false
 	for _, l := range lines {
-		if l.Below {
-			base = "red"
+		values = append(values, l.Value)
+		below = below || l.Below
+	}
+	sort.Float64s(values)
+	colors := []string{"green", "orange", "red"} // from good to bad
+	if below {
+		colors = []string{"red", "orange", "green"}
+	}
+	if len(values) < 2 {
+		colors = []string{colors[0], colors[2]}
+		if below {
+			colors = []string{"red", "green"}
 		}
 	}
-	steps := []dashboard.Threshold{{Color: base}}
-	for _, l := range lines {
-		color := "red"
-		if l.Below {
-			color = "green"
-		}
-		steps = append(steps, dashboard.Threshold{Value: ptr(l.Value), Color: color})
+	steps := []dashboard.Threshold{{Color: colors[0]}}
+	for i, v := range values {
+		c := colors[min(i+1, len(colors)-1)]
+		steps = append(steps, dashboard.Threshold{Value: ptr(v), Color: c})
 	}
 	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)
 }
@@ -130,14 +141,10 @@ func matchers(extra string, base ...string) string {
 	if extra != "" {
 		base = append(base, extra)
 	}
-	out := ""
-	for i, b := range base {
-		if i > 0 {
-			out += ", "
-		}
-		out += b
+	if len(base) == 0 {
+		return ""
 	}
-	return "{" + out + "}"
+	return "{" + strings.Join(base, ", ") + "}"
 }
 
 func buildBoard(cfg Config, b board) (dashboard.Dashboard, error) {

@@ -142,6 +142,9 @@ func lint(d jsonDashboard) []string {
 		if len(p.Targets) == 0 {
 			bad("%s: no target", where)
 		}
+		if v := p.thresholdValues(); !sort.Float64sAreSorted(v) {
+			bad("%s: threshold steps %v are not in ascending order", where, v)
+		}
 		if len(p.thresholdValues()) > 0 && p.Type == "timeseries" {
 			style, _ := p.FieldConfig.Defaults.Custom["thresholdsStyle"].(map[string]any)
 			if style == nil || style["mode"] == "off" {
@@ -229,6 +232,7 @@ func TestLintFindsProblems(t *testing.T) {
 		{"no description", `"description": "Does every server answer the exporter, and does Prometheus reach the exporter? 1 up, 0 down."`, `"description": ""`, "no description"},
 		{"fixed datasource", `"uid": "${datasource}"`, `"uid": "P1809F7CD0C75ACF3"`, "datasource is not the variable"},
 		{"thresholds not drawn", `"mode": "dashed"`, `"mode": "off"`, "does not draw them"},
+		{"steps out of order", `"value": 0.8,`, `"value": 0.99,`, "ascending order"},
 	} {
 		mutated := strings.Replace(raw, tc.from, tc.to, 1)
 		if mutated == raw {
