@@ -1,0 +1,300 @@
+package dashboards
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/promrun"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
+)
+
+// needsCondition lists the queries that legitimately return nothing against
+// one primary with the workload below, keyed "uid/title" (every query of the
+// panel) or "uid/title/refId". Queries that read a family not declared on
+// this branch are excused by notDeclaredHere instead, and come back into the
+// check by themselves once it is declared.
+var needsCondition = map[string]string{
+	"pg-fleet-overview/Data at risk (RPO)/B":                                 "a WAL file waiting to be archived (archiving behind)",
+	"pg-replication-backups/Data at risk (RPO)/B":                            "a WAL file waiting to be archived (archiving behind)",
+	"pg-fleet-overview/Replication lag":                                      "a standby (replay lag is measured on the standby)",
+	"pg-replication-backups/Standby's own replay lag":                        "a standby",
+	"pg-replication-backups/Replay lag per standby":                          "a standby connected to the primary",
+	"pg-replication-backups/Replay lag per standby in bytes":                 "a standby connected to the primary",
+	"pg-tables-maintenance/Running operations":                               "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
+	"pg-tables-maintenance/Progress of running operations":                   "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
+	"pg-sessions-locks-pools/Pool utilization per service":                   "service pools in the exporter's configuration",
+	"pg-sessions-locks-pools/Pool connections by state":                      "service pools in the exporter's configuration",
+	"pg-sessions-locks-pools/PgBouncer clients waiting":                      "a PgBouncer target",
+	"pg-sessions-locks-pools/PgBouncer longest client wait":                  "a PgBouncer target",
+	"pg-sessions-locks-pools/PgBouncer server connections against pool size": "a PgBouncer target",
+	"pg-sessions-locks-pools/PgBouncer queries per second":                   "a PgBouncer target",
+	"pg-sessions-locks-pools/PgBouncer up":                                   "a PgBouncer target",
+	"pg-replication-backups/Full backup age":                                 "a backup source with backups",
+	"pg-replication-backups/Incremental backup age":                          "a backup source with backups",
+	"pg-replication-backups/Backup failure newer than last success":          "a backup source whose last run failed",
+	"pg-replication-backups/Backup size with anomaly band":                   "a backup source with backups",
+	"pg-replication-backups/Time since last verification":                    "a backup source with verification records",
+	"pg-replication-backups/Time since last restore test":                    "a backup source with restore-test records",
+	"pg-replication-backups/Backups past retention":                          "a backup source",
+	"pg-replication-backups/Oldest backup age":                               "a backup source with backups",
+	"pg-replication-backups/Backup repository health":                        "a backup source",
+}
+
+// needsMajor lists the panels whose series older servers do not have, with
+// the first major that has them.
+var needsMajor = map[string]int{
+	"pg-queries/pg_stat_statements evictions": 14, // pg_stat_statements_info
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// startExporter serves the exporter's /metrics in-process, with every
+// registered collector, for dsn.
+func startExporter(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg := config.Defaults()
+	def, err := target.ParseDSN("e2e", dsn, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr := target.NewManager(cfg, def, quiet)
+	t.Cleanup(mgr.Close)
+	var names []string
+	for _, s := range collector.Specs() {
+		names = append(names, s.Name)
+	}
+	ins, err := collector.Build(names, collector.Options{Config: cfg, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := prometheus.NewRegistry()
+	self.MustRegister(exporter.PoolCollector{Manager: mgr}, exporter.NewState())
+	s := &exporter.Server{Manager: mgr, Logger: quiet, Self: self,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}
+	s.SetScraper(collector.NewScraper(ins, quiet))
+	hs := httptest.NewServer(s.Routes("/metrics", http.NotFoundHandler(), nil))
+	t.Cleanup(hs.Close)
+	return strings.TrimPrefix(hs.URL, "http://")
+}
+
+// workload gives the panels something to show: two databases, a large table
+// with dead rows, an unused index, sequential scans, rollbacks, temporary
+// files, a slow statement, archived WAL, a replication slot and a session
+// idle in a transaction. It runs until ctx ends.
+func workload(ctx context.Context, t *testing.T, s *pgtest.Server, ready chan<- struct{}) {
+	setup := []string{
+		"CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+		"CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 150000) g",
+		"CREATE INDEX big_v ON big (v)",
+		"VACUUM ANALYZE big",
+		"UPDATE big SET v = v WHERE id <= 20000",
+		"SELECT pg_create_physical_replication_slot('dashboards_e2e', true)",
+	}
+	if err := s.Exec(ctx, "", setup...); err != nil {
+		t.Errorf("workload setup: %v", err)
+		close(ready)
+		return
+	}
+	if err := s.CreateDatabase(ctx, "app"); err != nil {
+		t.Errorf("workload setup: %v", err)
+	}
+	if err := s.Exec(ctx, "app", "CREATE TABLE orders AS SELECT g AS id FROM generate_series(1, 1000) g", "ANALYZE orders"); err != nil {
+		t.Errorf("workload setup: %v", err)
+	}
+	idle, err := s.Connect(ctx, "")
+	if err != nil {
+		t.Errorf("workload: %v", err)
+		close(ready)
+		return
+	}
+	defer idle.Close(context.Background())
+	if _, err := idle.Exec(ctx, "BEGIN; SELECT txid_current()"); err != nil {
+		t.Errorf("workload: %v", err)
+	}
+	conn, err := s.Connect(ctx, "")
+	if err != nil {
+		t.Errorf("workload: %v", err)
+		close(ready)
+		return
+	}
+	defer conn.Close(context.Background())
+	close(ready)
+	for i := 0; ctx.Err() == nil; i++ {
+		stmts := []string{
+			"SELECT count(*) FROM big",
+			"BEGIN; INSERT INTO big VALUES (0, 'x'); ROLLBACK",
+			"SET work_mem = '64kB'; SELECT md5(v) FROM big ORDER BY 1 LIMIT 1",
+		}
+		if i%10 == 0 {
+			stmts = append(stmts, "SELECT pg_sleep(0.6)", "CHECKPOINT", "SELECT pg_switch_wal()")
+		}
+		for _, q := range stmts {
+			if _, err := conn.Exec(ctx, q); err != nil && ctx.Err() == nil {
+				t.Errorf("workload %q: %v", q, err)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// TestPanelsReturnData runs Debian's Prometheus against the exporter on a real
+// PostgreSQL with a short workload, and asks every query of every panel,
+// variables substituted, for at least one series.
+func TestPanelsReturnData(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and Prometheus")
+	}
+	archive, err := os.MkdirTemp("", "pgarchive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(archive) })
+	if err := os.Chmod(archive, 0o777); err != nil { // the server runs as an unprivileged user
+		t.Fatal(err)
+	}
+	s := pgtest.StartT(t, pgtest.Options{Conf: []string{
+		"shared_preload_libraries = 'pg_stat_statements'",
+		"track_io_timing = on",
+		"archive_mode = on",
+		fmt.Sprintf("archive_command = 'cp %%p %s/%%f'", archive),
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); workload(ctx, t, s, ready) }()
+	defer func() { cancel(); wg.Wait() }()
+	<-ready
+
+	addr := startExporter(t, s.SuperuserDSN(""))
+	rules, _ := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
+	for i, r := range rules {
+		if rules[i], err = filepath.Abs(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watchdog := filepath.Join(t.TempDir(), "watchdog.yml")
+	// An alert that always fires, so the ALERTS panel has a series even when
+	// the rule pack (rules/) is not on this branch.
+	if err := os.WriteFile(watchdog, []byte("groups:\n- name: dashboards-e2e\n  rules:\n  - alert: DashboardsE2EWatchdog\n    expr: pg_up == 1\n    labels:\n      severity: info\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prom := promrun.Start(t, promrun.Options{Job: "postgres", Targets: []string{addr},
+		Labels: map[string]string{"cluster": "e2e"}, RuleFiles: append(rules, watchdog)})
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer waitCancel()
+	if err := prom.WaitFor(waitCtx, `pg_up == 1`); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	// Enough scrapes for rates over the rate interval and the histogram's
+	// deltas between scrapes.
+	time.Sleep(15 * time.Second)
+	if err := prom.WaitFor(waitCtx, `ALERTS{alertstate="firing"}`); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now()
+
+	names, prefixes := declared()
+	recorded := map[string]bool{}
+	if len(rules) > 0 {
+		recorded, _, _ = rulePack(t)
+	}
+	vars := map[string]string{"__rate_interval": "10s", "__range": "1m", "job": "postgres",
+		"instance": addr, "database": ".*"}
+	excused := map[string]int{}
+	checked, passed := 0, 0
+	for _, b := range boards(Defaults()) {
+		for _, p := range b.panels() {
+			for i, q := range p.Queries {
+				ref := string(rune('A' + i))
+				key := b.UID + "/" + p.Title
+				if why := undeclared(q.Expr, names, prefixes, recorded); why != "" {
+					excused["not declared on this branch: "+why]++
+					continue
+				}
+				reason, ok := needsCondition[key+"/"+ref]
+				if !ok {
+					reason, ok = needsCondition[key]
+				}
+				if v := needsMajor[key]; s.Major < v {
+					reason, ok = fmt.Sprintf("PostgreSQL %d or later", v), true
+				}
+				expr := substitute(q.Expr, vars)
+				var res []promrun.Series
+				var err error
+				if q.Instant {
+					res, err = prom.Query(ctx, expr, end)
+				} else {
+					res, err = prom.QueryRange(ctx, expr, begin, end, time.Second)
+				}
+				checked++
+				switch {
+				case err != nil:
+					t.Errorf("%s/%s: %v\n%s", key, ref, err, expr)
+				case len(res) > 0:
+					passed++
+					if ok {
+						t.Logf("%s/%s returns data although listed as needing %s", key, ref, reason)
+					}
+				case ok:
+					excused["needs "+reason]++
+				default:
+					t.Errorf("%s/%s returned no series\n%s", key, ref, expr)
+				}
+			}
+		}
+	}
+	for _, v := range []string{mUp, mNumBackends} {
+		if res, err := prom.Query(ctx, substitute(m(v), vars), end); err != nil || len(res) == 0 {
+			t.Errorf("variable query on %s returns nothing (%v)", v, err)
+		}
+	}
+	var reasons []string
+	for r, n := range excused {
+		reasons = append(reasons, fmt.Sprintf("%3d %s", n, r))
+	}
+	sort.Strings(reasons)
+	t.Logf("%d queries checked, %d returned data; excused:\n%s", checked, passed, strings.Join(reasons, "\n"))
+	if checked == 0 {
+		t.Fatal("no query was checked")
+	}
+}
+
+// undeclared names the source of the first family expr reads that is
+// neither declared nor recorded here.
+func undeclared(expr string, names map[string]bool, prefixes []string, recorded map[string]bool) string {
+	sels, _ := selectors(expr)
+	for _, s := range sels {
+		if isDeclared(s.Metric, names, prefixes) || recorded[s.Metric] || madeByPrometheus[s.Metric] {
+			continue
+		}
+		if src, ok := notDeclaredHere[s.Metric]; ok {
+			return src
+		}
+		return s.Metric
+	}
+	return ""
+}

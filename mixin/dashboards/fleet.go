@@ -1,0 +1,70 @@
+package dashboards
+
+const week = "604800"
+
+func fleetBoard(cfg Config) board {
+	burn := func(ratio string, objective float64) string {
+		return "(1 - " + m(ratio) + ") / " + num(1-objective)
+	}
+	return board{
+		File: "fleet-overview.json", UID: "pg-fleet-overview", Title: "PostgreSQL / Fleet overview", Tag: "pg-fleet",
+		Description: "Every server at a glance against the spec's success metrics: availability, load, cache hit, latency objectives, capacity, replication, recovery point and firing alerts.",
+		Rows: []row{
+			{Title: "Availability", Panels: []panel{
+				ts("Servers up", "short", "Does every server answer the exporter, and does Prometheus reach the exporter? 1 up, 0 down.",
+					q(m(mUp), "{{instance}} server"),
+					q(m(mScrapeUp), "{{instance}} exporter")).under(1).ratio(),
+				ts("Uptime", "s", "When did each server last start? A restart shows as a drop below 10 minutes.",
+					q("time() - "+m(mPostmasterStart), "{{instance}}")).under(cfg.RecentRestart),
+				ts("Failing collectors", "short", "Do all collectors succeed on every scrape, or is the exporter blind to part of a server?",
+					q("sum by ("+serverBy+") (1 - "+m(mCollectorSuccess)+")", "{{instance}}")).over(1),
+				ts("Availability error budget burn rate", "short", "How fast is the 99.9 % availability budget being spent? 14.4 over an hour pages, 6 over six hours opens a ticket.",
+					q(burn(rAvailability1h, cfg.SLOAvailability), "{{instance}} 1h"),
+					q(burn(rAvailability5m, cfg.SLOAvailability), "{{instance}} 5m")).over(cfg.BurnRate[1]).over(cfg.BurnRate[0]),
+			}},
+			{Title: "Load", Panels: []panel{
+				ts("Connections against max_connections", "percentunit", "How close is each server to refusing connections? Client backends over the slots ordinary roles may use.",
+					q(connectionsUsage(), "{{instance}}")).overBoth(cfg.ConnectionsUsage).ratio(),
+				ts("Transactions per second", "ops", "How much work does each server do? Commits and rollbacks per second.",
+					q("sum by ("+serverBy+") ("+rate(md(mXactCommit))+")", "{{instance}} commit"),
+					q("sum by ("+serverBy+") ("+rate(md(mXactRollback))+")", "{{instance}} rollback")),
+				ts("Cache hit ratio", "percentunit", "Are reads served from shared buffers? The spec wants more than 80 %.",
+					q(cacheHitRatio(serverBy), "{{instance}}")).under(cfg.CacheHitRatio).ratio(),
+				ts("Rollback ratio", "percentunit", "What share of transactions is rolled back (errors, serialization failures, deadlock victims)?",
+					q(rollbackRatio(serverBy), "{{instance}}")).over(cfg.RollbackRatio).ratio(),
+				ts("Statement latency P95 and P99", "s", "Do statements meet the latency objectives, P95 under 100 ms and P99 under 500 ms?",
+					q(latencyQuantile("0.95", serverBy), "{{instance}} P95"),
+					q(latencyQuantile("0.99", serverBy), "{{instance}} P99")).over(cfg.LatencyP95).over(cfg.LatencyP99),
+				ts("Latency objectives burn rate", "short", "How fast are the latency budgets being spent (calls slower than 100 ms beyond 5 %, slower than 500 ms beyond 1 %)?",
+					q(burn(rWithin100ms1h, cfg.SLOLatencyP95), "{{instance}} P95 1h"),
+					q(burn(rWithin100ms5m, cfg.SLOLatencyP95), "{{instance}} P95 5m"),
+					q(burn(rWithin500ms1h, cfg.SLOLatencyP99), "{{instance}} P99 1h"),
+					q(burn(rWithin500ms5m, cfg.SLOLatencyP99), "{{instance}} P99 5m")).over(cfg.BurnRate[1]).over(cfg.BurnRate[0]),
+			}},
+			{Title: "Capacity", Panels: []panel{
+				ts("Connections forecast", "short", "Will the connections outgrow the capacity plan (120) within a week at the last day's trend?",
+					q(m(mConnsInUse), "{{instance}} now"),
+					q("predict_linear("+m(mConnsInUse)+"[1d], "+week+")", "{{instance}} in 7 days")).over(cfg.ConnectionsPlan),
+				ts("Storage forecast", "bytes", "Will the databases outgrow the capacity plan (250 GB) within a week at the last day's trend?",
+					q("sum by ("+serverBy+") ("+md(mDatabaseSize)+")", "{{instance}} now"),
+					q("predict_linear("+m(rDatabaseSize)+"[1d], "+week+")", "{{instance}} in 7 days")).over(cfg.StorageCapacity),
+				ts("Throughput forecast", "ops", "Will statements per second outgrow the capacity plan (1 200) within a week at the last day's trend?",
+					q("sum by ("+serverBy+") ("+rate(md(mStmtCount))+")", "{{instance}} now"),
+					q("predict_linear("+m(rCallsRate5m)+"[1d], "+week+")", "{{instance}} in 7 days")).over(cfg.ThroughputPlan),
+				ts("Free disk space", "percentunit", "How much room is left on the filesystems of the data directory, WAL and tablespaces?",
+					q(m(mFSAvail)+" / ("+m(mFSSize)+" > 0)", "{{instance}} {{usage}} {{tablespace}}")).underBoth(cfg.DiskFreeRatio).ratio(),
+				ts("Free disk space in a day", "bytes", "At the last six hours' trend, will a filesystem be full within a day (below 0)?",
+					q("predict_linear("+m(mFSAvail)+"[6h], 86400)", "{{instance}} {{usage}} {{tablespace}}")).under(0),
+			}},
+			{Title: "Recovery", Panels: []panel{
+				ts("Replication lag", "s", "How far behind are the standbys in replaying WAL, measured on each standby?",
+					q("max by ("+serverBy+") ("+m(mReplayLag)+")", "{{instance}}")).overBoth(cfg.ReplicationLag),
+				ts("Data at risk (RPO)", "s", "How much committed work would a loss of the server lose? Time since WAL was last archived and age of the oldest WAL file waiting, against the 15 minute RPO.",
+					q(sinceArchived(), "{{instance}} since last archived"),
+					q(walAtRisk(), "{{instance}} oldest WAL waiting")).over(cfg.RPO),
+				ts("Firing alerts by severity", "short", "Which alerts of the rule pack fire now, by severity?",
+					q("sum by (severity) ("+m(mAlerts, `alertstate="firing"`)+")", "{{severity}}")).stacked(),
+			}},
+		},
+	}
+}

@@ -1,0 +1,204 @@
+package dashboards
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+)
+
+const rulesDir = "../../rules"
+
+// madeByPrometheus are series Prometheus itself writes.
+var madeByPrometheus = map[string]bool{mAlerts: true, mScrapeUp: true}
+
+// declared are the families the exporter declares on this branch; a
+// pattern family (pg_settings_<name>) is kept as its prefix.
+func declared() (names map[string]bool, prefixes []string) {
+	names = map[string]bool{}
+	all := append(collector.MetaMetrics(), exporter.SelfMetrics()...)
+	for _, s := range collector.Specs() {
+		all = append(all, s.Metrics...)
+	}
+	for _, m := range all {
+		if m.Pattern {
+			prefixes = append(prefixes, m.Name[:strings.Index(m.Name, "<")])
+			continue
+		}
+		names[m.Name] = true
+	}
+	return names, prefixes
+}
+
+// isDeclared reports whether the exporter declares name, reading a
+// histogram's _bucket, _count and _sum series as its family.
+func isDeclared(name string, names map[string]bool, prefixes []string) bool {
+	if names[name] {
+		return true
+	}
+	for _, suf := range []string{"_bucket", "_count", "_sum"} {
+		if base, ok := strings.CutSuffix(name, suf); ok && names[base] {
+			return true
+		}
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+type ruleFile struct {
+	Groups []struct {
+		Rules []struct {
+			Record string `yaml:"record"`
+			Alert  string `yaml:"alert"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// rulePack reads rules/*.yml; ok is false when the directory does not exist.
+func rulePack(t *testing.T) (records, alerts map[string]bool, ok bool) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
+	if len(files) == 0 {
+		return nil, nil, false
+	}
+	records, alerts = map[string]bool{}, map[string]bool{}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(raw, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					records[r.Record] = true
+				}
+				if r.Alert != "" {
+					alerts[r.Alert] = true
+				}
+			}
+		}
+	}
+	return records, alerts, true
+}
+
+// usedNames are the metric names of every query and variable, by name.
+func usedNames(t *testing.T) map[string][]string {
+	t.Helper()
+	used := map[string][]string{}
+	add := func(where, expr string) {
+		sels, err := selectors(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		for _, s := range sels {
+			used[s.Metric] = append(used[s.Metric], where)
+		}
+	}
+	for _, b := range boards(Defaults()) {
+		for _, p := range b.panels() {
+			for _, q := range p.Queries {
+				add(b.UID+"/"+p.Title, q.Expr)
+			}
+		}
+	}
+	for _, v := range []string{mUp, mNumBackends, mRemQueueCapacity} {
+		used[v] = append(used[v], "variables")
+	}
+	return used
+}
+
+// TestMetricsExist checks every name the dashboards read against what the
+// exporter declares, the rule pack records and Prometheus writes, with the
+// allow-list for names declared on other branches.
+func TestMetricsExist(t *testing.T) {
+	names, prefixes := declared()
+	records, _, haveRules := rulePack(t)
+	used := usedNames(t)
+	var sorted []string
+	for n := range used {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		known := isDeclared(n, names, prefixes) || records[n] || madeByPrometheus[n]
+		_, listed := notDeclaredHere[n]
+		switch {
+		case known && listed:
+			t.Errorf("%s is declared or recorded now; delete it from notDeclaredHere (allowlist_test.go)", n)
+		case !known && !listed:
+			t.Errorf("%s (read by %s) is neither declared by the exporter, recorded by the rule pack, nor allow-listed", n, used[n][0])
+		case !known && listed && strings.HasPrefix(notDeclaredHere[n], "recording rule") && haveRules:
+			t.Errorf("%s is not recorded by rules/*.yml", n)
+		}
+	}
+	for n := range notDeclaredHere {
+		if _, ok := used[n]; !ok {
+			t.Errorf("%s is allow-listed but no dashboard reads it", n)
+		}
+	}
+}
+
+// notPerDatabase are families whose datname label does not name the
+// database a series is about (empty for cluster-wide collectors), so the
+// database variable would hide them.
+var notPerDatabase = map[string]bool{mCollectorSuccess: true}
+
+// TestDatabaseFilter checks that every selector of a family with a datname
+// label filters by the database variable.
+func TestDatabaseFilter(t *testing.T) {
+	labels := map[string][]string{}
+	all := append(collector.MetaMetrics(), exporter.SelfMetrics()...)
+	for _, s := range collector.Specs() {
+		all = append(all, s.Metrics...)
+	}
+	for _, m := range all {
+		labels[m.Name] = m.Labels
+	}
+	checked := 0
+	for _, b := range boards(Defaults()) {
+		for _, p := range b.panels() {
+			for _, q := range p.Queries {
+				sels, err := selectors(q.Expr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range sels {
+					name := s.Metric
+					for _, suf := range []string{"_bucket", "_count", "_sum"} {
+						if base, ok := strings.CutSuffix(name, suf); ok && labels[base] != nil {
+							name = base
+						}
+					}
+					hasDatname := false
+					for _, l := range labels[name] {
+						hasDatname = hasDatname || l == "datname"
+					}
+					if !hasDatname || notPerDatabase[name] {
+						continue
+					}
+					checked++
+					if !strings.Contains(s.Matchers, `datname=~"$database"`) {
+						t.Errorf("%s / %s: %s has a datname label but ignores the database variable", b.UID, p.Title, s.Metric)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no selector of a per-database family was checked")
+	}
+}

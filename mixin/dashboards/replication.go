@@ -1,0 +1,84 @@
+package dashboards
+
+// boundLegend starts the legend of a series that draws a limit computed per
+// series (a band) rather than a fixed threshold line.
+const boundLegend = "bound: "
+
+func replicationBoard(cfg Config) board {
+	bk := "{{instance}} {{source}} {{stanza}}"
+	age := func(metric string, extra ...string) string { return "time() - " + m(metric, extra...) }
+	weekMean := "avg_over_time(" + m(mBackupLastSize) + "[7d])"
+	return board{
+		File: "replication-backups.json", UID: "pg-replication-backups", Title: "PostgreSQL / Replication and backups", Tag: "pg-replication",
+		Description: "Standby lag, replication slots and the WAL they keep, WAL archiving against the RPO, backup age per type against its objective, backup sizes with their anomaly band, verification and restore tests.",
+		Rows: []row{
+			{Title: "Replication", Panels: []panel{
+				ts("Replay lag per standby", "s", "How far behind is each standby, seen from the primary?",
+					q(replicationLag(), "{{instance}} {{application_name}}")).overBoth(cfg.ReplicationLag),
+				ts("Replay lag per standby in bytes", "bytes", "How much WAL has each standby still to replay?",
+					q(m(mStandbyReplayLagB), "{{instance}} {{application_name}}")),
+				ts("Standby's own replay lag", "s", "On a standby: how old is the last transaction it replayed?",
+					q(m(mReplayLag), "{{instance}}")).overBoth(cfg.ReplicationLag),
+				ts("Roles and standbys", "short", "Which servers are standbys, and how many standbys does each primary feed?",
+					q(m(mIsReplica), "{{instance}} is replica"),
+					q(m(mStandbys), "{{instance}} standbys")),
+				ts("Role changes in the last 10 minutes", "short", "Was a standby promoted (failover), or a primary turned into a standby?",
+					q("changes("+m(mIsReplica)+"[10m])", "{{instance}}")).over(1),
+				ts("Primaries per cluster", "short", "Does any cluster have more than one primary (split brain)? Needs a cluster label on the targets.",
+					q("count by (cluster) ("+m(mIsReplica, `cluster!=""`)+" == 0)", "{{cluster}}")).over(1),
+				ts("WAL retained by replication slots", "bytes", "Does a replication slot keep WAL that fills the disk?",
+					q(m(mSlotRetainedWAL), "{{instance}} {{slot_name}}")).overBoth(cfg.SlotRetainedWAL),
+				ts("Replication slots in use", "short", "Is every replication slot in use? An inactive slot keeps WAL and the xmin horizon forever.",
+					q(m(mSlotActive), "{{instance}} {{slot_name}}")).under(1).ratio(),
+			}},
+			{Title: "WAL archiving", Panels: []panel{
+				ts("Data at risk (RPO)", "s", "How much committed work is not yet archived? Time since a WAL file was last archived, and age of the oldest one waiting, against the 15 minute RPO.",
+					q(sinceArchived(), "{{instance}} since last archived"),
+					q(walAtRisk(), "{{instance}} oldest WAL waiting")).over(cfg.RPO),
+				ts("WAL archived and failed per second", "short", "Does archive_command keep up?",
+					q(rate(m(mArchived)), "{{instance}} archived"),
+					q(rate(m(mArchiveFailed)), "{{instance}} failed")),
+				ts("WAL archive failures in the last 10 minutes", "short", "Does archive_command fail?",
+					q("sum by ("+serverBy+") (increase("+m(mArchiveFailed)+"[10m]))", "{{instance}}")).over(1),
+				ts("WAL files waiting to be archived", "short", "Is the archiver falling behind?",
+					q(m(mArchiveReady), "{{instance}}")),
+				ts("WAL generated", "Bps", "How fast does the server write WAL, and how big is the WAL directory?",
+					q(rate(m(mWALPosition)), "{{instance}} written per second")),
+				ts("WAL directory size", "bytes", "How much disk does pg_wal take?",
+					q(m(mWALDirectoryBytes), "{{instance}}")),
+			}},
+			{Title: "Backups", Panels: []panel{
+				ts("Full backup age", "s", "When did the last full backup succeed? The objective is one a day.",
+					q(age(mBackupLastSuccess, `type="full"`), bk)).overBoth(cfg.FullBackupMaxAge),
+				ts("Incremental backup age", "s", "When did the last incremental or differential backup succeed? The objective is one every 6 hours.",
+					q(age(mBackupLastSuccess, `type=~"incr|diff|delta"`), bk+" {{type}}")).over(cfg.IncrementalBackupAge),
+				ts("Backup failure newer than last success", "s", "Did the latest backup run of a type fail? Positive: the last failure came this long after the last success.",
+					q(failedAfter(), bk+" {{type}}")).over(0),
+				ts("Backup size with anomaly band", "bytes", "Is the latest backup of each type far smaller or larger than the ones before it?",
+					q(m(mBackupLastSize), bk+" {{type}}"),
+					q(weekMean+" * "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} upper"),
+					q(weekMean+" / "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} lower")),
+				ts("Time since last verification", "s", "Were the backups verified recently, and did the last verification pass?",
+					q(age(mBackupVerified), bk+" passed"),
+					q(m(mBackupVerifyOK), bk+" last result")).over(cfg.VerificationMaxAge),
+				ts("Time since last restore test", "s", "Has a restore from backup been tested recently, and did it pass?",
+					q(age(mRestoreTested), bk+" passed"),
+					q(m(mRestoreTestOK), bk+" last result")).over(cfg.RestoreTestMaxAge),
+				ts("Backups past retention", "short", "Does expiry run? Backups older than the retention should be gone.",
+					q(m(mBackupBeyondRetain), bk)).over(1),
+				ts("Oldest backup age", "s", "How old is the oldest backup still kept? Past the retention, expiry is not running.",
+					q(age(mBackupOldest), bk)),
+				ts("Backup repository health", "short", "Can the exporter read each backup source, and does the repository encrypt?",
+					q(m(mBackupSourceUp), "{{instance}} {{source}} readable"),
+					q(m(mBackupEncrypted), bk+" {{repo}} encrypted")).under(1).ratio(),
+			}},
+		},
+	}
+}
+
+// failedAfter is how much later than the last success of its type the last
+// failed backup run ended; absent while the last run succeeded.
+func failedAfter() string {
+	on := "on (" + serverBy + ", source, stanza, type)"
+	return "(" + m(mBackupLastFailure) + " - " + on + " " + m(mBackupLastSuccess) + ") > 0"
+}

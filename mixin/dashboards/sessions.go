@@ -1,0 +1,76 @@
+package dashboards
+
+func sessionsBoard(cfg Config) board {
+	bouncer := func(metric string) string {
+		return "sum by (" + serverBy + ", database, user) (" + m(metric) + ")"
+	}
+	return board{
+		File: "sessions-locks-pools.json", UID: "pg-sessions-locks-pools", Title: "PostgreSQL / Sessions, locks and pools", Tag: "pg-sessions",
+		Description: "Service pools against their limits, session states, blocked sessions and lock waits, long and idle transactions, PgBouncer pools and the exporter's own connections.",
+		Rows: []row{
+			{Title: "Service pools", Panels: []panel{
+				ts("Pool utilization per service", "percentunit", "Does any service use more than 70 % of its connection limit?",
+					q("sum by ("+serverBy+", pool) ("+m(mPoolConnections)+")\n/ on ("+serverBy+", pool)\n("+m(mPoolMax)+" > 0)", "{{instance}} {{pool}}")).overBoth(cfg.PoolUtilization).ratio(),
+				ts("Pool connections by state", "short", "What are each service's connections doing?",
+					q("sum by ("+serverBy+", pool, state) ("+m(mPoolConnections)+")", "{{pool}} {{state}}")).stacked(),
+				ts("Sessions outside every pool", "short", "Which applications connect without going through a configured service pool?",
+					q("sum by ("+serverBy+", application_name) ("+m(mPoolUnmatched)+")", "{{instance}} {{application_name}}")).over(1),
+			}},
+			{Title: "Sessions", Panels: []panel{
+				ts("Sessions by state", "short", "What are the client sessions doing: active, idle, idle in transaction?",
+					q("sum by ("+serverBy+", state) ("+md(mActivityConns)+")", "{{instance}} {{state}}")).stacked(),
+				ts("Sessions by database and user", "short", "Who holds the connections?",
+					q("sum by ("+serverBy+", datname, usename) ("+md(mActivityConns)+")", "{{datname}} {{usename}}")).stacked(),
+				ts("Longest open transaction", "s", "Does a transaction run longer than 30 s, holding locks and keeping VACUUM from cleaning up?",
+					q("max by ("+serverBy+", datname) ("+md(mMaxTxDuration)+")", "{{instance}} {{datname}}")).overBoth(cfg.LongTransaction),
+				ts("Long-running transactions", "short", "How many transactions are older than the exporter's long-transaction threshold?",
+					q(md(mLongRunning), "{{instance}} {{datname}}")).over(1),
+				ts("Longest idle in transaction", "s", "Does a session sit idle inside an open transaction?",
+					q(md(mIdleInTxDuration), "{{instance}} {{datname}}")).overBoth(cfg.IdleInTransaction),
+				ts("Sessions idle in transaction", "short", "How many sessions sit idle inside an open transaction?",
+					q(md(mIdleInTxSessions), "{{instance}} {{datname}}")),
+			}},
+			{Title: "Locks", Panels: []panel{
+				ts("Blocked sessions", "short", "Are sessions waiting on another session's lock, and how many sessions block them?",
+					q(m(mBlockedSessions), "{{instance}} blocked"),
+					q(m(mBlockingSessions), "{{instance}} blocking")).over(cfg.BlockedSessions),
+				ts("Lock waiters", "short", "How many sessions wait for a heavyweight lock, and how long has the longest waited (seconds)?",
+					q(m(mLocksWaiting), "{{instance}} waiting"),
+					q(m(mLocksMaxWait), "{{instance}} longest wait, seconds")).over(cfg.LockWaiters),
+				ts("Locks by mode", "short", "Which lock modes are held and which are awaited?",
+					q("sum by ("+serverBy+", mode, granted) ("+m(mLocks)+")", "{{mode}} granted={{granted}}")),
+				ts("Prepared transactions", "short", "Are two-phase transactions left prepared, holding locks and the xmin horizon?",
+					q(m(mPreparedXacts), "{{instance}} count"),
+					q(m(mPreparedXactsAge), "{{instance}} oldest, seconds")),
+				ts("Oldest xmin by holder", "percentunit", "What keeps VACUUM from removing dead rows: a backend, a replication slot or a prepared transaction?",
+					q(m(mXminHorizonAge)+" / "+xidLimit, "{{instance}} {{holder}}")).overBoth(cfg.WraparoundRatio),
+			}},
+			{Title: "PgBouncer", Panels: []panel{
+				ts("PgBouncer clients waiting", "short", "Do clients queue for a server connection in PgBouncer?",
+					q(bouncer(mBouncerClWaiting), "{{database}} {{user}} waiting"),
+					q(bouncer(mBouncerClActive), "{{database}} {{user}} active")),
+				ts("PgBouncer longest client wait", "s", "How long has the oldest waiting client waited?",
+					q(bouncer(mBouncerMaxWait), "{{database}} {{user}}")).overBoth(cfg.PgBouncerMaxWait),
+				ts("PgBouncer server connections against pool size", "short", "Are PgBouncer's pools full?",
+					q(bouncer(mBouncerSvActive), "{{database}} {{user}} active"),
+					q(bouncer(mBouncerSvIdle), "{{database}} {{user}} idle"),
+					q("sum by ("+serverBy+", name) ("+m(mBouncerDBPoolSize)+")", "{{name}} pool size")),
+				ts("PgBouncer queries per second", "ops", "How much traffic goes through PgBouncer?",
+					q("sum by ("+serverBy+", database) ("+rate(m(mBouncerQueriesPool))+")", "{{database}}")),
+				ts("PgBouncer up", "short", "Does PgBouncer's admin console answer? 1 up, 0 down.",
+					q(m(mBouncerUp), "{{instance}}")).under(1).ratio(),
+			}},
+			{Title: "Exporter", Panels: []panel{
+				ts("Exporter connections", "short", "How many connections does the exporter itself hold on each target, against its cap?",
+					q("sum by ("+serverBy+", target, state) ("+m(mExporterPoolConn)+")", "{{target}} {{state}}"),
+					q(m(mExporterPoolMax), "{{target}} max")),
+				ts("Exporter circuit breaker", "short", "Has the exporter stopped trying a target after repeated failures? 0 closed, 1 open, 2 half-open.",
+					q(m(mExporterBreaker), "{{target}}")).over(1),
+				ts("Exporter configuration loaded", "short", "Did the exporter's last configuration reload succeed? 0 means it still runs the previous one.",
+					q(m(mReloadOK), "{{instance}}")).under(1).ratio(),
+				ts("Scrape duration", "s", "How long does a scrape of each server take?",
+					q(m(mScrapeDuration), "{{instance}}")),
+			}},
+		},
+	}
+}
