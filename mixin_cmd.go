@@ -19,7 +19,7 @@ func addMixinCommand(app *kingpin.Application) (*kingpin.CmdClause, *mixinFlags)
 	cmd := app.Command("mixin", "Render the recording and alerting rules (DIR/rules/*.yml) from a configuration of thresholds and selectors.")
 	return cmd, &mixinFlags{
 		config:  cmd.Flag("mixin.config", "Mixin configuration file (see examples/mixin.yml); the defaults when not given.").String(),
-		output:  cmd.Flag("mixin.output", "Directory to write rules/ into.").Default(".").String(),
+		output:  cmd.Flag("mixin.output", "Directory to write rules/ and dashboards/ into.").Default(".").String(),
 		example: cmd.Flag("mixin.print-example", "Print the commented default configuration and exit.").Bool(),
 	}
 }
@@ -41,7 +41,11 @@ func runMixin(stdout, stderr io.Writer, fl *mixinFlags) int {
 		fmt.Fprintf(stderr, "%s: cannot write the rules: %v\n", name, err)
 		return 1
 	}
-	dir, _ := filepath.Abs(filepath.Join(*fl.output, "rules"))
-	fmt.Fprintf(stdout, "rules written to %s\n", dir)
+	if err := cfg.WriteDashboards(*fl.output); err != nil {
+		fmt.Fprintf(stderr, "%s: cannot write the dashboards: %v\n", name, err)
+		return 1
+	}
+	dir, _ := filepath.Abs(*fl.output)
+	fmt.Fprintf(stdout, "rules and dashboards written to %s/rules and %s/dashboards\n", dir, dir)
 	return 0
 }

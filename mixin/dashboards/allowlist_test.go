@@ -6,47 +6,8 @@ package dashboards
 // list only shrinks: delete the line then.
 var notDeclaredHere = map[string]string{
 	// activity, pools, locks, wraparound, bgwriter, WAL, security collectors
-	mConnsInUse:       "collector activity",
-	mConnsMax:         "collector activity",
-	mConnsReserved:    "collector activity",
-	mActivityConns:    "collector activity",
-	mMaxTxDuration:    "collector activity",
-	mIdleInTxSessions: "collector activity",
-	mIdleInTxDuration: "collector activity",
-	mLongRunning:      "collector activity",
-	mPoolConnections:  "collector pools",
-	mPoolMax:          "collector pools",
-	mPoolUnmatched:    "collector pools",
-	mLocks:            "collector locks",
-	mLocksWaiting:     "collector locks",
-	mLocksMaxWait:     "collector locks",
-	mBlockedSessions:  "collector locks",
-	mBlockingSessions: "collector locks",
-	mXidAge:           "collector wraparound",
-	mMxidAge:          "collector wraparound",
-	mFreezeMaxAge:     "collector wraparound",
-	mXminHorizonAge:   "collector wraparound",
-	mPreparedXacts:    "collector wraparound",
-	mPreparedXactsAge: "collector wraparound",
-	mCheckpointsReq:   "collector bgwriter",
 
 	// replication, slots, archiver, disk collectors
-	mFSAvail:            "collector disk",
-	mFSSize:             "collector disk",
-	mWALPosition:        "collector wal (replication branch)",
-	mWALDirectoryBytes:  "collector wal (replication branch)",
-	mArchived:           "collector wal (replication branch)",
-	mArchiveFailed:      "collector wal (replication branch)",
-	mLastArchived:       "collector wal (replication branch)",
-	mArchiveReady:       "collector wal (replication branch)",
-	mArchiveReadyOldest: "collector wal (replication branch)",
-	mIsReplica:          "collector replication",
-	mReplayLag:          "collector replication",
-	mStandbyReplayLag:   "collector replication",
-	mStandbyReplayLagB:  "collector replication",
-	mStandbys:           "collector replication",
-	mSlotActive:         "collector replication_slots",
-	mSlotRetainedWAL:    "collector replication_slots",
 
 	// statements, tables, indexes, bloat, schema, progress collectors
 	mStmtBucket:       "collector statements (histogram)",
@@ -81,29 +42,6 @@ var notDeclaredHere = map[string]string{
 	mProgressBlocks:   "collector progress",
 	mProgressBlksDone: "collector progress",
 
-	// backup sources (internal/backup on the replication branch)
-	mBackupSourceUp:     "backup sources",
-	mBackupLastSuccess:  "backup sources",
-	mBackupLastFailure:  "backup sources",
-	mBackupLastSize:     "backup sources",
-	mBackupVerified:     "backup sources",
-	mBackupVerifyOK:     "backup sources",
-	mRestoreTested:      "backup sources",
-	mRestoreTestOK:      "backup sources",
-	mBackupOldest:       "backup sources",
-	mBackupBeyondRetain: "backup sources",
-	mBackupEncrypted:    "backup sources",
-
-	// PgBouncer (internal/pgbouncer on the PgBouncer branch)
-	mBouncerUp:          "pgbouncer",
-	mBouncerClActive:    "pgbouncer",
-	mBouncerClWaiting:   "pgbouncer",
-	mBouncerMaxWait:     "pgbouncer",
-	mBouncerSvActive:    "pgbouncer",
-	mBouncerSvIdle:      "pgbouncer",
-	mBouncerDBPoolSize:  "pgbouncer",
-	mBouncerQueriesPool: "pgbouncer",
-
 	// remediation receiver (remediate/metrics.go, its own registry)
 	mRemActions:       "remediation receiver",
 	mRemDurationBkt:   "remediation receiver (histogram)",
@@ -114,14 +52,4 @@ var notDeclaredHere = map[string]string{
 	mRemDeferred:      "remediation receiver",
 	mRemCircuit:       "remediation receiver",
 	mRemReloadOK:      "remediation receiver",
-
-	// recording rules of the rule pack (rules/postgres-recording.yml)
-	rAvailability1h: "recording rule",
-	rAvailability5m: "recording rule",
-	rWithin100ms1h:  "recording rule",
-	rWithin100ms5m:  "recording rule",
-	rWithin500ms1h:  "recording rule",
-	rWithin500ms5m:  "recording rule",
-	rCallsRate5m:    "recording rule",
-	rDatabaseSize:   "recording rule",
 }

@@ -9,8 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
-	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
 )
 
 const rulesDir = "../../rules"
@@ -22,11 +21,7 @@ var madeByPrometheus = map[string]bool{mAlerts: true, mScrapeUp: true}
 // pattern family (pg_settings_<name>) is kept as its prefix.
 func declared() (names map[string]bool, prefixes []string) {
 	names = map[string]bool{}
-	all := append(collector.MetaMetrics(), exporter.SelfMetrics()...)
-	for _, s := range collector.Specs() {
-		all = append(all, s.Metrics...)
-	}
-	for _, m := range all {
+	for _, m := range metricsdoc.All() {
 		if m.Pattern {
 			prefixes = append(prefixes, m.Name[:strings.Index(m.Name, "<")])
 			continue
@@ -161,11 +156,7 @@ var notPerDatabase = map[string]bool{mCollectorSuccess: true}
 // label filters by the database variable.
 func TestDatabaseFilter(t *testing.T) {
 	labels := map[string][]string{}
-	all := append(collector.MetaMetrics(), exporter.SelfMetrics()...)
-	for _, s := range collector.Specs() {
-		all = append(all, s.Metrics...)
-	}
-	for _, m := range all {
+	for _, m := range metricsdoc.All() {
 		labels[m.Name] = m.Labels
 	}
 	checked := 0
