@@ -31,6 +31,8 @@ type Config struct {
 	MaxTargets int `yaml:"max_targets"`
 	// Collectors holds per-collector settings, keyed by collector name.
 	Collectors map[string]CollectorConfig `yaml:"collectors"`
+	// Objects bounds per-object series (tables, indexes, statements); objects.go.
+	Objects Objects `yaml:"objects"`
 
 	file string
 }
@@ -331,6 +333,7 @@ func (c *Config) validate() error {
 			add(cc.Line, "collectors.%s.ttl must not be negative", name)
 		}
 	}
+	errs = append(errs, c.validateObjects()...)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "\n"))
