@@ -15,7 +15,7 @@ import (
 const srcBloat = "pg_class, pg_stats"
 
 var (
-	tableBloatBytes = Gauge("pg_table_bloat_bytes", "Estimated heap space beyond what the live rows need at the table's fillfactor, from planner statistics (see docs/cardinality.md); the per-database rest has empty schemaname and relname.", srcBloat, "13+", tableLabels...)
+	tableBloatBytes = Gauge("pg_table_bloat_bytes", "Estimated heap space beyond what the live rows need at the table's fillfactor, from planner statistics (see docs/bloat.md); the per-database rest has empty schemaname and relname.", srcBloat, "13+", tableLabels...)
 	tableBloatRatio = Gauge("pg_table_bloat_ratio", "pg_table_bloat_bytes over the heap size (REINDEX/repack is due past 0.5).", srcBloat, "13+", tableLabels...)
 	indexBloatBytes = Gauge("pg_index_bloat_bytes", "Estimated B-tree index space beyond what its entries need at the index's fillfactor; the per-database rest has empty object labels.", srcBloat, "13+", indexLabels...)
 	indexBloatRatio = Gauge("pg_index_bloat_ratio", "pg_index_bloat_bytes over the index size (REINDEX CONCURRENTLY is due past 0.5).", srcBloat, "13+", indexLabels...)
