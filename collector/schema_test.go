@@ -56,6 +56,23 @@ func TestSchemaHealthFindsEachProblem(t *testing.T) {
 	if v, _ := r.Value("pg_sequences_max_used_ratio", map[string]string{"datname": "schemahealth"}); math.Abs(v-90.0/99) > 1e-9 {
 		t.Errorf("max used ratio %v", v)
 	}
+	// pg_monitor sees the catalog problems, but not sequence values: they
+	// are counted as unreadable rather than reported as unused.
+	monDSN, err := s.CreateMonitorRole(context.Background(), "monitor_schema", "monpw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := scrapetest.New(t, monDSN, nil, "schema").Scrape(t)
+	m.RequireUp(t)
+	if v, _ := m.Value("pg_schema_issue", issue("foreign_key_without_index", "child", "child_parent_id_fkey")); v != 1 {
+		t.Error("the pg_monitor role does not see the foreign key without an index")
+	}
+	if v, _ := m.Value("pg_sequences_unreadable", map[string]string{"datname": "schemahealth"}); v != 2 {
+		t.Errorf("pg_sequences_unreadable %v for pg_monitor, want 2", v)
+	}
+	if _, ok := m.Value("pg_sequence_used_ratio", seq); ok {
+		t.Error("a sequence value reported to a role that may not read it")
+	}
 }
 
 // The bloat estimate from planner statistics lands within 20 points of

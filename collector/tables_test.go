@@ -144,6 +144,19 @@ func TestIndexesUnusedAndInvalid(t *testing.T) {
 	if sz, _ := r.Value("pg_index_size_bytes", idx("idxstats", "t", "t_v_unused")); sz < 1<<20 {
 		t.Fatalf("index size %v for 100000 entries", sz)
 	}
+	// A role with only pg_monitor sees the same.
+	monDSN, err := s.CreateMonitorRole(context.Background(), "monitor_indexes", "monpw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := scrapetest.New(t, monDSN, nil, "indexes").Scrape(t)
+	m.RequireUp(t)
+	if v, _ := m.Value("pg_index_unused", idx("idxstats", "t", "t_v_unused")); v != 1 {
+		t.Error("the pg_monitor role does not see the unused index")
+	}
+	if v, _ := m.Value("pg_index_invalid", idx("idxstats", "dup", "dup_x")); v != 1 {
+		t.Error("the pg_monitor role does not see the invalid index")
+	}
 }
 
 // With 2 000 tables and top_n 10, each per-table family has 11 series per
