@@ -63,10 +63,12 @@ type indexesCollector struct {
 
 // An index enforces something when a constraint uses it (primary key,
 // unique, exclusion, or the key a foreign key references) or it is unique.
+// IN, not a correlated EXISTS: pg_constraint has no index on conindid, and
+// IN is hashed once where EXISTS under OR would scan it once per index.
 const indexesQuery = `SELECT s.indexrelid::int8, s.schemaname, s.relname, s.indexrelname,
  s.idx_scan::float8, s.idx_tup_read::float8, s.idx_tup_fetch::float8,
  COALESCE(io.idx_blks_read, 0)::float8, COALESCE(io.idx_blks_hit, 0)::float8,
- NOT i.indisvalid, i.indisunique OR EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = s.indexrelid)
+ NOT i.indisvalid, i.indisunique OR s.indexrelid IN (SELECT conindid FROM pg_constraint)
  FROM pg_stat_user_indexes s JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
  JOIN pg_index i ON i.indexrelid = s.indexrelid`
 
