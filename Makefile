@@ -21,7 +21,7 @@ PG_MAJORS ?= 13 14 15 16 17 18
 PG_MATRIX_DIR ?= $(shell if [ "$$(id -u)" -eq 0 ]; then echo /var/cache/pg_hardening_exporter/pg; else echo $${XDG_CACHE_HOME:-$$HOME/.cache}/pg_hardening_exporter/pg; fi)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build image deps deps-matrix demo test test-unit test-matrix lint fmt
+.PHONY: all bench build image deps deps-matrix demo test test-unit test-matrix lint fmt
 
 all: build
 
@@ -69,3 +69,8 @@ lint:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# Side-by-side scrape benchmark against postgres_exporter (root; see docs/benchmarks.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./collector/
+	bash bench/run.sh

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
 	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
 
@@ -131,5 +132,35 @@ func yamlKeys(t reflect.Type, out map[string]bool, seen map[reflect.Type]bool) {
 			out[name] = true
 		}
 		yamlKeys(f.Type, out, seen)
+	}
+}
+
+// Every pg_hardening_exporter name in the migration table of
+// docs/operations.md is one the exporter declares.
+func TestMigrationTableNamesExist(t *testing.T) {
+	declared := map[string]bool{}
+	for _, m := range metricsdoc.All() {
+		declared[m.Name] = true
+	}
+	text := readDocs(t, "docs/operations.md")
+	i := strings.Index(text, "| postgres_exporter | pg_hardening_exporter |")
+	if i < 0 {
+		t.Fatal("the migration table is missing from docs/operations.md")
+	}
+	checked := 0
+	for _, line := range strings.Split(text[i:], "\n")[2:] {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cols := strings.Split(line, "|")
+		for _, m := range regexp.MustCompile("`(pg_[a-z0-9_]+)`").FindAllStringSubmatch(cols[2], -1) {
+			checked++
+			if !declared[m[1]] {
+				t.Errorf("migration table names %s, which the exporter does not declare", m[1])
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked only %d names", checked)
 	}
 }

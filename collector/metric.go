@@ -16,6 +16,8 @@ type Metric struct {
 	// Pattern marks a family whose real names are made at scrape time (e.g.
 	// pg_settings_<name>); Name then holds the pattern and Desc is unused.
 	Pattern bool
+	// Buckets are the upper bounds of a histogram family (nil otherwise).
+	Buckets []float64
 
 	collector string
 	desc      *prometheus.Desc
@@ -29,6 +31,13 @@ func Gauge(name, help, source, versions string, labels ...string) *Metric {
 // Counter declares a counter family.
 func Counter(name, help, source, versions string, labels ...string) *Metric {
 	return newMetric(name, help, prometheus.CounterValue, source, versions, labels)
+}
+
+// Histogram declares a histogram family with the given bucket upper bounds.
+func Histogram(name, help, source, versions string, buckets []float64, labels ...string) *Metric {
+	m := newMetric(name, help, prometheus.UntypedValue, source, versions, labels)
+	m.Buckets = buckets
+	return m
 }
 
 func newMetric(name, help string, t prometheus.ValueType, source, versions string, labels []string) *Metric {
@@ -46,11 +55,24 @@ func (m *Metric) Emit(ch chan<- prometheus.Metric, v float64, labels ...string) 
 	ch <- prometheus.MustNewConstMetric(m.desc, m.Type, v, labels...)
 }
 
+// EmitHistogram sends one histogram sample: count observations summing to sum,
+// with cumulative counts per upper bound in m.Buckets.
+func (m *Metric) EmitHistogram(ch chan<- prometheus.Metric, count uint64, sum float64, cumulative []uint64, labels ...string) {
+	b := make(map[float64]uint64, len(m.Buckets))
+	for i, ub := range m.Buckets {
+		b[ub] = cumulative[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(m.desc, count, sum, b, labels...)
+}
+
 // Collector is the name of the collector that declared the family.
 func (m *Metric) Collector() string { return m.collector }
 
-// TypeName is "gauge", "counter" or "untyped".
+// TypeName is "gauge", "counter", "histogram" or "untyped".
 func (m *Metric) TypeName() string {
+	if m.Buckets != nil {
+		return "histogram"
+	}
 	switch m.Type {
 	case prometheus.GaugeValue:
 		return "gauge"

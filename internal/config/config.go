@@ -40,6 +40,8 @@ type Config struct {
 	CustomQueries QueryFiles `yaml:"custom_queries"`
 	// BackupSources are backup repositories reported under pg_backup_*.
 	BackupSources []BackupSource `yaml:"backup_sources"`
+	// Objects bounds per-object series (tables, indexes, statements); objects.go.
+	Objects Objects `yaml:"objects"`
 
 	file string
 }
@@ -357,6 +359,7 @@ func (c *Config) validate() error {
 	errs = append(errs, c.validatePgBouncers()...)
 	errs = append(errs, c.validateCustomQueries()...)
 	errs = append(errs, c.validateBackupSources()...)
+	errs = append(errs, c.validateObjects()...)
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		return errors.New(strings.Join(errs, "\n"))

@@ -1,0 +1,226 @@
+package collector_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+)
+
+// fixture creates db and runs the statements in it.
+func makeFixtureDB(t *testing.T, s *pgtest.Server, db string, sql ...string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.CreateDatabase(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, db, sql...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flushStats makes the statistics of db's finished transactions visible: on
+// 15+ the backend flushes at most every second unless asked; before 15 the
+// statistics collector receives them within half a second.
+func flushStats(t *testing.T, s *pgtest.Server, db string, sql ...string) {
+	t.Helper()
+	if s.Major >= 15 {
+		sql = append(sql, "SELECT pg_stat_force_next_flush()")
+	}
+	if err := s.Exec(context.Background(), db, sql...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scrapeUntil scrapes until ok holds or five seconds pass, and returns the
+// last result.
+func scrapeFor(t *testing.T, sc *scrapetest.Scraper, ok func(scrapetest.Result) bool) scrapetest.Result {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := sc.Scrape(t)
+		r.RequireUp(t)
+		if ok(r) || time.Now().After(deadline) {
+			return r
+		}
+		sleep(100)
+	}
+}
+
+func rel(db, table string) map[string]string {
+	return map[string]string{"datname": db, "schemaname": "public", "relname": table}
+}
+
+func TestTablesDeadTuplesVacuumAndSequentialScans(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	makeFixtureDB(t, s, "tabstats",
+		"CREATE TABLE dead (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = off)",
+		"INSERT INTO dead SELECT g, g FROM generate_series(1, 40000) g",
+		"DELETE FROM dead WHERE id <= 20000",
+		"CREATE TABLE scanned (id int, pad text) WITH (autovacuum_enabled = off)",
+		"INSERT INTO scanned SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g")
+	flushStats(t, s, "tabstats", "SELECT count(*) FROM scanned", "SELECT count(*) FROM scanned", "SELECT count(*) FROM scanned")
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "tables")
+	r := scrapeFor(t, sc, func(r scrapetest.Result) bool {
+		d, _ := r.Value("pg_stat_user_tables_n_dead_tup", rel("tabstats", "dead"))
+		n, _ := r.Value("pg_stat_user_tables_seq_scan_total", rel("tabstats", "scanned"))
+		return d >= 20000 && n >= 3
+	})
+	if d, _ := r.Value("pg_stat_user_tables_n_dead_tup", rel("tabstats", "dead")); d != 20000 {
+		t.Fatalf("n_dead_tup %v after deleting 20000 rows", d)
+	}
+	if n, _ := r.Value("pg_stat_user_tables_seq_scan_total", rel("tabstats", "scanned")); n < 3 {
+		t.Fatalf("seq_scan %v after three full scans", n)
+	}
+	if n, _ := r.Value("pg_stat_user_tables_seq_tup_read_total", rel("tabstats", "scanned")); n < 60000 {
+		t.Fatalf("seq_tup_read %v after three scans of 20000 rows", n)
+	}
+	if sz, _ := r.Value("pg_table_size_bytes", rel("tabstats", "scanned")); sz < 20000*100 {
+		t.Fatalf("table size %v for 2 MB of rows", sz)
+	}
+	if _, ok := r.Value("pg_stat_user_tables_last_vacuum_timestamp_seconds", rel("tabstats", "dead")); ok {
+		t.Fatal("last_vacuum reported for a table never vacuumed")
+	}
+	before := float64(time.Now().Unix()) - 1
+	flushStats(t, s, "tabstats", "VACUUM dead")
+	r = scrapeFor(t, sc, func(r scrapetest.Result) bool {
+		_, ok := r.Value("pg_stat_user_tables_last_vacuum_timestamp_seconds", rel("tabstats", "dead"))
+		return ok
+	})
+	if v, _ := r.Value("pg_stat_user_tables_last_vacuum_timestamp_seconds", rel("tabstats", "dead")); v < before {
+		t.Fatalf("last_vacuum %v, VACUUM ran after %v", v, before)
+	}
+	if d, _ := r.Value("pg_stat_user_tables_n_dead_tup", rel("tabstats", "dead")); d != 0 {
+		t.Fatalf("n_dead_tup %v after VACUUM", d)
+	}
+	if n, _ := r.Value("pg_stat_user_tables_vacuum_count_total", rel("tabstats", "dead")); n != 1 {
+		t.Fatalf("vacuum_count %v after one VACUUM", n)
+	}
+}
+
+func idx(db, table, index string) map[string]string {
+	return map[string]string{"datname": db, "schemaname": "public", "relname": table, "indexrelname": index}
+}
+
+func TestIndexesUnusedAndInvalid(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	makeFixtureDB(t, s, "idxstats",
+		"CREATE TABLE t (id int PRIMARY KEY, v int, w int)",
+		"INSERT INTO t SELECT g, g, g FROM generate_series(1, 100000) g",
+		"CREATE INDEX t_v_unused ON t (v)",
+		"CREATE INDEX t_w_used ON t (w)",
+		"CREATE TABLE small (id int PRIMARY KEY, v int)",
+		"CREATE INDEX small_v ON small (v)",
+		"CREATE TABLE dup (x int)",
+		"INSERT INTO dup VALUES (1), (1)")
+	flushStats(t, s, "idxstats", "SET enable_seqscan = off; SELECT count(*) FROM t WHERE w = 5")
+	// A unique index on duplicates fails and is left behind, invalid.
+	if err := s.Exec(context.Background(), "idxstats", "CREATE UNIQUE INDEX CONCURRENTLY dup_x ON dup (x)"); err == nil || !strings.Contains(err.Error(), "23505") {
+		t.Fatalf("CREATE UNIQUE INDEX CONCURRENTLY on duplicates: %v", err)
+	}
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "indexes")
+	r := scrapeFor(t, sc, func(r scrapetest.Result) bool {
+		v, _ := r.Value("pg_stat_user_indexes_idx_scan_total", idx("idxstats", "t", "t_w_used"))
+		return v >= 1
+	})
+	if v, ok := r.Value("pg_index_unused", idx("idxstats", "t", "t_v_unused")); !ok || v != 1 {
+		t.Fatalf("t_v_unused (2 MB, never scanned) not reported unused:\n%s", r.String("pg_index_unused"))
+	}
+	for _, notUnused := range []map[string]string{idx("idxstats", "t", "t_w_used"), idx("idxstats", "t", "t_pkey"), idx("idxstats", "small", "small_v")} {
+		if _, ok := r.Value("pg_index_unused", notUnused); ok {
+			t.Errorf("%v reported unused (used, a primary key, or under 1 MB)", notUnused)
+		}
+	}
+	if n, _ := r.Value("pg_indexes_unused", map[string]string{"datname": "idxstats"}); n != 1 {
+		t.Errorf("pg_indexes_unused %v, want 1", n)
+	}
+	if v, ok := r.Value("pg_index_invalid", idx("idxstats", "dup", "dup_x")); !ok || v != 1 {
+		t.Fatalf("dup_x left invalid is not reported:\n%s", r.String("pg_index_invalid"))
+	}
+	if sz, _ := r.Value("pg_index_size_bytes", idx("idxstats", "t", "t_v_unused")); sz < 1<<20 {
+		t.Fatalf("index size %v for 100000 entries", sz)
+	}
+	// A role with only pg_monitor sees the same.
+	monDSN, err := s.CreateMonitorRole(context.Background(), "monitor_indexes", "monpw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := scrapetest.New(t, monDSN, nil, "indexes").Scrape(t)
+	m.RequireUp(t)
+	if v, _ := m.Value("pg_index_unused", idx("idxstats", "t", "t_v_unused")); v != 1 {
+		t.Error("the pg_monitor role does not see the unused index")
+	}
+	if v, _ := m.Value("pg_index_invalid", idx("idxstats", "dup", "dup_x")); v != 1 {
+		t.Error("the pg_monitor role does not see the invalid index")
+	}
+}
+
+// With 2 000 tables and top_n 10, each per-table family has 11 series per
+// database (10 tables and the rest), and the sums still equal the database's.
+func TestTableAndIndexLimitsBoundSeriesAndKeepTotals(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	makeFixtureDB(t, s, "manytables",
+		`DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY)', i); END LOOP; END $$`,
+		`DO $$ BEGIN FOR i IN 1..40 LOOP EXECUTE format('INSERT INTO t%s SELECT generate_series(1, %s)', i * 7, i * 100); END LOOP; END $$`)
+	flushStats(t, s, "manytables")
+	cfg, err := config.Parse("test.yml", []byte(`objects:
+  tables:
+    top_n: 10
+    exclude: ['public\.t1\d*']
+  indexes:
+    top_n: 10
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var want float64
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := s.Connect(ctx, "manytables")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = conn.QueryRow(ctx, "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables").Scan(&want)
+		conn.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want >= 82000 || time.Now().After(deadline) {
+			break
+		}
+		sleep(100)
+	}
+	if want != 82000 { // 100 * (1 + ... + 40)
+		t.Fatalf("the fixture inserted %v rows, want 82000", want)
+	}
+	r := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "tables", "indexes").Scrape(t)
+	r.RequireUp(t)
+	db := map[string]string{"datname": "manytables"}
+	for _, fam := range []string{"pg_stat_user_tables_n_tup_ins_total", "pg_statio_user_tables_heap_blks_hit_total", "pg_table_size_bytes", "pg_stat_user_indexes_idx_scan_total", "pg_index_size_bytes"} {
+		if n := len(r.Values(fam, db)); n != 11 {
+			t.Errorf("%s has %d series for manytables, want 11", fam, n)
+		}
+	}
+	if got := r.Sum("pg_stat_user_tables_n_tup_ins_total", db); got != want {
+		t.Errorf("n_tup_ins over reported tables and the rest is %v, the database has %v", got, want)
+	}
+	if v, _ := r.Value("pg_tables_reported", db); v != 10 {
+		t.Errorf("pg_tables_reported %v", v)
+	}
+	if v, _ := r.Value("pg_tables_folded", db); v != 1990 {
+		t.Errorf("pg_tables_folded %v", v)
+	}
+	if v, _ := r.Value("pg_indexes_folded", db); v != 1990 {
+		t.Errorf("pg_indexes_folded %v", v)
+	}
+	for _, m := range r["pg_stat_user_tables_n_tup_ins_total"].GetMetric() {
+		if name := labelValue(m, "relname"); labelValue(m, "datname") == "manytables" && strings.HasPrefix(name, "t1") {
+			t.Errorf("excluded table %s reported", name)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Objects bounds the per-object series of the tables, indexes, bloat,
+// schema and statements collectors, so a database with tens of thousands of
+// tables stays affordable to scrape and to store. Everything outside the
+// limits is folded into one per-database aggregate.
+type Objects struct {
+	Tables     ObjectLimits     `yaml:"tables"`
+	Indexes    ObjectLimits     `yaml:"indexes"`
+	Bloat      BloatLimits      `yaml:"bloat"`
+	Schema     SchemaLimits     `yaml:"schema"`
+	Statements StatementsLimits `yaml:"statements"`
+	// SizesTTL is how long relation sizes (one stat() per file) are reused
+	// between scrapes by the tables and indexes collectors.
+	SizesTTL time.Duration `yaml:"sizes_ttl"`
+
+	Line int `yaml:"-"`
+}
+
+// ObjectLimits select which tables (or indexes) get series of their own.
+// Patterns are anchored regular expressions matched against "schema.name"
+// (the table's name for indexes too).
+type ObjectLimits struct {
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+	// MinSize leaves smaller objects to the aggregate.
+	MinSize ByteSize `yaml:"min_size"`
+	// TopN caps the objects reported one by one per database.
+	TopN *int `yaml:"top_n"`
+
+	include, exclude []*regexp.Regexp
+}
+
+// BloatLimits tune the bloat collector.
+type BloatLimits struct {
+	ObjectLimits `yaml:",inline"`
+	// Pgstattuple asks pgstattuple_approx for exact figures of the reported
+	// tables where that extension is installed.
+	Pgstattuple bool `yaml:"pgstattuple"`
+}
+
+// SchemaLimits cap the objects the schema collector names per issue.
+type SchemaLimits struct {
+	MaxObjects *int `yaml:"max_objects"`
+}
+
+// StatementsLimits tune the statements collector.
+type StatementsLimits struct {
+	TopN *int `yaml:"top_n"`
+	// QueryText adds pg_stat_statements_query_info with the (shortened) text
+	// of each top statement. Off by default: query text can hold data.
+	QueryText       bool `yaml:"query_text"`
+	QueryTextLength *int `yaml:"query_text_length"`
+}
+
+// Defaults of the objects section.
+const (
+	DefaultTablesTopN      = 500
+	DefaultIndexesTopN     = 500
+	DefaultBloatTopN       = 100
+	DefaultSchemaObjects   = 100
+	DefaultStatementsTopN  = 100
+	DefaultQueryTextLength = 200
+	DefaultSizesTTL        = 5 * time.Minute
+	maxTopN                = 100000
+)
+
+// UnmarshalYAML records the section's line for messages.
+func (o *Objects) UnmarshalYAML(n *yaml.Node) error {
+	type plain Objects
+	if err := strictDecode(n, (*plain)(o), "config.Objects"); err != nil {
+		return err
+	}
+	o.Line = n.Line
+	return nil
+}
+
+// TopNOr returns the configured top-N, or def.
+func (l *ObjectLimits) TopNOr(def int) int {
+	if l.TopN != nil {
+		return *l.TopN
+	}
+	return def
+}
+
+// Selected reports whether "schema.name" passes the include and exclude patterns.
+func (l *ObjectLimits) Selected(qualified string) bool {
+	if len(l.include) > 0 {
+		ok := false
+		for _, re := range l.include {
+			if re.MatchString(qualified) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, re := range l.exclude {
+		if re.MatchString(qualified) {
+			return false
+		}
+	}
+	return true
+}
+
+// MaxObjectsOr returns the configured cap, or def.
+func (s *SchemaLimits) MaxObjectsOr(def int) int {
+	if s.MaxObjects != nil {
+		return *s.MaxObjects
+	}
+	return def
+}
+
+// TopNOr returns the configured top-N, or def.
+func (s *StatementsLimits) TopNOr(def int) int {
+	if s.TopN != nil {
+		return *s.TopN
+	}
+	return def
+}
+
+// TextLength returns the configured query text length cap.
+func (s *StatementsLimits) TextLength() int {
+	if s.QueryTextLength != nil {
+		return *s.QueryTextLength
+	}
+	return DefaultQueryTextLength
+}
+
+// SizesTTLOr returns the sizes TTL, the default when unset.
+func (o *Objects) SizesTTLOr() time.Duration {
+	if o.SizesTTL > 0 {
+		return o.SizesTTL
+	}
+	return DefaultSizesTTL
+}
+
+// validateObjects checks the objects section and compiles its patterns.
+func (c *Config) validateObjects() []string {
+	o := &c.Objects
+	var errs []string
+	add := func(format string, args ...any) {
+		errs = append(errs, c.at(o.Line)+": "+fmt.Sprintf(format, args...))
+	}
+	checkN := func(name string, v *int) {
+		if v != nil && (*v < 0 || *v > maxTopN) {
+			add("objects.%s is %d; use 0 (only the per-database aggregate) to %d", name, *v, maxTopN)
+		}
+	}
+	for name, l := range map[string]*ObjectLimits{"tables": &o.Tables, "indexes": &o.Indexes, "bloat": &o.Bloat.ObjectLimits} {
+		var err error
+		if l.include, err = compileAll(l.Include); err != nil {
+			add("objects.%s.include: %v", name, err)
+		}
+		if l.exclude, err = compileAll(l.Exclude); err != nil {
+			add("objects.%s.exclude: %v", name, err)
+		}
+		checkN(name+".top_n", l.TopN)
+	}
+	checkN("schema.max_objects", o.Schema.MaxObjects)
+	checkN("statements.top_n", o.Statements.TopN)
+	if v := o.Statements.QueryTextLength; v != nil && (*v < 16 || *v > 4096) {
+		add("objects.statements.query_text_length is %d; use 16 to 4096 characters", *v)
+	}
+	if o.SizesTTL < 0 {
+		add("objects.sizes_ttl must not be negative; use a duration such as 5m")
+	}
+	return errs
+}
+
+// ByteSize is a size in bytes, written as a number of bytes or with a unit:
+// 512kB, 1MB, 2GB (powers of 1024, as PostgreSQL's pg_size_pretty).
+type ByteSize int64
+
+var byteSizeRE = regexp.MustCompile(`^\s*(\d+(?:\.\d+)?)\s*([kKMGT]?B?)\s*$`)
+
+// ParseByteSize reads "1048576", "1MB", "1.5GB", "512kB".
+func ParseByteSize(s string) (ByteSize, error) {
+	m := byteSizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("size %q is not a number of bytes or a number with kB, MB, GB or TB", s)
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %v", s, err)
+	}
+	mult := 1.0
+	switch strings.ToUpper(strings.TrimSuffix(m[2], "B")) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	case "T":
+		mult = 1 << 40
+	}
+	v *= mult
+	if v > math.MaxInt64/2 {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return ByteSize(v), nil
+}
+
+// UnmarshalYAML accepts a plain number or a number with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: a size must be a number of bytes or a string such as 1MB", n.Line)
+	}
+	v, err := ParseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*b = v
+	return nil
+}
