@@ -54,7 +54,7 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 	}
 
 	want := []string{"PostgresIdleInTransaction", "PostgresLongRunningTransaction", "PostgresBlockingSessions",
-		"PostgresPoolUtilizationHigh", "PgBouncerClientsWaiting"}
+		"PostgresPoolUtilizationHigh", "PgBouncerClientsWaiting", "PostgresDeadTuplesHigh", "PostgresSlowQueriesHigh"}
 	var firing []string
 	for deadline := time.Now().Add(150 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
 		firing = firingAlerts(t, st.Prometheus)
@@ -65,12 +65,17 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 	if !containsAll(firing, want) {
 		t.Fatalf("firing after 150s: %v; want at least %v", firing, want)
 	}
-	var decided bool
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !decided; time.Sleep(2 * time.Second) {
-		decided = dryRunDecision(t, st.Receiver, "PostgresIdleInTransaction", "terminate_backend")
-	}
-	if !decided {
-		t.Fatal("the receiver logged no dry-run decision for PostgresIdleInTransaction")
+	for _, d := range []struct{ alert, action string }{
+		{"PostgresIdleInTransaction", "terminate_backend"},
+		{"PostgresDeadTuplesHigh", "vacuum"},
+	} {
+		var decided bool
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !decided; time.Sleep(2 * time.Second) {
+			decided = dryRunDecision(t, st.Receiver, d.alert, d.action)
+		}
+		if !decided {
+			t.Errorf("the receiver logged no dry-run %s decision for %s", d.action, d.alert)
+		}
 	}
 
 	cancel()
