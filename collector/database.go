@@ -2,6 +2,8 @@ package collector
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,7 +36,7 @@ var (
 	dbAbandoned     = Counter("pg_stat_database_sessions_abandoned_total", "Sessions ended because the client went away.", srcStatDatabase, "14+", "datname")
 	dbFatal         = Counter("pg_stat_database_sessions_fatal_total", "Sessions ended by fatal errors.", srcStatDatabase, "14+", "datname")
 	dbKilled        = Counter("pg_stat_database_sessions_killed_total", "Sessions terminated by operator intervention.", srcStatDatabase, "14+", "datname")
-	dbSize          = Gauge("pg_database_size_bytes", "Disk space used by the database.", "pg_database_size()", "13+", "datname")
+	dbSize          = Gauge("pg_database_size_bytes", "Disk space used by the database; re-read every objects.sizes_ttl (default 5m), since it stats every file.", "pg_database_size()", "13+", "datname")
 )
 
 func init() {
@@ -47,18 +49,68 @@ func init() {
 			dbTupFetched, dbTupInserted, dbTupUpdated, dbTupDeleted, dbConflicts, dbTempFiles, dbTempBytes,
 			dbDeadlocks, dbChecksumFails, dbBlkReadTime, dbBlkWriteTime, dbStatsReset, dbSessionTime,
 			dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled, dbSize},
-		New: func(Options) (Collector, error) { return databaseCollector{}, nil },
+		New: func(o Options) (Collector, error) {
+			return &databaseCollector{sizesTTL: o.Config.Objects.SizesTTLOr(), sizes: map[string]*dbSizes{}}, nil
+		},
 	})
 }
 
-type databaseCollector struct{}
+// databaseCollector reads pg_stat_database every scrape and the database
+// sizes only every sizesTTL: pg_database_size() stats every file of a
+// database, which on a database with many tables costs more than all the
+// statistics views together.
+type databaseCollector struct {
+	sizesTTL time.Duration
+
+	mu    sync.Mutex
+	sizes map[string]*dbSizes // by target
+}
+
+type dbSizes struct {
+	at    time.Time
+	bytes map[string]float64
+}
+
+const databaseSizeQuery = `SELECT datname, pg_database_size(oid)::float8 FROM pg_database WHERE datallowconn`
+
+// readSizes returns the sizes of the target's databases, from the cache while
+// it is younger than sizesTTL.
+func (c *databaseCollector) readSizes(ctx context.Context, s *Scrape) (map[string]float64, error) {
+	c.mu.Lock()
+	cached := c.sizes[s.Target.Name]
+	c.mu.Unlock()
+	if cached != nil && time.Since(cached.at) < c.sizesTTL {
+		return cached.bytes, nil
+	}
+	rows, err := s.Conn.Query(ctx, databaseSizeQuery)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var name string
+		var size float64
+		if err := rows.Scan(&name, &size); err != nil {
+			return nil, err
+		}
+		out[name] = size
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.sizes[s.Target.Name] = &dbSizes{at: time.Now(), bytes: out}
+	c.mu.Unlock()
+	return out, nil
+}
 
 // The row with a NULL datname holds shared catalogs' counters; it is left out.
 const databaseQuery13 = `SELECT d.datname, d.numbackends::float8, d.xact_commit::float8, d.xact_rollback::float8, d.blks_read::float8,
  d.blks_hit::float8, d.tup_returned::float8, d.tup_fetched::float8, d.tup_inserted::float8, d.tup_updated::float8,
  d.tup_deleted::float8, d.conflicts::float8, d.temp_files::float8, d.temp_bytes::float8, d.deadlocks::float8,
  COALESCE(d.checksum_failures, 0)::float8, d.blk_read_time / 1000, d.blk_write_time / 1000,
- EXTRACT(EPOCH FROM d.stats_reset)::float8, pg_database_size(d.datid)::float8,
+ EXTRACT(EPOCH FROM d.stats_reset)::float8, 0::float8,
  0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8
  FROM pg_stat_database d JOIN pg_database db ON db.oid = d.datid WHERE d.datname IS NOT NULL AND db.datallowconn`
 
@@ -66,12 +118,16 @@ const databaseQuery14 = `SELECT d.datname, d.numbackends::float8, d.xact_commit:
  d.blks_hit::float8, d.tup_returned::float8, d.tup_fetched::float8, d.tup_inserted::float8, d.tup_updated::float8,
  d.tup_deleted::float8, d.conflicts::float8, d.temp_files::float8, d.temp_bytes::float8, d.deadlocks::float8,
  COALESCE(d.checksum_failures, 0)::float8, d.blk_read_time / 1000, d.blk_write_time / 1000,
- EXTRACT(EPOCH FROM d.stats_reset)::float8, pg_database_size(d.datid)::float8,
+ EXTRACT(EPOCH FROM d.stats_reset)::float8, 0::float8,
  d.session_time / 1000, d.active_time / 1000, d.idle_in_transaction_time / 1000, d.sessions::float8,
  d.sessions_abandoned::float8, d.sessions_fatal::float8, d.sessions_killed::float8
  FROM pg_stat_database d JOIN pg_database db ON db.oid = d.datid WHERE d.datname IS NOT NULL AND db.datallowconn`
 
-func (databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
+func (c *databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
+	sizes, err := c.readSizes(ctx, s)
+	if err != nil {
+		return err
+	}
 	q, v14 := databaseQuery13, s.Facts.VersionNum >= 140000
 	if v14 {
 		q = databaseQuery14
@@ -104,7 +160,9 @@ func (databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 		if reset != nil {
 			dbStatsReset.Emit(ch, *reset, name)
 		}
-		dbSize.Emit(ch, size, name)
+		if size, ok := sizes[name]; ok {
+			dbSize.Emit(ch, size, name)
+		}
 		if v14 {
 			for i, m := range []*Metric{dbSessionTime, dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled} {
 				m.Emit(ch, sess[i], name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
 )
@@ -14,7 +15,12 @@ func TestDatabaseCollectorCountsCommitsRollbacksAndSize(t *testing.T) {
 	if err := s.CreateDatabase(ctx, "dbstats"); err != nil {
 		t.Fatal(err)
 	}
-	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "database")
+	// Sizes are re-read only every objects.sizes_ttl; make that short here.
+	cfg, err := config.Parse("db.yml", []byte("objects:\n  sizes_ttl: 1ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "database")
 	before := sc.Scrape(t)
 	before.RequireUp(t)
 	db := map[string]string{"datname": "dbstats"}
@@ -137,5 +143,25 @@ func TestSettingsLeaveOutTheExportersOwnSession(t *testing.T) {
 		if _, ok := r[name]; ok {
 			t.Errorf("%s reports the exporter's session value", name)
 		}
+	}
+}
+
+func TestDatabaseSizesAreCachedForTheirTTL(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	if err := s.CreateDatabase(ctx, "dbsizes"); err != nil {
+		t.Fatal(err)
+	}
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "database") // default sizes_ttl: 5m
+	db := map[string]string{"datname": "dbsizes"}
+	before, ok := sc.Scrape(t).Value("pg_database_size_bytes", db)
+	if !ok {
+		t.Fatal("no size for dbsizes")
+	}
+	if err := s.Exec(ctx, "dbsizes", "CREATE TABLE grow AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 20000) g"); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := sc.Scrape(t).Value("pg_database_size_bytes", db); after != before {
+		t.Fatalf("size re-read inside its TTL: %v then %v", before, after)
 	}
 }
