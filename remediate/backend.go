@@ -75,6 +75,7 @@ type session struct {
 	XactStart    *time.Time
 	StateChange  *time.Time
 	User, App    string
+	Database     string
 	State        string
 	AgeSeconds   float64
 }
@@ -89,7 +90,8 @@ func (s session) String() string {
 // the sessions of any receiver (same application_name).
 const sessionsSQL = `
 SELECT a.pid, a.backend_start, a.xact_start, a.state_change, coalesce(a.usename, '')::text,
-       coalesce(a.application_name, ''), coalesce(a.state, ''), extract(epoch FROM now() - %[1]s)::float8
+       coalesce(a.application_name, ''), coalesce(a.datname, '')::text, coalesce(a.state, ''),
+       extract(epoch FROM now() - %[1]s)::float8
 FROM pg_stat_activity a
 JOIN pg_roles r ON r.oid = a.usesysid
 WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
@@ -101,8 +103,10 @@ ORDER BY %[1]s`
 const (
 	idleInTxCond = `a.datname = $2 AND a.state IN ('idle in transaction', 'idle in transaction (aborted)')
   AND a.state_change < now() - make_interval(secs => $3)`
-	blockingCond = `a.datname = $2 AND a.xact_start < now() - make_interval(secs => $3)
-  AND a.pid IN (SELECT unnest(pg_blocking_pids(b.pid)) FROM pg_stat_activity b WHERE b.datname = $2)`
+	// An empty $2 (an alert about the whole server, without datname) looks in
+	// every database; the database allowlist is then applied per session.
+	blockingCond = `($2 = '' OR a.datname = $2) AND a.xact_start < now() - make_interval(secs => $3)
+  AND a.pid IN (SELECT unnest(pg_blocking_pids(b.pid)) FROM pg_stat_activity b WHERE $2 = '' OR b.datname = $2)`
 )
 
 func listSessions(ctx context.Context, conn *pgx.Conn, ageCol, cond string, args ...any) ([]session, error) {
@@ -112,7 +116,7 @@ func listSessions(ctx context.Context, conn *pgx.Conn, ageCol, cond string, args
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (session, error) {
 		var s session
-		err := r.Scan(&s.PID, &s.BackendStart, &s.XactStart, &s.StateChange, &s.User, &s.App, &s.State, &s.AgeSeconds)
+		err := r.Scan(&s.PID, &s.BackendStart, &s.XactStart, &s.StateChange, &s.User, &s.App, &s.Database, &s.State, &s.AgeSeconds)
 		return s, err
 	})
 }
@@ -185,7 +189,7 @@ func (ex *execution) pickSessions(all []session, appRE, userRE *regexp.Regexp, m
 		if appRE != nil && !appRE.MatchString(s.App) || userRE != nil && !userRE.MatchString(s.User) {
 			continue
 		}
-		if !anyMatch(ex.cfg.Allow.roles, s.User) {
+		if !anyMatch(ex.cfg.Allow.roles, s.User) || !anyMatch(ex.cfg.Allow.databases, s.Database) {
 			notAllowed++
 			continue
 		}
@@ -199,13 +203,21 @@ func (ex *execution) pickSessions(all []session, appRE, userRE *regexp.Regexp, m
 func runBackend(fn, verb string) func(context.Context, *execution) outcome {
 	return func(ctx context.Context, ex *execution) outcome {
 		p := ex.params().(*backendParams)
-		db, err := nameLabel(ex.labels, "datname")
-		ex.rec.Database, ex.rec.Object = truncate(db, 80), "sessions in "+truncate(db, 80)
-		if err != nil {
-			return refused("%v", err)
-		}
-		if !anyMatch(ex.cfg.Allow.databases, db) {
-			return refused("database %q is not in allow.databases", db)
+		var db string
+		if _, ok := ex.labels["datname"]; ok || p.Sessions != "blocking" {
+			var err error
+			db, err = nameLabel(ex.labels, "datname")
+			ex.rec.Database, ex.rec.Object = truncate(db, 80), "sessions in "+truncate(db, 80)
+			if err != nil {
+				return refused("%v", err)
+			}
+			if !anyMatch(ex.cfg.Allow.databases, db) {
+				return refused("database %q is not in allow.databases", db)
+			}
+		} else {
+			// Lock waits are a server-wide alert: look for blockers in every
+			// database, acting only on sessions in allowed ones.
+			ex.rec.Object = "blocking sessions in allowed databases"
 		}
 		if cool, why := ex.coolingDown(ex.rec.Object, timeZero); cool {
 			return skipped("%s", why)
@@ -238,9 +250,13 @@ func runBackend(fn, verb string) func(context.Context, *execution) outcome {
 		picked, notAllowed := ex.pickSessions(all, p.appRE, p.userRE, p.MaxSessions)
 		if len(picked) == 0 {
 			if notAllowed > 0 {
-				return refused("%d matching session(s) belong to roles not in allow.roles", notAllowed)
+				return refused("%d matching session(s) belong to roles not in allow.roles or databases not in allow.databases", notAllowed)
 			}
-			return skipped("condition no longer holds: no session in %s is %s for %s", db, strings.ReplaceAll(p.Sessions, "_", " "), p.MinAge)
+			where := db
+			if where == "" {
+				where = "any allowed database"
+			}
+			return skipped("condition no longer holds: no session in %s is %s for %s", where, strings.ReplaceAll(p.Sessions, "_", " "), p.MinAge)
 		}
 		ex.rec.Statement = fn + "(pid)"
 		if ex.dryRun {

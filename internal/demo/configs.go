@@ -90,6 +90,9 @@ rules:
   - alertname: PostgresIdleInTransaction
     action: terminate_backend
     params: {sessions: idle_in_transaction, min_age: 20s, max_sessions: 1}
+  - alertname: PostgresBlockingSessions
+    action: terminate_backend
+    params: {sessions: blocking, min_age: 10s, max_sessions: 1}
 `, r.dir, superDSN),
 	}
 	for name, text := range files {

@@ -68,6 +68,7 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 	for _, d := range []struct{ alert, action string }{
 		{"PostgresIdleInTransaction", "terminate_backend"},
 		{"PostgresDeadTuplesHigh", "vacuum"},
+		{"PostgresBlockingSessions", "terminate_backend"},
 	} {
 		var decided bool
 		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !decided; time.Sleep(2 * time.Second) {
