@@ -128,15 +128,19 @@ func testConfig() *mixin.Config {
 	one, tiny := mixin.Value(1), mixin.Value(0.01)
 	c.Alerts["PostgresDeadlocksHigh"] = mixin.AlertConfig{For: &short, Warning: &one}
 	c.Alerts["PostgresRollbackRatioHigh"] = mixin.AlertConfig{For: &short, Min: &tiny}
+	idle := mixin.Value(2)
+	c.Alerts["PostgresIdleInTransaction"] = mixin.AlertConfig{For: &short, Warning: &idle}
 	c.SLO.PageFor, c.SLO.TicketFor = short, short
 	return c
 }
 
-// scenarios are the conditions the collectors of this tree can show. Add a
-// scenario per alert as collectors arrive (dead tuples on a table with
-// autovacuum off, a session idle in a transaction, a blocked session).
+// scenarios are real conditions made on the server, each with the alert it
+// must fire; those whose condition can be removed must resolve too.
 func scenarios() []scenario {
 	return []scenario{
+		{name: "dead tuples", alert: "PostgresDeadTuplesHigh", labels: map[string]string{"datname": db, "relname": "churn"}, cause: causeDeadTuples, resolves: true},
+		{name: "idle in transaction", alert: "PostgresIdleInTransaction", labels: map[string]string{"datname": db, "severity": "warning"}, cause: causeIdleInTransaction, resolves: true},
+		{name: "blocked session", alert: "PostgresBlockingSessions", labels: map[string]string{"severity": "warning"}, cause: causeBlockedSession, resolves: true},
 		{name: "rollbacks", alert: "PostgresRollbackRatioHigh", labels: map[string]string{"severity": "warning"}, cause: causeRollbacks},
 		{name: "deadlock", alert: "PostgresDeadlocksHigh", labels: map[string]string{"datname": db, "severity": "warning"}, cause: causeDeadlock},
 		{name: "server down", alert: "PostgresDown", labels: map[string]string{"severity": "critical"}, cause: causeDown, resolves: true},
@@ -210,6 +214,58 @@ func causeRollbacks(t *testing.T, ctx context.Context) func() {
 		}
 	}
 	return func() {}
+}
+
+// causeDeadTuples updates every row of a 20 000-row table whose autovacuum is
+// off; removing the condition vacuums it.
+func causeDeadTuples(t *testing.T, ctx context.Context) func() {
+	if err := srv.Exec(ctx, db, `DROP TABLE IF EXISTS churn`,
+		`CREATE TABLE churn (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = false)`,
+		`INSERT INTO churn SELECT g, 0 FROM generate_series(1, 20000) g`,
+		`UPDATE churn SET v = v + 1`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := srv.Exec(ctx, db, `VACUUM churn`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// causeIdleInTransaction leaves a session idle inside its transaction;
+// removing the condition ends the transaction.
+func causeIdleInTransaction(t *testing.T, ctx context.Context) func() {
+	c := connect(t, ctx)
+	if _, err := c.Exec(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, `SELECT 1`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		_, _ = c.Exec(ctx, `ROLLBACK`)
+		c.Close(ctx)
+	}
+}
+
+// causeBlockedSession has one session hold a row lock and another wait for
+// it; removing the condition rolls the holder back, which frees the waiter.
+func causeBlockedSession(t *testing.T, ctx context.Context) func() {
+	holder, waiter := connect(t, ctx), connect(t, ctx)
+	if _, err := holder.Exec(ctx, `BEGIN; UPDATE locked SET v = v + 1 WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = waiter.Exec(ctx, `UPDATE locked SET v = v + 1 WHERE id = 1`)
+	}()
+	return func() {
+		_, _ = holder.Exec(ctx, `ROLLBACK`)
+		<-done
+		holder.Close(ctx)
+		waiter.Close(ctx)
+	}
 }
 
 // causeDown stops the server; removing the condition starts it again.
