@@ -1,18 +1,17 @@
 package remediate
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // Modes.
@@ -170,10 +169,8 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := Defaults()
 	cfg.file = file
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
+	if err := yamlfile.Decode(file, data, cfg, fileNames); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -329,7 +326,7 @@ func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw fun
 	p := spec.params()
 	if r.Params.Kind != 0 {
 		if err := strictDecode(&r.Params, p, "params of "+r.Action); err != nil {
-			for _, e := range strings.Split(yamlError(c.file, err).Error(), "\n") {
+			for _, e := range strings.Split(yamlfile.Located(c.file, err, fileNames).Error(), "\n") {
 				addRaw(e)
 			}
 			return
@@ -401,112 +398,22 @@ func anyMatch(res []*regexp.Regexp, s string) bool {
 	return false
 }
 
-// yamlError rewrites yaml.v3's "line N: ..." messages as "file:N: ...".
-func yamlError(file string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			msgs = append(msgs, locate(file, e))
-		}
-		return errors.New(strings.Join(msgs, "\n"))
-	}
-	return errors.New(locate(file, strings.TrimPrefix(err.Error(), "yaml: ")))
-}
-
-var (
-	yamlLineRE  = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlFieldRE = regexp.MustCompile(`^field (\S+) not found in type (.+)$`)
-)
-
-func locate(file, msg string) string {
-	m := yamlLineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return fmt.Sprintf("%s: %s", file, msg)
-	}
-	text := m[2]
-	if f := yamlFieldRE.FindStringSubmatch(text); f != nil {
-		where := strings.TrimPrefix(f[2], "remediate.")
-		if where == "Config" {
-			where = "the top level"
-		}
-		text = fmt.Sprintf("unknown key %q in %s; check its spelling against docs/remediation.md", f[1], where)
-	}
-	return fmt.Sprintf("%s:%s: %s", file, m[1], text)
-}
-
-var nodeType = reflect.TypeOf(yaml.Node{})
-
-// strictDecode decodes n into out, rejecting keys out's type does not have.
-// yaml.v3 applies KnownFields only to the top-level decode, not inside
-// UnmarshalYAML methods, so nested types call this instead of n.Decode.
+// strictDecode decodes a nested section with unknown keys rejected (see
+// yamlfile.StrictDecode).
 func strictDecode(n *yaml.Node, out any, typeName string) error {
-	var errs []string
-	checkKeys(n, reflect.TypeOf(out).Elem(), typeName, &errs)
-	if len(errs) > 0 {
-		return &yaml.TypeError{Errors: errs}
-	}
-	return n.Decode(out)
+	return yamlfile.StrictDecode(n, out, typeName)
 }
 
-func checkKeys(n *yaml.Node, t reflect.Type, typeName string, errs *[]string) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nodeType {
-		return
-	}
-	switch {
-	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
-		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			ft, ok := fields[k.Value]
-			if !ok {
-				*errs = append(*errs, fmt.Sprintf("line %d: field %s not found in type %s", k.Line, k.Value, typeName))
-				continue
-			}
-			checkKeys(v, ft, elemName(ft), errs)
+// fileNames are the words the receiver config's error messages use.
+var fileNames = yamlfile.Names{
+	Section: func(goType string) string {
+		where := strings.TrimPrefix(goType, "remediate.")
+		if where == "Config" {
+			return "the top level"
 		}
-	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			checkKeys(n.Content[i], t.Elem(), elemName(t.Elem()), errs)
-		}
-	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
-		for _, item := range n.Content {
-			checkKeys(item, t.Elem(), elemName(t.Elem()), errs)
-		}
-	}
-}
-
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		name := strings.Split(tag, ",")[0]
-		if strings.Contains(tag, ",inline") {
-			for k, ft := range yamlFields(f.Type) {
-				out[k] = ft
-			}
-			continue
-		}
-		if name == "-" || !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		out[name] = f.Type
-	}
-	return out
-}
-
-func elemName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-		t = t.Elem()
-	}
-	return t.Name()
+		return where
+	},
+	Doc: "docs/remediation.md",
 }
 
 // targetFor returns the first target whose match labels all equal the alert's.

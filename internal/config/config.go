@@ -4,10 +4,8 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // Config is the exporter's configuration file.
@@ -157,43 +157,13 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := Defaults()
 	cfg.file = file
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
+	if err := yamlfile.Decode(file, data, cfg, fileNames); err != nil {
+		return nil, err
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// yamlError rewrites yaml.v3's "line N: ..." messages as "file:N: ...", one per line.
-func yamlError(file string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			msgs = append(msgs, locate(file, e))
-		}
-		return errors.New(strings.Join(msgs, "\n"))
-	}
-	return errors.New(locate(file, strings.TrimPrefix(err.Error(), "yaml: ")))
-}
-
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-var fieldRE = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-
-func locate(file, msg string) string {
-	m := lineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return fmt.Sprintf("%s: %s", file, msg)
-	}
-	text := m[2]
-	if f := fieldRE.FindStringSubmatch(text); f != nil {
-		text = fmt.Sprintf("unknown key %q in %s; check its spelling against docs/configuration.md", f[1], section(f[2]))
-	}
-	return fmt.Sprintf("%s:%s: %s", file, m[1], text)
 }
 
 func section(goType string) string {
@@ -214,6 +184,24 @@ func section(goType string) string {
 		return "databases"
 	case "CollectorConfig":
 		return "a collector's settings"
+	case "Pool":
+		return "a pool"
+	case "Activity":
+		return "activity"
+	case "PgBouncer":
+		return "pgbouncers"
+	case "BackupSource":
+		return "a backup source"
+	case "Objects":
+		return "objects"
+	case "ObjectLimits":
+		return "objects.tables or objects.indexes"
+	case "BloatLimits":
+		return "objects.bloat"
+	case "SchemaLimits":
+		return "objects.schema"
+	case "StatementsLimits":
+		return "objects.statements"
 	}
 	return goType
 }
