@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -153,7 +154,10 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	defer mgr.Close()
 	state := exporter.NewState()
 	self := prometheus.NewRegistry()
+	// pg_hardening_exporter_build_info is the Prometheus convention (<program>_build_info);
+	// pg_exporter_build_info, from State, carries the same labels under the pg_ namespace.
 	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(name),
 		exporter.PoolCollector{Manager: mgr}, state, bouncers, backup.NewCollector(cfg.BackupSources, logger))
 	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
 	srv.SetScraper(scraper)

@@ -27,13 +27,15 @@ var (
 	targetsOpen      = collector.Gauge("pg_exporter_targets", "Targets with an open connection pool.", srcExporter, "all")
 	reloadSuccessful = collector.Gauge("pg_exporter_config_last_reload_successful", "1 if the last configuration reload succeeded (or none was attempted), 0 if it failed and the previous configuration stays in force.", srcExporter, "all")
 	reloadTimestamp  = collector.Gauge("pg_exporter_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", srcExporter, "all")
+	// Emitted by client_golang's version collector, registered in main.
+	programBuildInfo = collector.Gauge("pg_hardening_exporter_build_info", "Always 1; the Prometheus convention <program>_build_info with the same labels as pg_exporter_build_info.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
 	buildInfo        = collector.Gauge("pg_exporter_build_info", "Always 1; labels carry the exporter's version, revision, branch, Go version and build tags.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
 )
 
 // SelfMetrics are the exporter's own families, for docs/metrics.md.
 func SelfMetrics() []*collector.Metric {
 	return []*collector.Metric{poolMax, poolConns, poolAcquires, poolAcquireErrs, poolAcquireWait, poolConnects,
-		poolConnectErrs, poolClosed, breakerState, breakerOpened, targetsOpen, reloadSuccessful, reloadTimestamp, buildInfo}
+		poolConnectErrs, poolClosed, breakerState, breakerOpened, targetsOpen, reloadSuccessful, reloadTimestamp, buildInfo, programBuildInfo}
 }
 
 // PoolCollector reports every open target's pool and circuit breaker.
