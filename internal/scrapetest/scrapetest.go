@@ -72,7 +72,10 @@ func (s *Scraper) Collector() prometheus.Collector {
 
 type collectorFunc func(chan<- prometheus.Metric)
 
-func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
+// Describe sends nothing: the collector is unchecked. Describing by collecting
+// once would make a family that appears only on a later collection (a session
+// that was connecting, say) an "unregistered descriptor" error.
+func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
 // Result is one scrape's metric families by name.
