@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,8 @@ type Options struct {
 	EvaluationInterval time.Duration
 	// ExternalLabels are added to every series and alert.
 	ExternalLabels map[string]string
+	// TargetLabels are added to every scraped target, so queries see them.
+	TargetLabels map[string]string
 }
 
 // Server is a running Prometheus.
@@ -109,6 +112,12 @@ func configYAML(o Options) []byte {
 		fmt.Fprintf(&b, "  - job_name: %q\n    static_configs:\n      - targets:\n", job)
 		for _, t := range o.Targets[job] {
 			fmt.Fprintf(&b, "          - %q\n", t)
+		}
+		if len(o.TargetLabels) > 0 {
+			b.WriteString("        labels:\n")
+			for _, k := range sortedKeys(o.TargetLabels) {
+				fmt.Fprintf(&b, "          %s: %q\n", k, o.TargetLabels[k])
+			}
 		}
 	}
 	return b.Bytes()
@@ -232,8 +241,17 @@ type Sample struct {
 	Value  string
 }
 
-// Query runs an instant query.
+// Query runs an instant query now.
 func (s *Server) Query(ctx context.Context, q string) ([]Sample, error) {
+	return s.QueryAt(ctx, q, time.Time{})
+}
+
+// QueryAt runs an instant query at t (now when t is zero).
+func (s *Server) QueryAt(ctx context.Context, q string, t time.Time) ([]Sample, error) {
+	params := url.Values{"query": {q}}
+	if !t.IsZero() {
+		params.Set("time", unixSeconds(t))
+	}
 	var out struct {
 		ResultType string `json:"resultType"`
 		Result     []struct {
@@ -241,7 +259,7 @@ func (s *Server) Query(ctx context.Context, q string) ([]Sample, error) {
 			Value  [2]any            `json:"value"`
 		} `json:"result"`
 	}
-	if err := s.get(ctx, "/api/v1/query", url.Values{"query": {q}}, &out); err != nil {
+	if err := s.get(ctx, "/api/v1/query", params, &out); err != nil {
 		return nil, err
 	}
 	if out.ResultType != "vector" {
@@ -329,4 +347,49 @@ func (s *Server) WaitAlerts(ctx context.Context, timeout time.Duration, cond fun
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// QueryRange evaluates q from start to end every step; each returned sample
+// is one series, with the value of its last step.
+func (s *Server) QueryRange(ctx context.Context, q string, start, end time.Time, step time.Duration) ([]Sample, error) {
+	var out struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Values [][2]any          `json:"values"`
+		} `json:"result"`
+	}
+	params := url.Values{"query": {q}, "start": {unixSeconds(start)}, "end": {unixSeconds(end)},
+		"step": {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)}}
+	if err := s.get(ctx, "/api/v1/query_range", params, &out); err != nil {
+		return nil, err
+	}
+	var res []Sample
+	for _, r := range out.Result {
+		var v string
+		if n := len(r.Values); n > 0 {
+			v, _ = r.Values[n-1][1].(string)
+		}
+		res = append(res, Sample{Metric: r.Metric, Value: v})
+	}
+	return res, nil
+}
+
+// WaitFor polls an instant query until it returns a series or ctx ends.
+func (s *Server) WaitFor(ctx context.Context, q string) error {
+	for {
+		res, err := s.Query(ctx, q)
+		if err == nil && len(res) > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s returned nothing before the deadline (last error: %v); prometheus log:\n%s", q, err, s.LogTail(20))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func unixSeconds(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixNano())/1e9, 'f', 3, 64)
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/promrun"
+	"github.com/pghardening/pg_hardening_exporter/internal/promtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -201,8 +201,8 @@ func TestPanelsReturnData(t *testing.T) {
 	if err := os.WriteFile(watchdog, []byte("groups:\n- name: dashboards-e2e\n  rules:\n  - alert: DashboardsE2EWatchdog\n    expr: pg_up == 1\n    labels:\n      severity: info\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prom := promrun.Start(t, promrun.Options{Job: "postgres", Targets: []string{addr},
-		Labels: map[string]string{"cluster": "e2e"}, RuleFiles: append(rules, watchdog)})
+	prom := promtest.Start(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}},
+		TargetLabels: map[string]string{"cluster": "e2e"}, RuleFiles: append(rules, watchdog)})
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer waitCancel()
 	if err := prom.WaitFor(waitCtx, `pg_up == 1`); err != nil {
@@ -243,10 +243,10 @@ func TestPanelsReturnData(t *testing.T) {
 					reason, ok = fmt.Sprintf("PostgreSQL %d or later", v), true
 				}
 				expr := substitute(q.Expr, vars)
-				var res []promrun.Series
+				var res []promtest.Sample
 				var err error
 				if q.Instant {
-					res, err = prom.Query(ctx, expr, end)
+					res, err = prom.QueryAt(ctx, expr, end)
 				} else {
 					res, err = prom.QueryRange(ctx, expr, begin, end, time.Second)
 				}
@@ -268,7 +268,7 @@ func TestPanelsReturnData(t *testing.T) {
 		}
 	}
 	for _, v := range []string{mUp, mNumBackends} {
-		if res, err := prom.Query(ctx, substitute(m(v), vars), end); err != nil || len(res) == 0 {
+		if res, err := prom.QueryAt(ctx, substitute(m(v), vars), end); err != nil || len(res) == 0 {
 			t.Errorf("variable query on %s returns nothing (%v)", v, err)
 		}
 	}
