@@ -4,8 +4,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -188,23 +186,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	}()
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(server, webFlags, logger) }()
-	select {
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("cannot serve HTTP", "err", err)
-			return 1
-		}
-	case <-ctx.Done():
-		logger.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = server.Shutdown(sctx)
-	}
-	return 0
+	return serve(server, webFlags, logger)
 }
 
 func orDefault(file string) string {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -90,21 +88,5 @@ func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, w
 		logger.Info("dry-run mode: actions are checked and audited but not carried out; set mode: enforce to act")
 	}
 	server := &http.Server{Handler: recv.Routes(reg, reload), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- web.ListenAndServe(server, webFlags, logger) }()
-	select {
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("cannot serve HTTP", "err", err)
-			return 1
-		}
-	case <-ctx.Done():
-		logger.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = server.Shutdown(sctx)
-	}
-	return 0
+	return serve(server, webFlags, logger)
 }
