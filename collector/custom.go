@@ -89,10 +89,10 @@ func failed(reason string, format string, args ...any) error {
 func (c *customCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
 	q := c.q
 	if q.primaryOnly && s.Facts.InRecovery || q.replicaOnly && !s.Facts.InRecovery {
-		return nil
+		return ErrNotApplicable
 	}
 	if q.dbMode == dbList && !slices.Contains(q.dbList, s.Database) {
-		return nil
+		return ErrNotApplicable
 	}
 	datname := ""
 	if q.Scope() == Database {
@@ -110,7 +110,7 @@ func (c *customCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 		err = failed("timeout", "custom query %s: timed out after %s (its timeout): %w", q.Name, q.timeout, err)
 	}
 	if !ran && err == nil {
-		return nil
+		return ErrNotApplicable
 	}
 	for _, m := range metrics {
 		ch <- m

@@ -72,6 +72,14 @@ func init() {
 		},
 	})
 	collector.Register(&collector.Spec{
+		Name: "test_notapplicable", Help: "test", Scope: collector.Cluster,
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(context.Context, *collector.Scrape, chan<- prometheus.Metric) error {
+				return collector.ErrNotApplicable
+			}), nil
+		},
+	})
+	collector.Register(&collector.Spec{
 		Name: "test_cached", Help: "test", Scope: collector.Cluster, TTL: time.Hour, Metrics: []*collector.Metric{runsMetric},
 		New: func(collector.Options) (collector.Collector, error) {
 			return funcCollector(func(_ context.Context, _ *collector.Scrape, ch chan<- prometheus.Metric) error {
@@ -126,8 +134,11 @@ func TestDatabaseScopeVisitsSelectedDatabases(t *testing.T) {
 
 func TestNoDataAndCache(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
-	sc := scrapetest.New(t, s.SuperuserDSN(""), nil, "test_nodata", "test_cached")
+	sc := scrapetest.New(t, s.SuperuserDSN(""), nil, "test_nodata", "test_cached", "test_notapplicable")
 	first := sc.Scrape(t)
+	if _, ok := first.Value("pg_scrape_collector_success", map[string]string{"collector": "test_notapplicable"}); ok {
+		t.Error("a collector that does not apply reported a success series")
+	}
 	if v, ok := first.Value("pg_scrape_collector_success", map[string]string{"collector": "test_nodata"}); !ok || v != 0 {
 		t.Errorf("ErrNoData: success %v %v, want 0", v, ok)
 	}

@@ -24,6 +24,13 @@ const Namespace = "pg"
 // debug level and reported as success 0, never as a failed scrape.
 var ErrNoData = errors.New("collector returned no data")
 
+// ErrNotApplicable tells the framework that the collector does not apply to
+// this server or database right now (a predicate of a custom query is false,
+// a primary-only query on a replica): nothing is emitted for it, not even
+// its success and duration, as for a collector whose version or extension
+// predicate does not hold.
+var ErrNotApplicable = errors.New("collector does not apply here")
+
 // Scope says where a collector's data lives.
 type Scope int
 

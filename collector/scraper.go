@@ -215,7 +215,7 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 			close(tee)
 			<-done
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrNotApplicable) {
 			lastErr = err
 		}
 		if err == nil && buf != nil {
@@ -227,6 +227,10 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 }
 
 func (s *Scraper) report(ch chan<- prometheus.Metric, t *target.Target, in *Instance, db string, d time.Duration, err error) {
+	if errors.Is(err, ErrNotApplicable) {
+		s.logger.Debug("collector does not apply", "collector", in.Spec.Name, "target", t.Name, "datname", db)
+		return
+	}
 	ok := 1.0
 	if err != nil {
 		ok = 0
