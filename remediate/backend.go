@@ -154,7 +154,11 @@ func (ex *execution) signal(ctx context.Context, conn *pgx.Conn, fn, cond string
 	if len(done) == 0 {
 		return skipped("condition no longer holds: the chosen sessions changed or ended before the signal (%s)", strings.Join(gone, ", "))
 	}
-	msg := fmt.Sprintf("%sd %d session(s)", verb, len(done))
+	past := verb + "d" // terminated
+	if verb == "cancel" {
+		past = "cancelled"
+	}
+	msg := fmt.Sprintf("%s %d session(s)", past, len(done))
 	if len(gone) > 0 {
 		msg += "; changed or gone before the signal: " + strings.Join(gone, ", ")
 	}

@@ -77,10 +77,12 @@ func checkRepository(out []byte, stanza, typ string, since time.Time) (string, e
 	if err := json.Unmarshal(out, &info); err != nil {
 		return "", fmt.Errorf("the info command's output is not pgBackRest info JSON: %v", err)
 	}
+	found := false
 	for _, st := range info {
 		if stanza != "" && st.Name != stanza {
 			continue
 		}
+		found = true
 		if st.Status.Lock.Backup.Held {
 			return fmt.Sprintf("a backup of stanza %s is running (its backup lock is held)", st.Name), nil
 		}
@@ -96,7 +98,13 @@ func checkRepository(out []byte, stanza, typ string, since time.Time) (string, e
 				return fmt.Sprintf("backup %s (%s) of stanza %s succeeded at %s, within the lookback", b.Label, b.Type, st.Name, stop.UTC().Format(time.RFC3339)), nil
 			}
 		}
+		// Without a stanza label every stanza listed counts.
+	}
+	if found {
 		return "", nil
+	}
+	if stanza == "" {
+		return "", errors.New("the info command's output lists no stanza")
 	}
 	return "", fmt.Errorf("stanza %q is not in the info command's output", stanza)
 }

@@ -48,6 +48,7 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		{"bad regexp", "allow:\n  tables: ['(']\n", `allow.tables: pattern "(" is not a valid regular expression`},
 		{"target without match", "targets:\n  - name: x\n    dsn: postgres://a@b/c\n", `r.yml:2: target "x" needs match`},
 		{"command from a label", minimalConfig + "  - alertname: A\n    action: command\n    params: {command: ['{prog}']}\n", `the program ("{prog}") must be fixed`},
+		{"cancel idle in transaction", minimalConfig + "  - alertname: PostgresIdleInTransaction\n    action: cancel_backend\n    params: {sessions: idle_in_transaction}\n", `r.yml:9: rule for PostgresIdleInTransaction: cancel_backend cannot end a session idle in a transaction`},
 		{"backend without sessions", minimalConfig + "  - alertname: A\n    action: terminate_backend\n", `sessions is ""; use idle_in_transaction or blocking`},
 		{"bad dsn", "targets:\n  - name: x\n    match: {a: b}\n    dsn: 'host=a port=notaport'\n", `target "x" dsn is not a valid PostgreSQL connection string`},
 	} {

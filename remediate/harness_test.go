@@ -38,6 +38,13 @@ type harness struct {
 
 func startReceiver(t *testing.T, cfgYAML string) *harness {
 	t.Helper()
+	return startReceiverOpts(t, cfgYAML, Options{})
+}
+
+// startReceiverOpts is startReceiver with options (a clock, for example);
+// the registry is always a fresh one.
+func startReceiverOpts(t *testing.T, cfgYAML string, opts Options) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	audit := filepath.Join(dir, "audit.jsonl")
 	cfg, err := Parse("test.yml", []byte(strings.ReplaceAll(cfgYAML, "AUDIT", audit)))
@@ -45,7 +52,8 @@ func startReceiver(t *testing.T, cfgYAML string) *harness {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	r, err := New(cfg, Options{Registry: reg})
+	opts.Registry = reg
+	r, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
