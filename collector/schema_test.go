@@ -146,8 +146,11 @@ func TestProgressShowsWaitingCreateIndex(t *testing.T) {
 		cicErr = s.Exec(ctx, "progressdb", "CREATE INDEX CONCURRENTLY p_x ON p (x)")
 	}()
 	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "progress")
+	// The build starts in phase "initializing" and moves on to wait for the
+	// open writer; scrape until it is there.
 	running := func(r scrapetest.Result) bool {
-		return r.Sum("pg_progress_operations", map[string]string{"command": "create_index", "datname": "progressdb"}) == 1
+		return r.Sum("pg_progress_operations", map[string]string{"command": "create_index", "datname": "progressdb",
+			"phase": "waiting for writers before build"}) == 1
 	}
 	r := scrapeFor(t, sc, running)
 	_ = tx.Commit(ctx)
