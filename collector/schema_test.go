@@ -124,7 +124,7 @@ func TestBloatEstimateAgreesWithPgstattuple(t *testing.T) {
 // A CREATE INDEX CONCURRENTLY that waits for an open writer shows in progress.
 func TestProgressShowsWaitingCreateIndex(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
-	makeFixtureDB(t, s, "progressdb", "CREATE TABLE p (x int)")
+	makeFixtureDB(t, s, "progressdb", "DROP TABLE IF EXISTS p", "CREATE TABLE p (x int)")
 	ctx := context.Background()
 	writer, err := s.Connect(ctx, "progressdb")
 	if err != nil {
