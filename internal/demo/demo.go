@@ -119,8 +119,8 @@ func (r *run) start(ctx context.Context) (State, error) {
 		monDSN = r.pg.DSN("exporter", "exporterpw", "app")
 	}
 
-	r.say("demo: starting PgBouncer")
 	if r.pg != nil {
+		r.say("demo: starting PgBouncer")
 		r.pgb, err = bouncertest.Start(bouncertest.Options{
 			UpstreamPort: r.pg.Port, PoolSize: 1, PoolMode: "transaction",
 			Users:      map[string]string{"app": "apppw", "pgbouncer_admin": "adminpw"},
@@ -302,6 +302,21 @@ func (r *run) waitHTTP(ctx context.Context, url string, cmd *exec.Cmd) error {
 }
 
 func (r *run) printWhereToLook(st State) {
+	if r.pg == nil {
+		r.say(`
+The pack is watching your server (all on loopback; logs and configs in %s):
+
+  exporter metrics     %s/metrics
+  Prometheus alerts    %s/alerts
+  Alertmanager         %s
+  receiver decisions   %s/api/v1/actions
+
+No workload runs against your server, so only the alerts its own state earns
+will fire. The receiver runs in dry-run mode: it logs what it would do and
+changes nothing. Ctrl-C stops everything and removes the directory.`,
+			st.Dir, st.Exporter, st.Prometheus, st.Alertmanager, st.Receiver)
+		return
+	}
 	r.say(`
 The pack is running (all on loopback; logs and configs in %s):
 
