@@ -114,9 +114,11 @@ func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- promet
 	}
 	conn.Release(err)
 
-	// One job per cluster collector and one per database (running all the
-	// database-scoped collectors on one connection to it). As many workers as the
-	// pool has connections; more would only wait.
+	// One job per collector, and per database for the database-scoped ones, so
+	// the two slow per-object reads of a large database (tables, indexes) run
+	// side by side when the pool has two connections. As many workers as the
+	// pool has connections; more would only wait. Idle connections to the same
+	// database are reused, so this opens no more connections than before.
 	type job struct {
 		db  string
 		ins []*Instance
@@ -137,7 +139,9 @@ func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- promet
 		jobs <- job{db: "", ins: []*Instance{in}}
 	}
 	for _, db := range dbs {
-		jobs <- job{db: db, ins: perDB}
+		for _, in := range perDB {
+			jobs <- job{db: db, ins: []*Instance{in}}
+		}
 	}
 	close(jobs)
 	wg.Wait()
