@@ -423,6 +423,9 @@ func TestDeadlineFromHeader(t *testing.T) {
 		"0.2":  20 * time.Millisecond,
 		"600":  time.Minute - 500*time.Millisecond,
 		"junk": 9500 * time.Millisecond,
+		"1e10": time.Minute - 500*time.Millisecond, // would overflow time.Duration
+		"+Inf": 9500 * time.Millisecond,
+		"NaN":  9500 * time.Millisecond,
 	} {
 		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if hdr != "" {

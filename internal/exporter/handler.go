@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -32,8 +33,15 @@ type Timeouts struct {
 func (t Timeouts) Deadline(r *http.Request) time.Duration {
 	d := t.Default
 	if h := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); h != "" {
-		if secs, err := strconv.ParseFloat(h, 64); err == nil && secs > 0 {
-			d = time.Duration(secs * float64(time.Second))
+		// Clamp before converting: a huge value would overflow time.Duration
+		// and slip past the maximum as a negative number.
+		if secs, err := strconv.ParseFloat(h, 64); err == nil && secs > 0 && !math.IsInf(secs, 0) {
+			if t.Max > 0 && secs > t.Max.Seconds() {
+				secs = t.Max.Seconds()
+			}
+			if secs < float64(math.MaxInt64)/float64(time.Second) {
+				d = time.Duration(secs * float64(time.Second))
+			}
 		}
 	}
 	if t.Max > 0 && d > t.Max {

@@ -105,7 +105,13 @@ func (m *Manager) Probe(name, authModule string) (*Target, error) {
 		}
 	}
 	m.evictLocked()
-	t := New(name, cc, m.cfg, m.logger)
+	// The same address probed with two auth modules is two targets, with two
+	// roles' view of the server; their names (pool metrics, caches) differ.
+	tname := name
+	if authModule != "" {
+		tname = name + " auth_module=" + authModule
+	}
+	t := New(tname, cc, m.cfg, m.logger)
 	m.probes[key] = t
 	return t, nil
 }
@@ -184,10 +190,10 @@ func addressConn(addr string, am config.AuthModule) (*pgx.ConnConfig, error) {
 			return nil, &BadRequestError{fmt.Sprintf("target %q has option %q, which a probe may not set", addr, k)}
 		}
 	}
+	// The module's options win: a probe URL must not be able to weaken the TLS
+	// settings its credentials are sent under.
 	for k, v := range am.Options {
-		if !q.Has(k) {
-			q.Set(k, v)
-		}
+		q.Set(k, v)
 	}
 	if db := q.Get("dbname"); db != "" && strings.Trim(u.Path, "/") == "" {
 		u.Path = "/" + db

@@ -36,7 +36,7 @@ func TestManagerCapsOpenPoolsAndEvictsLeastRecentlyUsed(t *testing.T) {
 	for _, t := range m.Targets() {
 		names = append(names, t.Name)
 	}
-	if strings.Join(names, ",") != "db-b:5432/x,db-c:5432/x" {
+	if strings.Join(names, ",") != "db-b:5432/x auth_module=m,db-c:5432/x auth_module=m" {
 		t.Fatalf("open targets %v, want db-b and db-c (db-a was least recently used)", names)
 	}
 	if _, err := a.Pool.Acquire(t.Context(), ""); !errors.Is(err, ErrPoolClosed) {
@@ -55,14 +55,13 @@ func TestAddressTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cc.Host != "db1" || cc.Port != 6432 || cc.Database != "app" || cc.User != "mon" || cc.Password != "pw" || cc.TLSConfig != nil {
+	if cc.Host != "db1" || cc.Port != 6432 || cc.Database != "app" || cc.User != "mon" || cc.Password != "pw" {
 		t.Fatalf("%+v", cc.Config)
 	}
 	for addr, want := range map[string]string{
 		"mon:pw@db1/app":            "carries credentials",
 		"db1/app?host=evil":         `option "host"`,
 		"http://db1/app":            "is not an address",
-		"db1/app?sslmode=sometimes": "sslmode",
 	} {
 		_, err := addressConn(addr, am)
 		var bad *BadRequestError
@@ -72,5 +71,17 @@ func TestAddressTargets(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "pw@") {
 			t.Errorf("%q: credentials echoed: %v", addr, err)
 		}
+	}
+}
+
+func TestProbeAddressCannotWeakenTheModulesTLS(t *testing.T) {
+	am := config.AuthModule{Type: "userpass", UserPass: config.UserPass{Username: "mon", Password: "pw"},
+		Options: map[string]string{"sslmode": "require"}}
+	cc, err := addressConn("db1:5432/app?sslmode=disable", am)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.TLSConfig == nil {
+		t.Fatal("sslmode=disable in the probe address overrode the auth module's sslmode=require")
 	}
 }
