@@ -2,10 +2,13 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 const srcStatDatabase = "pg_stat_database"
@@ -50,7 +53,7 @@ func init() {
 			dbDeadlocks, dbChecksumFails, dbBlkReadTime, dbBlkWriteTime, dbStatsReset, dbSessionTime,
 			dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled, dbSize},
 		New: func(o Options) (Collector, error) {
-			return &databaseCollector{sizesTTL: o.Config.Objects.SizesTTLOr(), sizes: map[string]*dbSizes{}}, nil
+			return &databaseCollector{sizesTTL: o.Config.Objects.SizesTTLOr(), sizes: map[*target.Target]*dbSizes{}}, nil
 		},
 	})
 }
@@ -63,7 +66,7 @@ type databaseCollector struct {
 	sizesTTL time.Duration
 
 	mu    sync.Mutex
-	sizes map[string]*dbSizes // by target
+	sizes map[*target.Target]*dbSizes
 }
 
 type dbSizes struct {
@@ -77,7 +80,7 @@ const databaseSizeQuery = `SELECT datname, pg_database_size(oid)::float8 FROM pg
 // it is younger than sizesTTL.
 func (c *databaseCollector) readSizes(ctx context.Context, s *Scrape) (map[string]float64, error) {
 	c.mu.Lock()
-	cached := c.sizes[s.Target.Name]
+	cached := c.sizes[s.Target]
 	c.mu.Unlock()
 	if cached != nil && time.Since(cached.at) < c.sizesTTL {
 		return cached.bytes, nil
@@ -100,7 +103,13 @@ func (c *databaseCollector) readSizes(ctx context.Context, s *Scrape) (map[strin
 		return nil, err
 	}
 	c.mu.Lock()
-	c.sizes[s.Target.Name] = &dbSizes{at: time.Now(), bytes: out}
+	now := time.Now()
+	c.sizes[s.Target] = &dbSizes{at: now, bytes: out}
+	for t, e := range c.sizes { // targets closed long ago
+		if now.Sub(e.at) > 2*c.sizesTTL+time.Hour {
+			delete(c.sizes, t)
+		}
+	}
 	c.mu.Unlock()
 	return out, nil
 }
@@ -110,7 +119,7 @@ const databaseQuery13 = `SELECT d.datname, d.numbackends::float8, d.xact_commit:
  d.blks_hit::float8, d.tup_returned::float8, d.tup_fetched::float8, d.tup_inserted::float8, d.tup_updated::float8,
  d.tup_deleted::float8, d.conflicts::float8, d.temp_files::float8, d.temp_bytes::float8, d.deadlocks::float8,
  COALESCE(d.checksum_failures, 0)::float8, d.blk_read_time / 1000, d.blk_write_time / 1000,
- EXTRACT(EPOCH FROM d.stats_reset)::float8, 0::float8,
+ EXTRACT(EPOCH FROM d.stats_reset)::float8,
  0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8, 0::float8
  FROM pg_stat_database d JOIN pg_database db ON db.oid = d.datid WHERE d.datname IS NOT NULL AND db.datallowconn`
 
@@ -118,15 +127,22 @@ const databaseQuery14 = `SELECT d.datname, d.numbackends::float8, d.xact_commit:
  d.blks_hit::float8, d.tup_returned::float8, d.tup_fetched::float8, d.tup_inserted::float8, d.tup_updated::float8,
  d.tup_deleted::float8, d.conflicts::float8, d.temp_files::float8, d.temp_bytes::float8, d.deadlocks::float8,
  COALESCE(d.checksum_failures, 0)::float8, d.blk_read_time / 1000, d.blk_write_time / 1000,
- EXTRACT(EPOCH FROM d.stats_reset)::float8, 0::float8,
+ EXTRACT(EPOCH FROM d.stats_reset)::float8,
  d.session_time / 1000, d.active_time / 1000, d.idle_in_transaction_time / 1000, d.sessions::float8,
  d.sessions_abandoned::float8, d.sessions_fatal::float8, d.sessions_killed::float8
  FROM pg_stat_database d JOIN pg_database db ON db.oid = d.datid WHERE d.datname IS NOT NULL AND db.datallowconn`
 
 func (c *databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	sizes, err := c.readSizes(ctx, s)
-	if err != nil {
-		return err
+	// Sizes are a side dish: when they cannot be read (a statement_timeout on
+	// a huge cluster), the statistics are still reported, with the last sizes
+	// read, and the error is returned at the end.
+	sizes, sizeErr := c.readSizes(ctx, s)
+	if sizeErr != nil {
+		c.mu.Lock()
+		if old := c.sizes[s.Target]; old != nil {
+			sizes = old.bytes
+		}
+		c.mu.Unlock()
 	}
 	q, v14 := databaseQuery13, s.Facts.VersionNum >= 140000
 	if v14 {
@@ -143,11 +159,10 @@ func (c *databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 			n      [15]float64
 			rt, wt float64
 			reset  *float64
-			size   float64
 			sess   [7]float64
 		)
 		if err := rows.Scan(&name, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7], &n[8], &n[9], &n[10], &n[11],
-			&n[12], &n[13], &n[14], &rt, &wt, &reset, &size,
+			&n[12], &n[13], &n[14], &rt, &wt, &reset,
 			&sess[0], &sess[1], &sess[2], &sess[3], &sess[4], &sess[5], &sess[6]); err != nil {
 			return err
 		}
@@ -169,5 +184,11 @@ func (c *databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 			}
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if sizeErr != nil {
+		return fmt.Errorf("reading database sizes (statistics reported, sizes from the last good read): %w", sizeErr)
+	}
+	return nil
 }

@@ -48,8 +48,11 @@ type Scraper struct {
 	pruneAt time.Time
 }
 
+// cacheKey identifies a cached result by the target itself, not its name:
+// a target closed and made again (a reload, an evicted probe) starts afresh.
 type cacheKey struct {
-	target, collector, db string
+	target        *target.Target
+	collector, db string
 }
 
 type cached struct {
@@ -82,6 +85,15 @@ func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- promet
 	defer func() { scrapeDurationMetric.Emit(ch, time.Since(start).Seconds()) }()
 
 	conn, err := t.Acquire(ctx, "")
+	var ce *target.ConnectError
+	if err != nil && !errors.As(err, &ce) && !errors.Is(err, target.ErrCircuitOpen) {
+		// Every connection stayed busy with other scrapes until the deadline:
+		// nothing is known about the server, so pg_up is left out rather
+		// than reported as 0.
+		s.logger.Warn("no free connection before the scrape deadline; raise connection.max_connections or the scrape timeout",
+			"target", t.Name, "err", err)
+		return
+	}
 	var facts *target.Facts
 	if err == nil {
 		facts, err = t.Facts(ctx, conn)
@@ -253,7 +265,7 @@ func (s *Scraper) serveCached(t *target.Target, in *Instance, db string, ch chan
 		return false
 	}
 	s.mu.Lock()
-	c := s.cache[cacheKey{t.Name, in.Spec.Name, db}]
+	c := s.cache[cacheKey{t, in.Spec.Name, db}]
 	s.mu.Unlock()
 	if c == nil {
 		return false
@@ -273,12 +285,12 @@ func (s *Scraper) serveCached(t *target.Target, in *Instance, db string, ch chan
 
 func (s *Scraper) store(t *target.Target, in *Instance, db string, ms []prometheus.Metric) {
 	s.mu.Lock()
-	s.cache[cacheKey{t.Name, in.Spec.Name, db}] = &cached{metrics: ms, at: time.Now(), ttl: in.TTL}
+	s.cache[cacheKey{t, in.Spec.Name, db}] = &cached{metrics: ms, at: time.Now(), ttl: in.TTL}
 	s.mu.Unlock()
 }
 
 func (s *Scraper) extensions(ctx context.Context, t *target.Target, conn *target.Conn, db string) (map[string]string, error) {
-	key := cacheKey{target: t.Name, db: db}
+	key := cacheKey{target: t, db: db}
 	s.mu.Lock()
 	c := s.dbExts[key]
 	s.mu.Unlock()

@@ -436,3 +436,57 @@ func TestDeadlineFromHeader(t *testing.T) {
 		}
 	}
 }
+
+// Sessions the server ended while idle (idle_session_timeout, a restart) are
+// found by a ping before reuse; the next scrape does not fail on them.
+func TestIdleSessionsEndedByTheServerDoNotFailAScrape(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	h := start(t, "", s.SuperuserDSN(""))
+	if _, mfs, _, _ := h.get(t, "/metrics", 5*time.Second); mustUp(mfs) != 1 {
+		t.Fatal("pg_up is not 1")
+	}
+	ctx := context.Background()
+	if err := s.Exec(ctx, "", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '`+target.ApplicationName+`'`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the ping threshold
+	_, mfs, body, _ := h.get(t, "/metrics", 5*time.Second)
+	if mustUp(mfs) != 1 {
+		t.Fatalf("first scrape after the server ended the idle sessions: %s", body)
+	}
+	for _, m := range mfs["pg_scrape_collector_success"].GetMetric() {
+		if m.GetGauge().GetValue() != 1 {
+			t.Errorf("collector failed after the sessions were ended: %v", m.GetLabel())
+		}
+	}
+}
+
+// Failing to log in to one database fails that database's collectors, not the
+// server: the breaker stays closed and the login is not retried.
+func TestOneUnreachableDatabaseDoesNotOpenTheBreaker(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	cfg, err := config.Parse("b.yml", []byte("connection:\n  breaker_failures: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := target.New("t", mustConn(t, s.SuperuserDSN("")), cfg, quiet)
+	defer tg.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := 0; i < 4; i++ {
+		if _, err := tg.Acquire(ctx, "no_such_database"); err == nil {
+			t.Fatal("connected to a database that does not exist")
+		}
+	}
+	if st, _ := tg.Breaker.State(time.Now()); st != target.BreakerClosed {
+		t.Fatalf("breaker %v after failures on another database", st)
+	}
+	if n := tg.Pool.Stats().Connects; n != 4 {
+		t.Fatalf("%d connection attempts for 4 acquires; a refused login must not be retried", n)
+	}
+	c, err := tg.Acquire(ctx, "")
+	if err != nil {
+		t.Fatalf("the target's own database: %v", err)
+	}
+	c.Release(nil)
+}

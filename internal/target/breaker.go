@@ -72,6 +72,14 @@ func (b *Breaker) Record(now time.Time, err error) {
 	}
 }
 
+// Release ends an attempt that Allow let through without an outcome either
+// way (it never reached the server), so a half-open trial can be retried.
+func (b *Breaker) Release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.trial = false
+}
+
 // State returns the breaker's state and how often it has opened.
 func (b *Breaker) State(now time.Time) (BreakerState, uint64) {
 	b.mu.Lock()

@@ -59,9 +59,9 @@ func TestAddressTargets(t *testing.T) {
 		t.Fatalf("%+v", cc.Config)
 	}
 	for addr, want := range map[string]string{
-		"mon:pw@db1/app":            "carries credentials",
-		"db1/app?host=evil":         `option "host"`,
-		"http://db1/app":            "is not an address",
+		"mon:pw@db1/app":    "carries credentials",
+		"db1/app?host=evil": `option "host"`,
+		"http://db1/app":    "is not an address",
 	} {
 		_, err := addressConn(addr, am)
 		var bad *BadRequestError

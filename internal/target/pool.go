@@ -55,6 +55,10 @@ type Conn struct {
 	lastUsed time.Time
 }
 
+// pingAfterIdle: a connection idle for longer is pinged before it is handed
+// out, so a session the server ended meanwhile does not fail a scrape.
+const pingAfterIdle = time.Second
+
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("connection pool closed")
 
@@ -91,6 +95,7 @@ func (p *Pool) acquire(ctx context.Context, db string) (*Conn, error) {
 	if db == "" {
 		db = p.cfg.Database
 	}
+search:
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -106,8 +111,23 @@ func (p *Pool) acquire(ctx context.Context, db string) (*Conn, error) {
 			}
 			if c.db == db {
 				c.inUse = true
+				idle := time.Since(c.lastUsed)
 				p.mu.Unlock()
-				return c, nil
+				if idle < pingAfterIdle || c.Conn.PgConn().Ping(ctx) == nil {
+					return c, nil
+				}
+				// The server restarted or ended the session (idle_session_timeout,
+				// a failover) while it sat idle: drop it and look again.
+				p.mu.Lock()
+				p.remove(c)
+				p.stats.ClosedBroken++
+				p.signal()
+				p.mu.Unlock()
+				closeQuietly(c.Conn)
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("waiting for a free connection (at most %d): %w", p.max, context.Cause(ctx))
+				}
+				continue search
 			}
 			if victim == nil || c.lastUsed.Before(victim.lastUsed) {
 				victim = c

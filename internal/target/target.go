@@ -115,13 +115,20 @@ func (e *ConnectError) Error() string { return "cannot connect: " + e.Err.Error(
 func (e *ConnectError) Unwrap() error { return e.Err }
 
 // Acquire returns a connection to db ("" for the target's own database),
-// connecting with retries and backoff within ctx, guarded by the circuit breaker.
+// connecting with retries and backoff within ctx. Only the target's own
+// database feeds the circuit breaker: a database the exporter may not log in
+// to (pg_hba.conf, a dropped database) fails its own collectors, not the
+// whole server. A connection the server refused with an error (a wrong
+// password, too many connections) is not retried within the scrape.
 func (t *Target) Acquire(ctx context.Context, db string) (*Conn, error) {
 	t.mu.Lock()
 	t.lastUsed = time.Now()
 	t.mu.Unlock()
-	if err := t.Breaker.Allow(time.Now()); err != nil {
-		return nil, err
+	own := db == ""
+	if own {
+		if err := t.Breaker.Allow(time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	wait := t.conn.RetryBackoff
 	var err error
@@ -129,16 +136,22 @@ func (t *Target) Acquire(ctx context.Context, db string) (*Conn, error) {
 		var c *Conn
 		c, err = t.Pool.Acquire(ctx, db)
 		if err == nil {
-			t.Breaker.Record(time.Now(), nil)
+			if own {
+				t.Breaker.Record(time.Now(), nil)
+			}
 			return c, nil
 		}
 		var ce *ConnectError
 		if !errors.As(err, &ce) {
-			// Waiting for a free connection timed out: not the server's fault.
-			t.Breaker.Record(time.Now(), nil)
+			// Waiting for a free connection timed out: says nothing about the
+			// server, so the breaker neither counts nor forgives it.
+			if own {
+				t.Breaker.Release()
+			}
 			return nil, err
 		}
-		if attempt >= t.conn.Retries || ctx.Err() != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) || attempt >= t.conn.Retries || ctx.Err() != nil {
 			break
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
@@ -150,7 +163,9 @@ func (t *Target) Acquire(ctx context.Context, db string) (*Conn, error) {
 		}
 		wait *= 2
 	}
-	t.Breaker.Record(time.Now(), err)
+	if own {
+		t.Breaker.Record(time.Now(), err)
+	}
 	return nil, err
 }
 
