@@ -115,6 +115,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	names := sel.Names()
 	bouncers := pgbouncer.New(logger)
 	defer bouncers.Close()
+	backups := backup.NewCollector(nil, logger)
 	build := func(c *config.Config) (*collector.Scraper, error) {
 		ins, err := collector.Build(names, collector.Options{Config: c, Logger: logger})
 		if err != nil {
@@ -127,6 +128,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 		if err := bouncers.Configure(c.PgBouncers); err != nil {
 			return nil, err
 		}
+		backups.Configure(c.BackupSources)
 		return collector.NewScraper(append(ins, custom...), logger), nil
 	}
 	scraper, err := build(cfg)
@@ -156,7 +158,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	// pg_exporter_build_info, from State, carries the same labels under the pg_ namespace.
 	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector(name),
-		exporter.PoolCollector{Manager: mgr}, state, bouncers, backup.NewCollector(cfg.BackupSources, logger))
+		exporter.PoolCollector{Manager: mgr}, state, bouncers, backups)
 	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
 	srv.SetScraper(scraper)
 	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}

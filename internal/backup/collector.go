@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 // prometheus.Collector for the exporter's own registry (/metrics): the
 // sources are not PostgreSQL queries and do not depend on a target.
 type Collector struct {
+	logger *slog.Logger
+
+	mu      sync.Mutex
 	sources []*source
-	logger  *slog.Logger
 }
 
 // source is one configured backup source with its cached last result.
@@ -54,12 +57,40 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// Configure puts a new list of sources in force (on a configuration reload).
+// A source whose settings did not change keeps its cached result.
+func (c *Collector) Configure(sources []config.BackupSource) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := map[string]*source{}
+	for _, s := range c.sources {
+		old[s.cfg.Name] = s
+	}
+	next := make([]*source, 0, len(sources))
+	for _, cfg := range sources {
+		if s, ok := old[cfg.Name]; ok && sameSource(s.cfg, cfg) {
+			next = append(next, s)
+			continue
+		}
+		next = append(next, &source{cfg: cfg, logger: c.logger.With("backup_source", cfg.Name)})
+	}
+	c.sources = next
+}
+
+func sameSource(a, b config.BackupSource) bool {
+	a.Line, b.Line = 0, 0
+	return reflect.DeepEqual(a, b)
+}
+
 // Collect reads the sources whose cached result expired (in parallel, each
 // bounded by its timeout) and reports every source.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	sources := c.sources
+	c.mu.Unlock()
 	var wg sync.WaitGroup
-	results := make([]*result, len(c.sources))
-	for i, s := range c.sources {
+	results := make([]*result, len(sources))
+	for i, s := range sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -68,7 +99,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	wg.Wait()
 	now := time.Now()
-	for i, s := range c.sources {
+	for i, s := range sources {
 		s.emit(ch, results[i], now)
 	}
 }
