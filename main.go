@@ -150,18 +150,17 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	}
 	logger.Info("enabled collectors", "collectors", names)
 
-	mgr := target.NewManager(cfg, conn, logger)
-	defer mgr.Close()
-	state := exporter.NewState()
-	self := prometheus.NewRegistry()
 	// pg_hardening_exporter_build_info is the Prometheus convention (<program>_build_info);
-	// pg_exporter_build_info, from State, carries the same labels under the pg_ namespace.
-	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector(name),
-		exporter.PoolCollector{Manager: mgr}, state, bouncers, backups)
-	srv := &exporter.Server{Manager: mgr, Timeouts: timeouts, Logger: logger, Self: self}
-	srv.SetScraper(scraper)
-	reloader := &exporter.Reloader{Path: configFile, Server: srv, State: state, Logger: logger, Build: build}
+	// pg_exporter_build_info, from the exporter's State, carries the same labels under pg_.
+	exp, err := exporter.New(exporter.Options{ConfigFile: configFile, Config: cfg, Default: conn, Build: build, Scraper: scraper,
+		Timeouts: timeouts, Logger: logger, Self: []prometheus.Collector{collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), versioncollector.NewCollector(name), bouncers, backups}})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	defer exp.Close()
+	reloader := exp.Reloader
 
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        name,
@@ -177,7 +176,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 		logger.Error("cannot build the landing page", "err", err)
 		return 1
 	}
-	mux := srv.Routes(metricsPath, reloader, landing)
+	mux := exp.Server.Routes(metricsPath, reloader, landing)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

@@ -15,12 +15,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
@@ -55,36 +53,16 @@ func start(t *testing.T, cfgYAML, dsn string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := mustConn(t, dsn)
-	mgr := target.NewManager(cfg, def, quiet)
-	t.Cleanup(mgr.Close)
-	build := func(c *config.Config) (*collector.Scraper, error) {
-		var names []string
-		for _, s := range collector.Specs() {
-			if s.Default {
-				names = append(names, s.Name)
-			}
-		}
-		ins, err := collector.Build(names, collector.Options{Config: c, Logger: quiet})
-		if err != nil {
-			return nil, err
-		}
-		return collector.NewScraper(ins, quiet), nil
-	}
-	sc, err := build(cfg)
+	exp, err := exporter.New(exporter.Options{ConfigFile: path, Config: cfg, Default: mustConn(t, dsn),
+		Build: exporter.BuildCollectors(exporter.DefaultCollectors(), quiet), Logger: quiet,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := exporter.NewState()
-	self := prometheus.NewRegistry()
-	self.MustRegister(exporter.PoolCollector{Manager: mgr}, state)
-	s := &exporter.Server{Manager: mgr, Logger: quiet, Self: self,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}
-	s.SetScraper(sc)
-	rl := &exporter.Reloader{Path: path, Server: s, State: state, Logger: quiet, Build: build}
-	hs := httptest.NewServer(s.Routes("/metrics", rl, nil))
+	t.Cleanup(exp.Close)
+	hs := httptest.NewServer(exp.Server.Routes("/metrics", exp.Reloader, nil))
 	t.Cleanup(hs.Close)
-	return &harness{http: hs, mgr: mgr, state: state, reload: rl, cfgPath: path}
+	return &harness{http: hs, mgr: exp.Manager, state: exp.State, reload: exp.Reloader, cfgPath: path}
 }
 
 func mustConn(t *testing.T, dsn string) *pgx.ConnConfig {

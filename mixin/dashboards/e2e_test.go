@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
@@ -74,22 +72,17 @@ func startExporter(t *testing.T, dsn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr := target.NewManager(cfg, def, quiet)
-	t.Cleanup(mgr.Close)
 	var names []string
 	for _, s := range collector.Specs() {
 		names = append(names, s.Name)
 	}
-	ins, err := collector.Build(names, collector.Options{Config: cfg, Logger: quiet})
+	exp, err := exporter.New(exporter.Options{Config: cfg, Default: def, Build: exporter.BuildCollectors(names, quiet),
+		Logger: quiet, Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	self := prometheus.NewRegistry()
-	self.MustRegister(exporter.PoolCollector{Manager: mgr}, exporter.NewState())
-	s := &exporter.Server{Manager: mgr, Logger: quiet, Self: self,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}
-	s.SetScraper(collector.NewScraper(ins, quiet))
-	hs := httptest.NewServer(s.Routes("/metrics", http.NotFoundHandler(), nil))
+	t.Cleanup(exp.Close)
+	hs := httptest.NewServer(exp.Server.Routes("/metrics", http.NotFoundHandler(), nil))
 	t.Cleanup(hs.Close)
 	return strings.TrimPrefix(hs.URL, "http://")
 }

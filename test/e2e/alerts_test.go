@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
@@ -303,33 +301,14 @@ func startExporter(t *testing.T, dsn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr := target.NewManager(cfg, conn, quiet)
-	t.Cleanup(mgr.Close)
-	build := func(c *config.Config) (*collector.Scraper, error) {
-		var names []string
-		for _, s := range collector.Specs() {
-			if s.Default {
-				names = append(names, s.Name)
-			}
-		}
-		ins, err := collector.Build(names, collector.Options{Config: c, Logger: quiet})
-		if err != nil {
-			return nil, err
-		}
-		return collector.NewScraper(ins, quiet), nil
-	}
-	sc, err := build(cfg)
+	exp, err := exporter.New(exporter.Options{ConfigFile: path, Config: cfg, Default: conn,
+		Build: exporter.BuildCollectors(exporter.DefaultCollectors(), quiet), Logger: quiet,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := exporter.NewState()
-	self := prometheus.NewRegistry()
-	self.MustRegister(exporter.PoolCollector{Manager: mgr}, state)
-	es := &exporter.Server{Manager: mgr, Logger: quiet, Self: self,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}
-	es.SetScraper(sc)
-	rl := &exporter.Reloader{Path: path, Server: es, State: state, Logger: quiet, Build: build}
-	hs := httptest.NewServer(es.Routes("/metrics", rl, nil))
+	t.Cleanup(exp.Close)
+	hs := httptest.NewServer(exp.Server.Routes("/metrics", exp.Reloader, nil))
 	t.Cleanup(hs.Close)
 	return strings.TrimPrefix(hs.URL, "http://")
 }
