@@ -58,118 +58,218 @@ func init() {
 type indexesCollector struct {
 	limits   *config.ObjectLimits
 	sizesTTL time.Duration
-	sizes    sizeCache
+	choices  choices
 }
 
+// The indexes pg_stat_user_indexes shows, as that view selects them (by
+// their tables), and their names.
+const (
+	userIndexTables = `pg_index x JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 't', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`
+	userIndexes = `pg_class i, ` + userIndexTables + ` AND i.oid = x.indexrelid`
+)
+
+// What a choice of indexes is made from: each index's scans since the
+// statistics reset, and whether its shape counts it.
+const indexCandidatesQuery = `SELECT i.oid::int8, n.nspname, c.relname, i.relname, n.nspname !~ '^pg_temp_',
+ pg_stat_get_numscans(i.oid)::float8
+ FROM ` + userIndexes
+
+// The columns of pg_stat_user_indexes and pg_statio_user_indexes, read with
+// the statistics functions those views are made of, for every index in one
+// pass: a row for each chosen index ($1), each invalid one and each one of
+// at least UnusedIndexMinSize ($2) never scanned, with its chosen flag and
+// its names (looked up for these rows only); then one row (OID 0) summing
+// the indexes not chosen, which ends with the shape of the permanent indexes.
+//
 // An index enforces something when a constraint uses it (primary key,
 // unique, exclusion, or the key a foreign key references) or it is unique.
 // IN, not a correlated EXISTS: pg_constraint has no index on conindid, and
 // IN is hashed once where EXISTS under OR would scan it once per index.
-const indexesQuery = `SELECT s.indexrelid::int8, s.schemaname, s.relname, s.indexrelname,
- s.idx_scan::float8, s.idx_tup_read::float8, s.idx_tup_fetch::float8,
- COALESCE(io.idx_blks_read, 0)::float8, COALESCE(io.idx_blks_hit, 0)::float8,
- NOT i.indisvalid, i.indisunique OR s.indexrelid IN (SELECT conindid FROM pg_constraint)
- FROM pg_stat_user_indexes s JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
- JOIN pg_index i ON i.indexrelid = s.indexrelid`
+const indexesQuery = `WITH s AS MATERIALIZED (
+ SELECT x.indexrelid AS oid, x.indrelid,
+  pg_stat_get_numscans(x.indexrelid)::float8 AS scan, pg_stat_get_tuples_returned(x.indexrelid)::float8 AS tup_read,
+  pg_stat_get_tuples_fetched(x.indexrelid)::float8 AS tup_fetch,
+  pg_stat_get_blocks_fetched(x.indexrelid)::float8 AS blks_fetched, pg_stat_get_blocks_hit(x.indexrelid)::float8 AS blks_hit,
+  NOT x.indisvalid AS invalid, x.indisunique AS uniq,
+  x.indexrelid = ANY($1::oid[]) AS chosen, x.indexrelid = ANY($2::oid[]) AS big, n.nspname !~ '^pg_temp_' AS permanent
+ FROM ` + userIndexTables + `)
+SELECT s.oid::int8, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = s.indrelid),
+ (SELECT relname FROM pg_class WHERE oid = s.indrelid), (SELECT relname FROM pg_class WHERE oid = s.oid),
+ scan, tup_read, tup_fetch, blks_fetched - blks_hit, blks_hit,
+ invalid, uniq OR s.oid IN (SELECT conindid FROM pg_constraint), chosen, 1::float8, 0::int8, 0::int8
+ FROM s WHERE chosen OR invalid OR (big AND scan = 0 AND NOT uniq)
+UNION ALL
+SELECT 0, '', '', '', COALESCE(sum(scan) FILTER (WHERE NOT chosen), 0), COALESCE(sum(tup_read) FILTER (WHERE NOT chosen), 0),
+ COALESCE(sum(tup_fetch) FILTER (WHERE NOT chosen), 0), COALESCE(sum(blks_fetched - blks_hit) FILTER (WHERE NOT chosen), 0),
+ COALESCE(sum(blks_hit) FILTER (WHERE NOT chosen), 0), false, false, false, count(*) FILTER (WHERE NOT chosen)::float8,
+ count(*) FILTER (WHERE permanent), COALESCE(sum(oid::int8) FILTER (WHERE permanent), 0)::int8
+ FROM s`
 
 const indexSizesQuery = `SELECT c.oid::int8, pg_relation_size(c.oid)::float8
  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('i', 'I') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`
 
 type indexRow struct {
+	oid                 int64
 	schema, table, name string
 	stats               [5]float64
-	size                float64
 	invalid, enforces   bool
+	chosen              bool
+	n                   float64 // indexes summed in the row
 }
 
 func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	szs, err := c.sizes.get(ctx, s.Target.Name, s.Database, c.sizesTTL, func(ctx context.Context) (map[int64][]float64, error) {
-		return readSizes(ctx, s, indexSizesQuery, 1)
-	})
-	if err != nil {
-		return fmt.Errorf("reading index sizes: %w", err)
-	}
-	rows, err := s.Conn.Query(ctx, indexesQuery)
-	if err != nil {
-		return err
-	}
-	var idx []indexRow
-	var cs []candidate
-	for rows.Next() {
-		var r indexRow
-		var oid int64
-		dest := []any{&oid, &r.schema, &r.table, &r.name}
-		for i := range r.stats {
-			dest = append(dest, &r.stats[i])
+	cur := c.choices.get(s.Target.Name, s.Database, c.sizesTTL)
+	fresh := cur == nil
+	if fresh {
+		at := time.Now()
+		szs, err := readSizes(ctx, s, indexSizesQuery, 1)
+		if err != nil {
+			return fmt.Errorf("reading index sizes: %w", err)
 		}
-		dest = append(dest, &r.invalid, &r.enforces)
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
+		if cur, err = c.choose(ctx, s, szs, at); err != nil {
 			return err
 		}
-		if v := szs[oid]; v != nil {
-			r.size = v[0]
-		}
-		q := r.schema + "." + r.table
-		idx = append(idx, r)
-		cs = append(cs, candidate{name: q + "." + r.name, size: r.size, activity: r.stats[0], eligible: eligible(c.limits, q, r.size)})
 	}
-	if err := rows.Err(); err != nil {
+	idx, rest, sh, err := c.read(ctx, s, cur)
+	if err != nil {
 		return err
 	}
+	if sh != cur.shape && !fresh {
+		// Indexes were created, dropped or renamed since the choice.
+		if cur, err = c.choose(ctx, s, cur.sizes, cur.sizesAt); err != nil {
+			return err
+		}
+		if idx, rest, _, err = c.read(ctx, s, cur); err != nil {
+			return err
+		}
+	}
 	n := c.limits.TopNOr(config.DefaultIndexesTopN)
-	chosen := pickObjects(cs, n)
 	db := s.Database
-	var rest indexRow
 	reported, invalid, unused := 0, 0, 0
 	var unusedSize float64
-	var unusedIdx []int
+	var unusedCs []candidate
+	var unusedIdx []*indexRow
 	for i := range idx {
 		r := &idx[i]
+		var size float64
+		if v := cur.sizes[r.oid]; v != nil {
+			size = v[0]
+		}
 		if r.invalid {
 			if invalid < n {
 				indexInvalid.Emit(ch, 1, db, r.schema, r.table, r.name)
 			}
 			invalid++
 		}
-		if r.stats[0] == 0 && !r.invalid && !r.enforces && r.size >= UnusedIndexMinSize {
+		if r.stats[0] == 0 && !r.invalid && !r.enforces && size >= UnusedIndexMinSize {
 			unused++
-			unusedSize += r.size
-			unusedIdx = append(unusedIdx, i)
+			unusedSize += size
+			unusedIdx = append(unusedIdx, r)
+			unusedCs = append(unusedCs, candidate{name: r.schema + "." + r.table + "." + r.name, size: size, activity: size, eligible: true})
 		}
-		if !chosen[i] {
-			for j := range r.stats {
-				rest.stats[j] += r.stats[j]
-			}
-			rest.size += r.size
+		if !r.chosen {
 			continue
 		}
 		reported++
 		for j, m := range indexStats {
 			m.Emit(ch, r.stats[j], db, r.schema, r.table, r.name)
 		}
-		indexSize.Emit(ch, r.size, db, r.schema, r.table, r.name)
+		indexSize.Emit(ch, size, db, r.schema, r.table, r.name)
 	}
 	// The largest unused indexes are named, up to n.
-	unusedCs := make([]candidate, len(unusedIdx))
-	for k, i := range unusedIdx {
-		unusedCs[k] = candidate{name: cs[i].name, size: idx[i].size, activity: idx[i].size, eligible: true}
-	}
 	for k, ok := range pickObjects(unusedCs, n) {
 		if ok {
-			r := &idx[unusedIdx[k]]
+			r := unusedIdx[k]
 			indexUnused.Emit(ch, 1, db, r.schema, r.table, r.name)
 		}
 	}
 	for j, m := range indexStats {
 		m.Emit(ch, rest.stats[j], db, "", "", "")
 	}
-	indexSize.Emit(ch, rest.size, db, "", "", "")
+	indexSize.Emit(ch, cur.restSizes[0], db, "", "", "")
 	indexesInvalid.Emit(ch, float64(invalid), db)
 	indexesUnused.Emit(ch, float64(unused), db)
 	indexesUnusedSz.Emit(ch, unusedSize, db)
 	indexesReported.Emit(ch, float64(reported), db)
-	indexesFolded.Emit(ch, float64(len(idx)-reported), db)
+	indexesFolded.Emit(ch, rest.n, db)
 	return nil
+}
+
+// choose reads every index's scans and chooses, with the sizes given, the
+// indexes reported one by one; the choice is kept for the next scrapes.
+func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time) (*choice, error) {
+	rows, err := s.Conn.Query(ctx, indexCandidatesQuery)
+	if err != nil {
+		return nil, err
+	}
+	var oids, big []int64
+	var cs []candidate
+	ch := &choice{sizesAt: at, sizes: szs, restSizes: make([]float64, 1)}
+	for rows.Next() {
+		var oid int64
+		var schema, table, name string
+		var permanent bool
+		var scans float64
+		if err := rows.Scan(&oid, &schema, &table, &name, &permanent, &scans); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if permanent {
+			ch.shape.add(oid)
+		}
+		var size float64
+		if v := szs[oid]; v != nil {
+			size = v[0]
+		}
+		if size >= UnusedIndexMinSize {
+			big = append(big, oid)
+		}
+		q := schema + "." + table
+		oids = append(oids, oid)
+		cs = append(cs, candidate{name: q + "." + name, size: size, activity: scans, eligible: eligible(c.limits, q, size)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var chosen []int64
+	for i, ok := range pickObjects(cs, c.limits.TopNOr(config.DefaultIndexesTopN)) {
+		if ok {
+			chosen = append(chosen, oids[i])
+		} else if v := szs[oids[i]]; v != nil {
+			ch.restSizes[0] += v[0]
+		}
+	}
+	ch.chosen, ch.big = oidArray(chosen), oidArray(big)
+	c.choices.put(s.Target.Name, s.Database, ch, c.sizesTTL)
+	return ch, nil
+}
+
+// read runs indexesQuery for a choice: the chosen, invalid and possibly
+// unused indexes, the rest summed, and the shape of the indexes now.
+func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (idx []indexRow, rest indexRow, sh shape, err error) {
+	rows, err := s.Conn.Query(ctx, indexesQuery, cur.chosen, cur.big)
+	if err != nil {
+		return nil, rest, sh, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r indexRow
+		var rsh shape
+		dest := []any{&r.oid, &r.schema, &r.table, &r.name}
+		for i := range r.stats {
+			dest = append(dest, &r.stats[i])
+		}
+		dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, rest, sh, err
+		}
+		if r.oid == 0 {
+			rest, sh = r, rsh
+			continue
+		}
+		idx = append(idx, r)
+	}
+	return idx, rest, sh, rows.Err()
 }

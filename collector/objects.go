@@ -1,8 +1,8 @@
 package collector
 
 import (
-	"context"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -65,43 +65,82 @@ func eligible(l *config.ObjectLimits, qualified string, size float64) bool {
 	return size >= float64(l.MinSize) && l.Selected(qualified)
 }
 
-// sizeCache keeps relation sizes per target and database for a TTL: sizes
-// cost a stat() per file, so they are read for all relations at once and
-// reused between scrapes.
-type sizeCache struct {
+// A choice is the set of objects (tables or indexes) that one database
+// reports one by one. Choosing needs every object's size and activity, so it
+// is made when the sizes are read, every objects.sizes_ttl, and made again
+// with the same sizes when objects are created or dropped. Between
+// choices a scrape sends the chosen OIDs with one query that reads every
+// object's statistics on the server and answers with a row per chosen
+// object and one sum for the rest: the exporter parses a few hundred rows
+// whatever the number of objects.
+type choice struct {
+	sizesAt time.Time
+	sizes   map[int64][]float64 // by OID, as read at sizesAt
+	chosen  string              // the chosen OIDs as an array literal
+	shape   shape               // of the objects the choice was made from
+	// restSizes sums the sizes of the objects not chosen.
+	restSizes []float64
+	// big lists the indexes of at least UnusedIndexMinSize, so that the
+	// query can return those never scanned (indexes only).
+	big string
+}
+
+// shape tells whether objects were created or dropped since a choice: their
+// number and the sum of their OIDs. Objects in temporary schemas are left
+// out: they come and go too often to choose again for each, and are summed
+// into the rest until the next choice. A renamed object keeps its place;
+// its series take the new name at once, the patterns see it at the next
+// choice.
+type shape struct{ n, sum int64 }
+
+func (sh *shape) add(oid int64) {
+	sh.n++
+	sh.sum += oid
+}
+
+// choices keeps the current choice per target and database.
+type choices struct {
 	mu sync.Mutex
-	m  map[[2]string]*sizes
+	m  map[[2]string]*choice
 }
 
-type sizes struct {
-	at time.Time
-	by map[int64][]float64
-}
-
-// get returns the sizes for target/db, calling load when they are older than ttl.
-func (c *sizeCache) get(ctx context.Context, target, db string, ttl time.Duration, load func(context.Context) (map[int64][]float64, error)) (map[int64][]float64, error) {
-	key := [2]string{target, db}
+// get returns the choice for target/db, nil when there is none or its sizes
+// are older than ttl.
+func (c *choices) get(target, db string, ttl time.Duration) *choice {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.m[[2]string{target, db}]
+	if ch == nil || time.Since(ch.sizesAt) >= ttl {
+		return nil
+	}
+	return ch
+}
+
+// put stores a choice, and forgets those of targets and databases not
+// scraped for a long while.
+func (c *choices) put(target, db string, ch *choice, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[[2]string]*sizes{}
+		c.m = map[[2]string]*choice{}
 	}
-	e := c.m[key]
-	c.mu.Unlock()
-	if e != nil && time.Since(e.at) < ttl {
-		return e.by, nil
-	}
-	by, err := load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	c.mu.Lock()
-	c.m[key] = &sizes{at: now, by: by}
+	c.m[[2]string{target, db}] = ch
 	for k, o := range c.m {
-		if now.Sub(o.at) > 2*ttl+time.Hour {
+		if time.Since(o.sizesAt) > 2*ttl+time.Hour {
 			delete(c.m, k)
 		}
 	}
-	c.mu.Unlock()
-	return by, nil
+}
+
+// oidArray writes OIDs as an array literal for a query parameter.
+func oidArray(oids []int64) string {
+	b := make([]byte, 0, 2+8*len(oids))
+	b = append(b, '{')
+	for i, o := range oids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, o, 10)
+	}
+	return string(append(b, '}'))
 }

@@ -81,43 +81,78 @@ func init() {
 type tablesCollector struct {
 	limits   *config.ObjectLimits
 	sizesTTL time.Duration
-	sizes    sizeCache
+	choices  choices
 }
 
+// userTables selects the relations pg_stat_user_tables shows (its TOAST
+// tables aside: they are counted with their owners).
+const (
+	userTablesFrom  = `pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace`
+	userTablesWhere = ` WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`
+	userTables      = userTablesFrom + userTablesWhere
+)
+
+// What a choice of tables is made from: each table's activity (scans and
+// rows written, as pg_stat_user_tables counts them, since the statistics
+// reset), and whether its shape counts it.
+const tableCandidatesQuery = `SELECT c.oid::int8, n.nspname, c.relname, n.nspname !~ '^pg_temp_',
+ (pg_stat_get_numscans(c.oid) + pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
+  + pg_stat_get_tuples_deleted(c.oid))::float8 + COALESCE(x.scans, 0)
+ FROM ` + userTablesFrom + `
+ LEFT JOIN (SELECT indrelid, sum(pg_stat_get_numscans(indexrelid))::float8 AS scans FROM pg_index GROUP BY 1) x ON x.indrelid = c.oid
+` + userTablesWhere
+
 // The columns of pg_stat_user_tables and pg_statio_user_tables, read with
-// the statistics functions those views are made of, in one pass: the views
-// sum each table's indexes in a per-table subquery, where one grouped pass
-// over pg_index serves all tables (about 1.6 times less server time on
-// 10 000 tables). Index blocks of a TOAST table count toward its owner, as
-// tidx_blks_* do. The timestamps come last.
-const tablesQuery = `WITH ix AS (
-  SELECT COALESCE(o.oid, i.indrelid) AS rel,
-   sum(pg_stat_get_numscans(i.indexrelid)) FILTER (WHERE o.oid IS NULL) AS scans,
-   sum(pg_stat_get_tuples_fetched(i.indexrelid)) FILTER (WHERE o.oid IS NULL) AS fetched,
-   sum(pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid)) FILTER (WHERE o.oid IS NULL) AS rd,
-   sum(pg_stat_get_blocks_hit(i.indexrelid)) FILTER (WHERE o.oid IS NULL) AS hit,
-   sum(pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid)) FILTER (WHERE o.oid IS NOT NULL) AS trd,
-   sum(pg_stat_get_blocks_hit(i.indexrelid)) FILTER (WHERE o.oid IS NOT NULL) AS thit
-  FROM pg_index i LEFT JOIN pg_class o ON o.reltoastrelid = i.indrelid AND o.reltoastrelid <> 0
-  GROUP BY 1)
-SELECT c.oid::int8, n.nspname, c.relname,
- pg_stat_get_numscans(c.oid)::float8, pg_stat_get_tuples_returned(c.oid)::float8,
- COALESCE(x.scans, 0)::float8, (COALESCE(x.fetched, 0) + pg_stat_get_tuples_fetched(c.oid))::float8,
- pg_stat_get_tuples_inserted(c.oid)::float8, pg_stat_get_tuples_updated(c.oid)::float8,
- pg_stat_get_tuples_deleted(c.oid)::float8, pg_stat_get_tuples_hot_updated(c.oid)::float8,
- pg_stat_get_live_tuples(c.oid)::float8, pg_stat_get_dead_tuples(c.oid)::float8, pg_stat_get_mod_since_analyze(c.oid)::float8,
- pg_stat_get_vacuum_count(c.oid)::float8, pg_stat_get_autovacuum_count(c.oid)::float8,
- pg_stat_get_analyze_count(c.oid)::float8, pg_stat_get_autoanalyze_count(c.oid)::float8,
- (pg_stat_get_blocks_fetched(c.oid) - pg_stat_get_blocks_hit(c.oid))::float8, pg_stat_get_blocks_hit(c.oid)::float8,
- COALESCE(x.rd, 0)::float8, COALESCE(x.hit, 0)::float8,
- COALESCE(pg_stat_get_blocks_fetched(NULLIF(c.reltoastrelid, 0)) - pg_stat_get_blocks_hit(NULLIF(c.reltoastrelid, 0)) + COALESCE(x.trd, 0), 0)::float8,
- COALESCE(pg_stat_get_blocks_hit(NULLIF(c.reltoastrelid, 0)) + COALESCE(x.thit, 0), 0)::float8,
- COALESCE(EXTRACT(EPOCH FROM pg_stat_get_last_vacuum_time(c.oid)), 0)::float8,
- COALESCE(EXTRACT(EPOCH FROM pg_stat_get_last_autovacuum_time(c.oid)), 0)::float8,
- COALESCE(EXTRACT(EPOCH FROM pg_stat_get_last_analyze_time(c.oid)), 0)::float8,
- COALESCE(EXTRACT(EPOCH FROM pg_stat_get_last_autoanalyze_time(c.oid)), 0)::float8
- FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN ix x ON x.rel = c.oid
- WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`
+// the statistics functions those views are made of, for every table in one
+// pass, grouped: a row per chosen table ($1) and one (grp 0) summing the
+// rest. The views sum each table's indexes in a per-table subquery; here one
+// pass over pg_index serves all tables, its own indexes and those of its
+// TOAST table, whose blocks count as TOAST blocks, as tidx_blks_* do. The
+// timestamps and names are read for chosen tables only. Every row ends with
+// the shape of the permanent tables.
+const tablesQuery = `WITH t AS MATERIALIZED (
+ SELECT c.oid, c.reltoastrelid AS toast,
+  CASE WHEN c.oid = ANY($1::oid[]) THEN c.oid ELSE 0 END AS grp, n.nspname !~ '^pg_temp_' AS permanent
+ FROM ` + userTables + `),
+owner AS (SELECT oid AS rel, grp, false AS toast FROM t UNION ALL SELECT toast, grp, true FROM t WHERE toast <> 0),
+ix AS (
+ SELECT o.grp,
+  sum(pg_stat_get_numscans(i.indexrelid)::float8) FILTER (WHERE NOT o.toast) AS scans,
+  sum(pg_stat_get_tuples_fetched(i.indexrelid)::float8) FILTER (WHERE NOT o.toast) AS fetched,
+  sum((pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid))::float8) FILTER (WHERE NOT o.toast) AS rd,
+  sum(pg_stat_get_blocks_hit(i.indexrelid)::float8) FILTER (WHERE NOT o.toast) AS hit,
+  sum((pg_stat_get_blocks_fetched(i.indexrelid) - pg_stat_get_blocks_hit(i.indexrelid))::float8) FILTER (WHERE o.toast) AS trd,
+  sum(pg_stat_get_blocks_hit(i.indexrelid)::float8) FILTER (WHERE o.toast) AS thit
+ FROM owner o JOIN pg_index i ON i.indrelid = o.rel GROUP BY 1),
+g AS (
+ SELECT grp, count(*)::float8 AS n,
+  sum(pg_stat_get_numscans(oid)::float8) AS seq_scan, sum(pg_stat_get_tuples_returned(oid)::float8) AS seq_tup_read,
+  sum(pg_stat_get_tuples_fetched(oid)::float8) AS fetched,
+  sum(pg_stat_get_tuples_inserted(oid)::float8) AS ins, sum(pg_stat_get_tuples_updated(oid)::float8) AS upd,
+  sum(pg_stat_get_tuples_deleted(oid)::float8) AS del, sum(pg_stat_get_tuples_hot_updated(oid)::float8) AS hot,
+  sum(pg_stat_get_live_tuples(oid)::float8) AS live, sum(pg_stat_get_dead_tuples(oid)::float8) AS dead,
+  sum(pg_stat_get_mod_since_analyze(oid)::float8) AS mod,
+  sum(pg_stat_get_vacuum_count(oid)::float8) AS vac, sum(pg_stat_get_autovacuum_count(oid)::float8) AS avac,
+  sum(pg_stat_get_analyze_count(oid)::float8) AS an, sum(pg_stat_get_autoanalyze_count(oid)::float8) AS aan,
+  sum((pg_stat_get_blocks_fetched(oid) - pg_stat_get_blocks_hit(oid))::float8) AS heap_rd,
+  sum(pg_stat_get_blocks_hit(oid)::float8) AS heap_hit,
+  sum(COALESCE(pg_stat_get_blocks_fetched(NULLIF(toast, 0)) - pg_stat_get_blocks_hit(NULLIF(toast, 0)), 0)::float8) AS toast_rd,
+  sum(COALESCE(pg_stat_get_blocks_hit(NULLIF(toast, 0)), 0)::float8) AS toast_hit,
+  max(EXTRACT(EPOCH FROM pg_stat_get_last_vacuum_time(oid))::float8) FILTER (WHERE grp <> 0) AS lv,
+  max(EXTRACT(EPOCH FROM pg_stat_get_last_autovacuum_time(oid))::float8) FILTER (WHERE grp <> 0) AS lav,
+  max(EXTRACT(EPOCH FROM pg_stat_get_last_analyze_time(oid))::float8) FILTER (WHERE grp <> 0) AS la,
+  max(EXTRACT(EPOCH FROM pg_stat_get_last_autoanalyze_time(oid))::float8) FILTER (WHERE grp <> 0) AS laa
+ FROM t GROUP BY grp),
+sh AS (SELECT count(*) FILTER (WHERE permanent) AS n, COALESCE(sum(oid::int8) FILTER (WHERE permanent), 0)::int8 AS sum FROM t)
+SELECT g.grp::int8,
+ COALESCE((SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = g.grp), ''),
+ COALESCE((SELECT relname FROM pg_class WHERE oid = g.grp), ''), g.n,
+ g.seq_scan, g.seq_tup_read, COALESCE(x.scans, 0), g.fetched + COALESCE(x.fetched, 0),
+ g.ins, g.upd, g.del, g.hot, g.live, g.dead, g.mod, g.vac, g.avac, g.an, g.aan,
+ g.heap_rd, g.heap_hit, COALESCE(x.rd, 0), COALESCE(x.hit, 0),
+ g.toast_rd + COALESCE(x.trd, 0), g.toast_hit + COALESCE(x.thit, 0),
+ COALESCE(g.lv, 0), COALESCE(g.lav, 0), COALESCE(g.la, 0), COALESCE(g.laa, 0), sh.n, sh.sum
+ FROM g LEFT JOIN ix x USING (grp) CROSS JOIN sh`
 
 // Sizes of every user table in one pass; size functions need no privilege
 // on the table.
@@ -125,74 +160,46 @@ const tableSizesQuery = `SELECT c.oid::int8,
  (pg_table_size(c.oid) - COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0))::float8,
  COALESCE(pg_total_relation_size(NULLIF(c.reltoastrelid, 0)), 0)::float8,
  pg_indexes_size(c.oid)::float8
- FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'm', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`
+ FROM ` + userTables
 
 type tableRow struct {
+	oid          int64
 	schema, name string
+	n            float64 // tables summed in the row
 	stats        [21]float64
 	times        [4]float64
-	sizes        []float64
 }
 
 func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	szs, err := c.sizes.get(ctx, s.Target.Name, s.Database, c.sizesTTL, func(ctx context.Context) (map[int64][]float64, error) {
-		return readSizes(ctx, s, tableSizesQuery, 3)
-	})
-	if err != nil {
-		return fmt.Errorf("reading table sizes: %w", err)
-	}
-	rows, err := s.Conn.Query(ctx, tablesQuery)
-	if err != nil {
-		return err
-	}
-	var tabs []tableRow
-	var cs []candidate
-	zero := make([]float64, 3)
-	for rows.Next() {
-		var t tableRow
-		var relid int64
-		dest := []any{&relid, &t.schema, &t.name}
-		for i := range t.stats {
-			dest = append(dest, &t.stats[i])
+	cur := c.choices.get(s.Target.Name, s.Database, c.sizesTTL)
+	fresh := cur == nil
+	if fresh {
+		at := time.Now()
+		szs, err := readSizes(ctx, s, tableSizesQuery, 3)
+		if err != nil {
+			return fmt.Errorf("reading table sizes: %w", err)
 		}
-		for i := range t.times {
-			dest = append(dest, &t.times[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
+		if cur, err = c.choose(ctx, s, szs, at); err != nil {
 			return err
 		}
-		if t.sizes = szs[relid]; t.sizes == nil {
-			t.sizes = zero // created since the sizes were read
-		}
-		q := t.schema + "." + t.name
-		total := t.sizes[0] + t.sizes[1] + t.sizes[2]
-		// Activity: scans plus rows written, since the statistics reset.
-		act := t.stats[0] + t.stats[2] + t.stats[4] + t.stats[5] + t.stats[6]
-		tabs = append(tabs, t)
-		cs = append(cs, candidate{name: q, size: total, activity: act, eligible: eligible(c.limits, q, total)})
 	}
-	if err := rows.Err(); err != nil {
+	tabs, rest, sh, err := c.read(ctx, s, cur)
+	if err != nil {
 		return err
 	}
-	chosen := pickObjects(cs, c.limits.TopNOr(config.DefaultTablesTopN))
-	var rest tableRow
-	rest.sizes = make([]float64, 3)
-	reported := 0
+	if sh != cur.shape && !fresh {
+		// Tables were created, dropped or renamed since the choice.
+		if cur, err = c.choose(ctx, s, cur.sizes, cur.sizesAt); err != nil {
+			return err
+		}
+		if tabs, rest, _, err = c.read(ctx, s, cur); err != nil {
+			return err
+		}
+	}
 	db := s.Database
+	zero := make([]float64, len(tableSizes))
 	for i := range tabs {
 		t := &tabs[i]
-		if !chosen[i] {
-			for j := range t.stats {
-				rest.stats[j] += t.stats[j]
-			}
-			for j := range t.sizes {
-				rest.sizes[j] += t.sizes[j]
-			}
-			continue
-		}
-		reported++
 		for j, m := range tableStats {
 			m.Emit(ch, t.stats[j], db, t.schema, t.name)
 		}
@@ -201,19 +208,101 @@ func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 				m.Emit(ch, t.times[j], db, t.schema, t.name)
 			}
 		}
+		sz := cur.sizes[t.oid]
+		if sz == nil {
+			sz = zero // created since the sizes were read
+		}
 		for j, m := range tableSizes {
-			m.Emit(ch, t.sizes[j], db, t.schema, t.name)
+			m.Emit(ch, sz[j], db, t.schema, t.name)
 		}
 	}
 	for j, m := range tableStats {
 		m.Emit(ch, rest.stats[j], db, "", "")
 	}
 	for j, m := range tableSizes {
-		m.Emit(ch, rest.sizes[j], db, "", "")
+		m.Emit(ch, cur.restSizes[j], db, "", "")
 	}
-	tablesReported.Emit(ch, float64(reported), db)
-	tablesFolded.Emit(ch, float64(len(tabs)-reported), db)
+	tablesReported.Emit(ch, float64(len(tabs)), db)
+	tablesFolded.Emit(ch, rest.n, db)
 	return nil
+}
+
+// choose reads every table's activity and chooses, with the sizes given,
+// the tables reported one by one; the choice is kept for the next scrapes.
+func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time) (*choice, error) {
+	rows, err := s.Conn.Query(ctx, tableCandidatesQuery)
+	if err != nil {
+		return nil, err
+	}
+	var oids []int64
+	var cs []candidate
+	ch := &choice{sizesAt: at, sizes: szs, restSizes: make([]float64, len(tableSizes))}
+	for rows.Next() {
+		var oid int64
+		var schema, name string
+		var permanent bool
+		var act float64
+		if err := rows.Scan(&oid, &schema, &name, &permanent, &act); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if permanent {
+			ch.shape.add(oid)
+		}
+		total := 0.0
+		for _, v := range szs[oid] {
+			total += v
+		}
+		q := schema + "." + name
+		oids = append(oids, oid)
+		cs = append(cs, candidate{name: q, size: total, activity: act, eligible: eligible(c.limits, q, total)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var chosen []int64
+	for i, ok := range pickObjects(cs, c.limits.TopNOr(config.DefaultTablesTopN)) {
+		if ok {
+			chosen = append(chosen, oids[i])
+			continue
+		}
+		for j, v := range szs[oids[i]] {
+			ch.restSizes[j] += v
+		}
+	}
+	ch.chosen = oidArray(chosen)
+	c.choices.put(s.Target.Name, s.Database, ch, c.sizesTTL)
+	return ch, nil
+}
+
+// read runs tablesQuery for a choice: the chosen tables, the rest summed,
+// and the shape of the tables now.
+func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (tabs []tableRow, rest tableRow, sh shape, err error) {
+	rows, err := s.Conn.Query(ctx, tablesQuery, cur.chosen)
+	if err != nil {
+		return nil, rest, sh, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var t tableRow
+		dest := []any{&t.oid, &t.schema, &t.name, &t.n}
+		for i := range t.stats {
+			dest = append(dest, &t.stats[i])
+		}
+		for i := range t.times {
+			dest = append(dest, &t.times[i])
+		}
+		dest = append(dest, &sh.n, &sh.sum)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, rest, sh, err
+		}
+		if t.oid == 0 {
+			rest = t
+			continue
+		}
+		tabs = append(tabs, t)
+	}
+	return tabs, rest, sh, rows.Err()
 }
 
 // readSizes runs a sizes query whose first column is an oid and the next n

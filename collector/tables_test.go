@@ -224,3 +224,98 @@ func TestTableAndIndexLimitsBoundSeriesAndKeepTotals(t *testing.T) {
 		}
 	}
 }
+
+// The choice of tables and indexes is kept between scrapes (until the sizes
+// are read again) and made again when objects are created or dropped; a
+// temporary table does not cause a new choice and is summed into the rest.
+// On every scrape the reported tables and the rest add up to the database.
+func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	makeFixtureDB(t, s, "choice",
+		"CREATE TABLE a (id int PRIMARY KEY)", "CREATE TABLE b (id int PRIMARY KEY)",
+		"CREATE TABLE big (id int)", "INSERT INTO big SELECT generate_series(1, 100000)")
+	cfg, err := config.Parse("test.yml", []byte("objects:\n  tables: {top_n: 3}\n  indexes: {top_n: 3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "tables", "indexes")
+	db := map[string]string{"datname": "choice"}
+	// scrape waits until the database's statistics show inserted rows and
+	// checks that the reported tables and the rest add up to them.
+	scrape := func(inserted float64) scrapetest.Result {
+		t.Helper()
+		flushStats(t, s, "choice")
+		r := scrapeFor(t, sc, func(r scrapetest.Result) bool {
+			return r.Sum("pg_stat_user_tables_n_tup_ins_total", db) >= inserted
+		})
+		if got := r.Sum("pg_stat_user_tables_n_tup_ins_total", db); got != inserted {
+			t.Fatalf("n_tup_ins over reported tables and the rest is %v, want %v", got, inserted)
+		}
+		return r
+	}
+	reported := func(r scrapetest.Result, fam, table string) bool {
+		_, ok := r.Value(fam, rel("choice", table))
+		return ok
+	}
+
+	r := scrape(100000)
+	for _, tb := range []string{"a", "b", "big"} {
+		if !reported(r, "pg_stat_user_tables_n_tup_ins_total", tb) {
+			t.Fatalf("table %s not reported with 3 tables and top_n 3", tb)
+		}
+	}
+
+	// Rows written after the choice are counted on the next scrape, in the
+	// table's own series or in the rest.
+	if err := s.Exec(ctx, "choice", "INSERT INTO big SELECT generate_series(1, 500)", "INSERT INTO a VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	scrape(100501)
+
+	// A fourth table with more rows written than a and b takes a slot.
+	if err := s.Exec(ctx, "choice", "CREATE TABLE c (id int PRIMARY KEY)", "INSERT INTO c SELECT generate_series(1, 1000)"); err != nil {
+		t.Fatal(err)
+	}
+	r = scrape(101501)
+	if !reported(r, "pg_stat_user_tables_n_tup_ins_total", "c") {
+		t.Fatalf("table c created after the choice is not reported:\n%s", r.String("pg_stat_user_tables_n_tup_ins_total"))
+	}
+	if _, ok := r.Value("pg_stat_user_indexes_idx_scan_total", idx("choice", "c", "c_pkey")); !ok {
+		t.Fatalf("index c_pkey created after the choice is not reported:\n%s", r.String("pg_stat_user_indexes_idx_scan_total"))
+	}
+	if v, _ := r.Value("pg_tables_folded", db); v != 1 {
+		t.Fatalf("pg_tables_folded %v with 4 tables and top_n 3", v)
+	}
+
+	// A dropped table leaves, and its rows leave the sums with it.
+	if err := s.Exec(ctx, "choice", "DROP TABLE c"); err != nil {
+		t.Fatal(err)
+	}
+	r = scrape(100501)
+	if reported(r, "pg_stat_user_tables_n_tup_ins_total", "c") {
+		t.Fatal("dropped table c is still reported")
+	}
+	if v, _ := r.Value("pg_tables_reported", db); v != 3 {
+		t.Fatalf("pg_tables_reported %v after the drop, want 3", v)
+	}
+
+	// A temporary table, held by an open session, is summed into the rest.
+	conn, err := s.Connect(ctx, "choice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE TEMP TABLE scratch AS SELECT generate_series(1, 7) AS id"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Major >= 15 {
+		if _, err := conn.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = scrape(100508)
+	if v, _ := r.Value("pg_tables_folded", db); v != 1 {
+		t.Fatalf("pg_tables_folded %v with a temporary table beside 3 chosen tables, want 1", v)
+	}
+}
