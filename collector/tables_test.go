@@ -241,14 +241,32 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 	ctx := context.Background()
 	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "tables", "indexes")
 	db := map[string]string{"datname": "choice"}
-	// scrape waits until the database's statistics show inserted rows and
-	// checks that the reported tables and the rest add up to them.
+	// scrape waits until the server's statistics show the rows inserted (so
+	// that a new choice sees them), scrapes, and checks that the reported
+	// tables and the rest add up to them.
 	scrape := func(inserted float64) scrapetest.Result {
 		t.Helper()
 		flushStats(t, s, "choice")
-		r := scrapeFor(t, sc, func(r scrapetest.Result) bool {
-			return r.Sum("pg_stat_user_tables_n_tup_ins_total", db) >= inserted
-		})
+		var have float64
+		for deadline := time.Now().Add(5 * time.Second); ; sleep(100) {
+			conn, err := s.Connect(ctx, "choice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = conn.QueryRow(ctx, "SELECT COALESCE(sum(n_tup_ins), 0)::float8 FROM pg_stat_user_tables").Scan(&have)
+			conn.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if have == inserted || time.Now().After(deadline) {
+				break
+			}
+		}
+		if have != inserted {
+			t.Fatalf("the server's statistics show %v rows inserted, want %v", have, inserted)
+		}
+		r := sc.Scrape(t)
+		r.RequireUp(t)
 		if got := r.Sum("pg_stat_user_tables_n_tup_ins_total", db); got != inserted {
 			t.Fatalf("n_tup_ins over reported tables and the rest is %v, want %v", got, inserted)
 		}
@@ -309,10 +327,16 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 	if _, err := conn.Exec(ctx, "CREATE TEMP TABLE scratch AS SELECT generate_series(1, 7) AS id"); err != nil {
 		t.Fatal(err)
 	}
+	// Before 15 an idle session sends its statistics at the end of a
+	// transaction at most every 500 ms: one more transaction after that.
+	flush := "SELECT 1"
 	if s.Major >= 15 {
-		if _, err := conn.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
-			t.Fatal(err)
-		}
+		flush = "SELECT pg_stat_force_next_flush()"
+	} else {
+		sleep(600)
+	}
+	if _, err := conn.Exec(ctx, flush); err != nil {
+		t.Fatal(err)
 	}
 	r = scrape(100508)
 	if v, _ := r.Value("pg_tables_folded", db); v != 1 {

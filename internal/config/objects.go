@@ -22,7 +22,8 @@ type Objects struct {
 	Schema     SchemaLimits     `yaml:"schema"`
 	Statements StatementsLimits `yaml:"statements"`
 	// SizesTTL is how long relation sizes (one stat() per file) are reused
-	// between scrapes by the tables and indexes collectors.
+	// between scrapes by the tables and indexes collectors, and with them
+	// their choice of the objects reported one by one.
 	SizesTTL time.Duration `yaml:"sizes_ttl"`
 
 	Line int `yaml:"-"`
