@@ -203,3 +203,13 @@ for size in $SIZES; do
 done
 echo
 echo "pg_stat_statements entries: $(psql -d bench -c 'SELECT count(*) FROM pg_stat_statements')"
+
+# The exporter's own cost per scrape at the largest size, in process (Go's
+# benchmark: time, bytes and allocations per scrape with the default limits).
+echo
+echo "In process, $size tables, ours-default (go test ./bench -bench Scrape):"
+echo
+echo '```'
+(cd "$ROOT" && BENCH_DSN="postgresql://ours@127.0.0.1:$PORT/bench?sslmode=disable" BENCH_CONFIG="$WORK/ours-default.yml" \
+	go test ./bench -run '^$' -bench Scrape -benchtime 20x -count 3 | grep '^Benchmark')
+echo '```'
