@@ -71,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	mixinCmd, mixinFl := addMixinCommand(app)
 	rem := addRemediateCommand(app)
 	record := addBackupRecord(app)
+	checkCmd := addCheckConfigCommand(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -89,6 +90,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return rem.run(stdout, stderr, logger, webFlags, *configFile, *configCheck)
 	case record.cmd.FullCommand():
 		return record.run(stdout, stderr)
+	case checkCmd.cmd.FullCommand():
+		return checkCmd.run(stdout, stderr, logger, *configFile, *dsnFlag, sel, *queryPaths)
 	}
 	return 2
 }
@@ -137,7 +140,7 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 		return 1
 	}
 	if check {
-		fmt.Fprintf(stdout, "configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
+		fmt.Fprintf(stdout, "exporter configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
 			orDefault(configFile), len(cfg.Targets), len(cfg.AuthModules), names)
 		return 0
 	}
