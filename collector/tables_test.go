@@ -2,6 +2,7 @@ package collector_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -159,20 +160,25 @@ func TestIndexesUnusedAndInvalid(t *testing.T) {
 	}
 }
 
-// With 2 000 tables and top_n 10, each per-table family has 11 series per
-// database (10 tables and the rest), and the sums still equal the database's.
+// With 10 000 tables and top_n 500, each per-table family has 501 series per
+// database (500 tables and the rest), and the sums still equal the database's.
 func TestTableAndIndexLimitsBoundSeriesAndKeepTotals(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
-	makeFixtureDB(t, s, "manytables",
-		`DO $$ BEGIN FOR i IN 1..2000 LOOP EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY)', i); END LOOP; END $$`,
-		`DO $$ BEGIN FOR i IN 1..40 LOOP EXECUTE format('INSERT INTO t%s SELECT generate_series(1, %s)', i * 7, i * 100); END LOOP; END $$`)
+	// 1 000 tables per transaction keeps the locks within the default
+	// max_locks_per_transaction.
+	var sql []string
+	for lo := 1; lo <= 10000; lo += 1000 {
+		sql = append(sql, fmt.Sprintf(`DO $$ BEGIN FOR i IN %d..%d LOOP EXECUTE format('CREATE TABLE t%%s (id int PRIMARY KEY)', i); END LOOP; END $$`, lo, lo+999))
+	}
+	sql = append(sql, `DO $$ BEGIN FOR i IN 1..40 LOOP EXECUTE format('INSERT INTO t%s SELECT generate_series(1, %s)', i * 7, i * 100); END LOOP; END $$`)
+	makeFixtureDB(t, s, "manytables", sql...)
 	flushStats(t, s, "manytables")
 	cfg, err := config.Parse("test.yml", []byte(`objects:
   tables:
-    top_n: 10
+    top_n: 500
     exclude: ['public\.t1\d*']
   indexes:
-    top_n: 10
+    top_n: 500
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -202,20 +208,20 @@ func TestTableAndIndexLimitsBoundSeriesAndKeepTotals(t *testing.T) {
 	r.RequireUp(t)
 	db := map[string]string{"datname": "manytables"}
 	for _, fam := range []string{"pg_stat_user_tables_n_tup_ins_total", "pg_statio_user_tables_heap_blks_hit_total", "pg_table_size_bytes", "pg_stat_user_indexes_idx_scan_total", "pg_index_size_bytes"} {
-		if n := len(r.Values(fam, db)); n != 11 {
-			t.Errorf("%s has %d series for manytables, want 11", fam, n)
+		if n := len(r.Values(fam, db)); n != 501 {
+			t.Errorf("%s has %d series for manytables, want 501", fam, n)
 		}
 	}
 	if got := r.Sum("pg_stat_user_tables_n_tup_ins_total", db); got != want {
 		t.Errorf("n_tup_ins over reported tables and the rest is %v, the database has %v", got, want)
 	}
-	if v, _ := r.Value("pg_tables_reported", db); v != 10 {
+	if v, _ := r.Value("pg_tables_reported", db); v != 500 {
 		t.Errorf("pg_tables_reported %v", v)
 	}
-	if v, _ := r.Value("pg_tables_folded", db); v != 1990 {
+	if v, _ := r.Value("pg_tables_folded", db); v != 9500 {
 		t.Errorf("pg_tables_folded %v", v)
 	}
-	if v, _ := r.Value("pg_indexes_folded", db); v != 1990 {
+	if v, _ := r.Value("pg_indexes_folded", db); v != 9500 {
 		t.Errorf("pg_indexes_folded %v", v)
 	}
 	for _, m := range r["pg_stat_user_tables_n_tup_ins_total"].GetMetric() {
