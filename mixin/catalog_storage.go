@@ -54,7 +54,7 @@ var performanceAlerts = []*alertSpec{
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "relname")
 			return fmt.Sprintf("sum by (%s) (rate(%s[15m])) * 60 >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
-				obj, b.pg(mSeqScans), num(thr), obj, obj, b.pg(mLiveTuples), num(min))
+				obj, b.pg(mSeqScans, namedTable), num(thr), obj, obj, b.pg(mLiveTuples, namedTable), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute (threshold " + num(thr) + "); an index is probably missing."
@@ -79,7 +79,7 @@ var maintenanceAlerts = []*alertSpec{
 		Help:    "Dead rows in one table (the spec's vacuum threshold of 10 000).",
 		Summary: "A table needs vacuuming.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mDeadTuples), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mDeadTuples, namedTable), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value | humanize }} dead rows (threshold " + num(thr) + ")."
@@ -90,7 +90,7 @@ var maintenanceAlerts = []*alertSpec{
 		Help:    "Rows changed in one table since it was last analyzed (the spec's 5 000).",
 		Summary: "A table's planner statistics are out of date.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mModSinceAnalyze), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mModSinceAnalyze, namedTable), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value | humanize }} rows changed since its last analyze (threshold " + num(thr) + ")."
@@ -103,7 +103,7 @@ var maintenanceAlerts = []*alertSpec{
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "relname")
 			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
-				obj, b.pg(mTableBloatRatio), num(thr), obj, obj, b.pg(mTableBloatBytes), num(min))
+				obj, b.pg(mTableBloatRatio, namedTable), num(thr), obj, obj, b.pg(mTableBloatBytes, namedTable), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "An estimated {{ $value | humanizePercentage }} of table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is bloat (threshold " + pct(thr) + ")."
@@ -116,7 +116,7 @@ var maintenanceAlerts = []*alertSpec{
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "indexrelname")
 			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
-				obj, b.pg(mIndexBloatRatio), num(thr), obj, obj, b.pg(mIndexBloatBytes), num(min))
+				obj, b.pg(mIndexBloatRatio, namedIndex), num(thr), obj, obj, b.pg(mIndexBloatBytes, namedIndex), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "An estimated {{ $value | humanizePercentage }} of index {{ $labels.schemaname }}.{{ $labels.indexrelname }} in database {{ $labels.datname }} on {{ $labels.instance }} is bloat (threshold " + pct(thr) + ")."

@@ -118,6 +118,14 @@ func (b *builder) pg(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.Postgres, extra)
 }
 
+// Per-object families sum the objects beyond the exporter's limits into one
+// series per database with empty object labels (docs/cardinality.md); alerts
+// on single objects select the named series only.
+const (
+	namedTable = `relname!=""`
+	namedIndex = `indexrelname!=""`
+)
+
 // bouncer is a selector of a PgBouncer metric.
 func (b *builder) bouncer(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.PgBouncer, extra)

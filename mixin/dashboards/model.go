@@ -86,6 +86,14 @@ func m(name string, extra ...string) string {
 	return name + "{" + strings.Join(append([]string{sel}, extra...), ", ") + "}"
 }
 
+// Per-object families sum the objects beyond the exporter's limits into one
+// series per database with empty object labels; "top objects" panels show
+// the named series only.
+const (
+	namedTable = `relname!=""`
+	namedIndex = `indexrelname!=""`
+)
+
 // md selects a family with a datname label on the chosen servers and databases.
 func md(name string, extra ...string) string {
 	return name + "{" + strings.Join(append([]string{dbSel}, extra...), ", ") + "}"

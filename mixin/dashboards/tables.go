@@ -14,9 +14,9 @@ func tablesBoard(cfg Config) board {
 		Rows: []row{
 			{Title: "Vacuum and analyze", Panels: []panel{
 				ts("Dead tuples (top 10)", "short", "Which tables hold the most dead rows? A VACUUM is due past 10 000.",
-					q("topk(10, "+md(mDeadTuples)+")", obj)).over(cfg.DeadTuples),
+					q("topk(10, "+md(mDeadTuples, namedTable)+")", obj)).over(cfg.DeadTuples),
 				ts("Rows changed since analyze (top 10)", "short", "Which tables changed most since their statistics were gathered? An ANALYZE is due past 5 000.",
-					q("topk(10, "+md(mModSinceAnalyze)+")", obj)).over(cfg.ModsSinceAnalyze),
+					q("topk(10, "+md(mModSinceAnalyze, namedTable)+")", obj)).over(cfg.ModsSinceAnalyze),
 				ts("Time since last vacuum (top 10)", "s", "Which tables have gone longest without a vacuum, manual or automatic?",
 					q("topk(10, time() - "+latestOf(md(mLastVacuum), md(mLastAutovacuum))+")", obj)),
 				ts("Time since last analyze (top 10)", "s", "Which tables have gone longest without fresh statistics?",
@@ -24,13 +24,13 @@ func tablesBoard(cfg Config) board {
 			}},
 			{Title: "Bloat and scans", Panels: []panel{
 				ts("Table bloat (top 10)", "percentunit", "Which tables waste the most of their heap? A repack is due past 50 %.",
-					q("topk(10, "+md(mTableBloatRatio)+")", obj)).over(cfg.BloatRatio).ratio(),
+					q("topk(10, "+md(mTableBloatRatio, namedTable)+")", obj)).over(cfg.BloatRatio).ratio(),
 				ts("Index bloat (top 10)", "percentunit", "Which B-tree indexes waste the most space? REINDEX CONCURRENTLY is due past 50 %.",
-					q("topk(10, "+md(mIndexBloatRatio)+")", idx)).over(cfg.BloatRatio).ratio(),
+					q("topk(10, "+md(mIndexBloatRatio, namedIndex)+")", idx)).over(cfg.BloatRatio).ratio(),
 				ts("Wasted table space (top 10)", "bytes", "Where would a repack give back the most disk?",
-					q("topk(10, "+md(mTableBloatBytes)+")", obj)),
+					q("topk(10, "+md(mTableBloatBytes, namedTable)+")", obj)),
 				ts("Sequential scans per minute on large tables", "short", "Which large tables (100 000 live rows or more) are read by full scans, a sign of a missing index?",
-					q("topk(10, 60 * "+rate(md(mSeqScans))+"\nand on ("+serverBy+", datname, schemaname, relname)\n"+md(mLiveTuples)+" >= "+num(cfg.LargeTableRows)+")", obj)).over(cfg.SeqScansPerMinute),
+					q("topk(10, 60 * "+rate(md(mSeqScans, namedTable))+"\nand on ("+serverBy+", datname, schemaname, relname)\n"+md(mLiveTuples, namedTable)+" >= "+num(cfg.LargeTableRows)+")", obj)).over(cfg.SeqScansPerMinute),
 			}},
 			{Title: "Indexes and schema", Panels: []panel{
 				ts("Invalid indexes", "short", "Are indexes left invalid by a failed CREATE or REINDEX CONCURRENTLY? They cost writes and serve no reads.",
