@@ -17,17 +17,24 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
 )
 
-// pgExporterExample finds the example queries.yaml of Debian's
-// prometheus-postgres-exporter package (plain or gzipped).
+// pgExporterExample finds the example queries.yaml (plain or gzipped) of
+// Debian's prometheus-postgres-exporter package: where the package puts it,
+// or, where dpkg leaves out /usr/share/doc, where scripts/install-deps.sh
+// extracts it from the package.
 func pgExporterExample(t *testing.T) string {
 	t.Helper()
-	dir := "/usr/share/doc/prometheus-postgres-exporter/examples/"
-	for _, name := range []string{"queries.yaml", "queries.yaml.gz"} {
-		if _, err := os.Stat(dir + name); err == nil {
-			return dir + name
+	for _, dir := range []string{
+		"/usr/share/doc/prometheus-postgres-exporter/examples",
+		"/var/cache/pg_hardening_exporter/postgres_exporter",
+	} {
+		for _, name := range []string{"queries.yaml", "queries.yaml.gz"} {
+			p := filepath.Join(dir, name)
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
 		}
 	}
-	pgtest.Skip(t, "postgres_exporter's example queries.yaml", "apt-get install prometheus-postgres-exporter (or make deps)")
+	pgtest.Skip(t, "postgres_exporter's example queries.yaml", "scripts/install-deps.sh (Debian package prometheus-postgres-exporter)")
 	return ""
 }
 
@@ -38,6 +45,7 @@ var noCollectorRE = regexp.MustCompile(`--no-collector\.([a-z0-9_]+)`)
 // overlap a built-in collector, the error says which one to disable.
 func TestPostgresExporterExampleQueries(t *testing.T) {
 	path := pgExporterExample(t)
+	t.Logf("loading %s", path)
 	s := pgtest.RequireServer(t, srv)
 	ctx := context.Background()
 
