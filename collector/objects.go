@@ -14,20 +14,45 @@ type candidate struct {
 	name     string // schema.name, for patterns and stable ties
 	size     float64
 	activity float64
+	// due is above 0 for an object that needs maintenance: how far past the
+	// threshold it is (tables only).
+	due      float64
 	eligible bool // passed the patterns and the minimum size
 }
 
 // pickObjects returns, for each candidate, whether it is reported one by one.
-// Of the n slots, half go to the largest eligible objects and the rest to the
-// most active ones not already chosen; ties break by name, so the choice is
-// stable between scrapes when nothing changes.
+// Eligible objects due for maintenance come first, most overdue first; of
+// the slots left, half go to the largest eligible objects and the rest to
+// the most active ones not already chosen. Ties break by name, so the choice
+// is stable between scrapes when nothing changes.
 func pickObjects(cs []candidate, n int) []bool {
 	chosen := make([]bool, len(cs))
-	var idx []int
+	var idx, due []int
 	for i := range cs {
-		if cs[i].eligible {
+		switch {
+		case !cs[i].eligible:
+		case cs[i].due > 0:
+			due = append(due, i)
+		default:
 			idx = append(idx, i)
 		}
+	}
+	if len(due) > 0 {
+		sort.Slice(due, func(a, b int) bool {
+			x, y := &cs[due[a]], &cs[due[b]]
+			if x.due != y.due {
+				return x.due > y.due
+			}
+			return x.name < y.name
+		})
+		if len(due) > n {
+			idx = append(idx, due[n:]...) // they compete like the others
+			due = due[:n]
+		}
+		for _, i := range due {
+			chosen[i] = true
+		}
+		n -= len(due)
 	}
 	if n >= len(idx) {
 		for _, i := range idx {
@@ -58,6 +83,20 @@ func pickObjects(cs []candidate, n int) []bool {
 		chosen[i] = true
 	}
 	return chosen
+}
+
+// dueFor tells how far past the maintenance thresholds a table is: the
+// larger of dead rows over deadMax and changed rows over modMax when either
+// reaches its threshold, else 0. A threshold of 0 is off.
+func dueFor(dead, mod float64, deadMax, modMax int64) float64 {
+	due := 0.0
+	if deadMax > 0 && dead >= float64(deadMax) {
+		due = dead / float64(deadMax)
+	}
+	if modMax > 0 && mod >= float64(modMax) {
+		due = max(due, mod/float64(modMax))
+	}
+	return due
 }
 
 // eligible applies a limits section to one object.

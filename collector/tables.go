@@ -79,7 +79,7 @@ func init() {
 }
 
 type tablesCollector struct {
-	limits   *config.ObjectLimits
+	limits   *config.TableLimits
 	sizesTTL time.Duration
 	choices  choices
 }
@@ -94,10 +94,12 @@ const (
 
 // What a choice of tables is made from: each table's activity (scans and
 // rows written, as pg_stat_user_tables counts them, since the statistics
-// reset), and whether its shape counts it.
+// reset), its dead rows and rows changed since its last analyze, and
+// whether its shape counts it.
 const tableCandidatesQuery = `SELECT c.oid::int8, n.nspname, c.relname, n.nspname !~ '^pg_temp_',
  (pg_stat_get_numscans(c.oid) + pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
-  + pg_stat_get_tuples_deleted(c.oid))::float8 + COALESCE(x.scans, 0)
+  + pg_stat_get_tuples_deleted(c.oid))::float8 + COALESCE(x.scans, 0),
+ pg_stat_get_dead_tuples(c.oid)::float8, pg_stat_get_mod_since_analyze(c.oid)::float8
  FROM ` + userTablesFrom + `
  LEFT JOIN (SELECT indrelid, sum(pg_stat_get_numscans(indexrelid))::float8 AS scans FROM pg_index GROUP BY 1) x ON x.indrelid = c.oid
 ` + userTablesWhere
@@ -241,8 +243,8 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][
 		var oid int64
 		var schema, name string
 		var permanent bool
-		var act float64
-		if err := rows.Scan(&oid, &schema, &name, &permanent, &act); err != nil {
+		var act, dead, mod float64
+		if err := rows.Scan(&oid, &schema, &name, &permanent, &act, &dead, &mod); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -255,7 +257,8 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][
 		}
 		q := schema + "." + name
 		oids = append(oids, oid)
-		cs = append(cs, candidate{name: q, size: total, activity: act, eligible: eligible(c.limits, q, total)})
+		cs = append(cs, candidate{name: q, size: total, activity: act, eligible: eligible(&c.limits.ObjectLimits, q, total),
+			due: dueFor(dead, mod, c.limits.MaintenanceDue.DeadTuplesOr(), c.limits.MaintenanceDue.ModSinceAnalyzeOr())})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -349,3 +349,64 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 		t.Fatalf("pg_tables_folded %v with a temporary table beside 3 chosen tables, want 1", v)
 	}
 }
+
+// A table that needs a VACUUM gets a slot before larger and busier tables,
+// so PostgresDeadTuplesHigh can see it whatever top_n; with the threshold
+// off it competes on size and activity like the others, and loses here.
+func TestTablesDueForMaintenanceAreChosenFirst(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	makeFixtureDB(t, s, "duedb",
+		"CREATE TABLE big (id int, pad text) WITH (autovacuum_enabled = off)",
+		"INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 50000) g",
+		"CREATE TABLE busy (id int) WITH (autovacuum_enabled = off)",
+		"INSERT INTO busy SELECT generate_series(1, 100000)",
+		"CREATE TABLE dead (id int) WITH (autovacuum_enabled = off)",
+		"INSERT INTO dead SELECT generate_series(1, 30000)")
+	// The rows inserted must reach the statistics before ANALYZE resets
+	// the changes counted since the last one.
+	flushStats(t, s, "duedb")
+	sleep(600)
+	flushStats(t, s, "duedb", "ANALYZE big, busy, dead", "DELETE FROM dead WHERE id <= 20000")
+	ctx := context.Background()
+	for deadline := time.Now().Add(5 * time.Second); ; sleep(100) {
+		var dead, busyMods float64
+		conn, err := s.Connect(ctx, "duedb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = conn.QueryRow(ctx, `SELECT (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'dead')::float8,
+ (SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'busy')::float8`).Scan(&dead, &busyMods)
+		conn.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dead == 20000 && busyMods == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server shows %v dead rows in dead (want 20000) and %v rows changed in busy since ANALYZE (want 0)", dead, busyMods)
+		}
+	}
+	chosen := func(yml string) map[string]bool {
+		cfg, err := config.Parse("test.yml", []byte(yml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "tables").Scrape(t)
+		r.RequireUp(t)
+		got := map[string]bool{}
+		for _, tb := range []string{"big", "busy", "dead"} {
+			_, got[tb] = r.Value("pg_stat_user_tables_n_dead_tup", rel("duedb", tb))
+		}
+		return got
+	}
+	// top_n 2: dead first, then the larger of the rest.
+	if got := chosen("objects:\n  tables: {top_n: 2}\n"); !got["dead"] || !got["big"] || got["busy"] {
+		t.Errorf("with the default thresholds the reported tables are %v, want dead and big", got)
+	}
+	// Thresholds off: one slot by size (big), one by activity (busy, 100 000
+	// rows inserted against dead's 50 000 written).
+	if got := chosen("objects:\n  tables:\n    top_n: 2\n    maintenance_due: {dead_tuples: 0, mod_since_analyze: 0}\n"); got["dead"] || !got["big"] || !got["busy"] {
+		t.Errorf("with the thresholds off the reported tables are %v, want big and busy", got)
+	}
+}

@@ -16,7 +16,7 @@ import (
 // tables stays affordable to scrape and to store. Everything outside the
 // limits is folded into one per-database aggregate.
 type Objects struct {
-	Tables     ObjectLimits     `yaml:"tables"`
+	Tables     TableLimits      `yaml:"tables"`
 	Indexes    ObjectLimits     `yaml:"indexes"`
 	Bloat      BloatLimits      `yaml:"bloat"`
 	Schema     SchemaLimits     `yaml:"schema"`
@@ -41,6 +41,40 @@ type ObjectLimits struct {
 	TopN *int `yaml:"top_n"`
 
 	include, exclude []*regexp.Regexp
+}
+
+// TableLimits tune the tables collector.
+type TableLimits struct {
+	ObjectLimits `yaml:",inline"`
+	// MaintenanceDue puts the tables that need a VACUUM or an ANALYZE ahead
+	// of size and activity when the reported tables are chosen, so that the
+	// per-table maintenance alerts see every such table (up to top_n).
+	MaintenanceDue MaintenanceDue `yaml:"maintenance_due"`
+}
+
+// MaintenanceDue are the thresholds past which a table needs maintenance;
+// 0 turns one off.
+type MaintenanceDue struct {
+	DeadTuples      *int64 `yaml:"dead_tuples"`
+	ModSinceAnalyze *int64 `yaml:"mod_since_analyze"`
+}
+
+// DeadTuplesOr returns the dead-rows threshold (0: off), the spec's
+// vacuum threshold when unset.
+func (m *MaintenanceDue) DeadTuplesOr() int64 {
+	if m.DeadTuples != nil {
+		return *m.DeadTuples
+	}
+	return DefaultDueDeadTuples
+}
+
+// ModSinceAnalyzeOr returns the rows-changed threshold (0: off), the spec's
+// analyze threshold when unset.
+func (m *MaintenanceDue) ModSinceAnalyzeOr() int64 {
+	if m.ModSinceAnalyze != nil {
+		return *m.ModSinceAnalyze
+	}
+	return DefaultDueModSinceAnalyze
 }
 
 // BloatLimits tune the bloat collector.
@@ -74,7 +108,11 @@ const (
 	DefaultStatementsTopN  = 100
 	DefaultQueryTextLength = 200
 	DefaultSizesTTL        = 5 * time.Minute
-	maxTopN                = 100000
+	// The spec's maintenance thresholds, which the rule pack's
+	// PostgresDeadTuplesHigh and PostgresAnalyzeOverdue use too.
+	DefaultDueDeadTuples      = 10000
+	DefaultDueModSinceAnalyze = 5000
+	maxTopN                   = 100000
 )
 
 // UnmarshalYAML records the section's line for messages.
@@ -161,7 +199,7 @@ func (c *Config) validateObjects() []string {
 			add("objects.%s is %d; use 0 (only the per-database aggregate) to %d", name, *v, maxTopN)
 		}
 	}
-	for name, l := range map[string]*ObjectLimits{"tables": &o.Tables, "indexes": &o.Indexes, "bloat": &o.Bloat.ObjectLimits} {
+	for name, l := range map[string]*ObjectLimits{"tables": &o.Tables.ObjectLimits, "indexes": &o.Indexes, "bloat": &o.Bloat.ObjectLimits} {
 		var err error
 		if l.include, err = compileAll(l.Include); err != nil {
 			add("objects.%s.include: %v", name, err)
@@ -170,6 +208,11 @@ func (c *Config) validateObjects() []string {
 			add("objects.%s.exclude: %v", name, err)
 		}
 		checkN(name+".top_n", l.TopN)
+	}
+	for name, v := range map[string]*int64{"dead_tuples": o.Tables.MaintenanceDue.DeadTuples, "mod_since_analyze": o.Tables.MaintenanceDue.ModSinceAnalyze} {
+		if v != nil && *v < 0 {
+			add("objects.tables.maintenance_due.%s is %d; use a number of rows, or 0 to turn it off", name, *v)
+		}
 	}
 	checkN("schema.max_objects", o.Schema.MaxObjects)
 	checkN("statements.top_n", o.Statements.TopN)
