@@ -35,9 +35,12 @@ type Config struct {
 	Alerts map[string]AlertConfig `yaml:"alerts"`
 }
 
-// Selectors are label matchers, without braces.
+// Selectors are label matchers, without braces; empty adds none.
 type Selectors struct {
-	Postgres  string `yaml:"postgres"`
+	Postgres string `yaml:"postgres"`
+	// PgBouncer is empty by default: the pgbouncer_ names are specific enough,
+	// and they reach Prometheus from whichever job scrapes the exporter (or
+	// pgbouncer_exporter, whose names they keep).
 	PgBouncer string `yaml:"pgbouncer"`
 }
 
@@ -104,7 +107,7 @@ func (v *Value) UnmarshalYAML(n *yaml.Node) error {
 // Defaults is the configuration the committed rules/ are rendered from.
 func Defaults() *Config {
 	return &Config{
-		Selectors:         Selectors{Postgres: `job="postgres"`, PgBouncer: `job="pgbouncer"`},
+		Selectors:         Selectors{Postgres: `job="postgres"`},
 		AggregationLabels: []string{"job", "instance"},
 		ClusterLabel:      "cluster",
 		RunbookURL:        "https://github.com/pghardening/pg_hardening_exporter/blob/main/docs/runbooks",

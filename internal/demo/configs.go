@@ -27,12 +27,8 @@ activity:
   long_transaction_threshold: 30s
 ` + pgbouncers,
 
-		// The demo's alerts wait seconds, not minutes, before they fire, and
-		// PgBouncer's metrics come from the exporter's own job.
-		"mixin.yml": `selectors:
-  postgres: 'job="postgres"'
-  pgbouncer: 'job="postgres"'
-alerts:
+		// The demo's alerts wait seconds, not minutes, before they fire.
+		"mixin.yml": `alerts:
   PostgresIdleInTransaction: {for: 15s, warning: 20}
   PostgresLongRunningTransaction: {for: 15s}
   PostgresBlockingSessions: {for: 15s}
