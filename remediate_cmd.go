@@ -13,7 +13,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -55,8 +54,7 @@ func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, w
 		*webFlags.WebListenAddresses = []string{remediateAddress}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("pg_remediation"))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	recv, err := remediate.New(cfg, remediate.Options{Logger: logger, Registry: reg})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)

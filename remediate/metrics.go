@@ -4,7 +4,58 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/version"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
 )
+
+const (
+	srcReceiver = "receiver"
+	allVersions = "all"
+)
+
+// The receiver's families, served on its own /metrics. They are declared
+// here once: the receiver builds its collectors from these declarations and
+// docs/metrics.md lists them (Metrics).
+var (
+	mActions = collector.Counter("pg_remediation_actions_total",
+		"Remediation decisions by action, alert name and result (ran, dry_run, skipped, refused, deferred, cancelled, failed).",
+		srcReceiver, allVersions, "action", "alertname", "result")
+	mDuration = collector.Histogram("pg_remediation_action_duration_seconds",
+		"Time spent on an action, from leaving the queue to its decision.",
+		srcReceiver, allVersions, []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600}, "action")
+	mAlerts = collector.Counter("pg_remediation_alerts_total",
+		"Alerts received, by what became of them (queued, duplicate, ignored when no rule maps them, resolved).",
+		srcReceiver, allVersions, "result")
+	mRequests = collector.Counter("pg_remediation_webhook_requests_total",
+		"Webhook requests by HTTP status code.", srcReceiver, allVersions, "code")
+	mAcceptDuration = collector.Histogram("pg_remediation_webhook_accept_duration_seconds",
+		"Time to validate and queue one webhook request.",
+		srcReceiver, allVersions, []float64{0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25})
+	mReloadOK = collector.Gauge("pg_remediation_config_last_reload_successful",
+		"1 if the last configuration load succeeded.", srcReceiver, allVersions)
+	mReloadTime = collector.Gauge("pg_remediation_config_last_reload_success_timestamp_seconds",
+		"When the configuration was last loaded successfully.", srcReceiver, allVersions)
+	mQueueLength = collector.Gauge("pg_remediation_queue_length",
+		"Actions waiting in the queue.", srcReceiver, allVersions)
+	mQueueCapacity = collector.Gauge("pg_remediation_queue_capacity",
+		"Size of the queue; a notification that does not fit is answered 503.", srcReceiver, allVersions)
+	mDeferred = collector.Gauge("pg_remediation_deferred_actions",
+		"Actions waiting for their maintenance window.", srcReceiver, allVersions)
+	mCircuit = collector.Gauge("pg_remediation_circuit_state",
+		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", srcReceiver, allVersions, "target")
+	mCircuitOpens = collector.Counter("pg_remediation_circuit_opened_total",
+		"Times a target's circuit breaker opened.", srcReceiver, allVersions, "target")
+	mBuildInfo = collector.Gauge("pg_remediation_build_info",
+		"Always 1; labels carry the receiver's version, revision, branch, Go version and build tags.",
+		srcReceiver, allVersions, "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
+)
+
+// Metrics are the receiver's families, for docs/metrics.md.
+func Metrics() []*collector.Metric {
+	return []*collector.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
+		mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo}
+}
 
 // metrics are the receiver's own series on /metrics.
 type metrics struct {
@@ -19,69 +70,36 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer, r *Receiver) *metrics {
 	m := &metrics{
-		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pg_remediation_actions_total",
-			Help: "Remediation decisions by action, alert name and result (ran, dry_run, skipped, refused, deferred, cancelled, failed).",
-		}, []string{"action", "alertname", "result"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "pg_remediation_action_duration_seconds",
-			Help:    "Time spent on an action, from leaving the queue to its decision.",
-			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600},
-		}, []string{"action"}),
-		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pg_remediation_alerts_total",
-			Help: "Alerts received, by what became of them (queued, duplicate, ignored when no rule maps them, resolved).",
-		}, []string{"result"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "pg_remediation_webhook_requests_total",
-			Help: "Webhook requests by HTTP status code.",
-		}, []string{"code"}),
-		acceptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "pg_remediation_webhook_accept_duration_seconds",
-			Help:    "Time to validate and queue one webhook request.",
-			Buckets: []float64{0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25},
-		}),
-		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "pg_remediation_config_last_reload_successful",
-			Help: "1 if the last configuration load succeeded.",
-		}),
-		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "pg_remediation_config_last_reload_success_timestamp_seconds",
-			Help: "When the configuration was last loaded successfully.",
-		}),
+		actions:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: mActions.Name, Help: mActions.Help}, mActions.Labels),
+		duration:       prometheus.NewHistogramVec(histogramOpts(mDuration), mDuration.Labels),
+		alerts:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: mAlerts.Name, Help: mAlerts.Help}, mAlerts.Labels),
+		requests:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: mRequests.Name, Help: mRequests.Help}, mRequests.Labels),
+		acceptDuration: prometheus.NewHistogram(histogramOpts(mAcceptDuration)),
+		reloadOK:       prometheus.NewGauge(prometheus.GaugeOpts{Name: mReloadOK.Name, Help: mReloadOK.Help}),
+		reloadTime:     prometheus.NewGauge(prometheus.GaugeOpts{Name: mReloadTime.Name, Help: mReloadTime.Help}),
 	}
 	reg.MustRegister(m.actions, m.duration, m.alerts, m.requests, m.acceptDuration, m.reloadOK, m.reloadTime,
 		stateCollector{r})
 	return m
 }
 
-var (
-	queueLengthDesc = prometheus.NewDesc("pg_remediation_queue_length",
-		"Actions waiting in the queue.", nil, nil)
-	queueCapacityDesc = prometheus.NewDesc("pg_remediation_queue_capacity",
-		"Size of the queue; a notification that does not fit is answered 503.", nil, nil)
-	deferredDesc = prometheus.NewDesc("pg_remediation_deferred_actions",
-		"Actions waiting for their maintenance window.", nil, nil)
-	circuitDesc = prometheus.NewDesc("pg_remediation_circuit_state",
-		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", []string{"target"}, nil)
-	circuitOpensDesc = prometheus.NewDesc("pg_remediation_circuit_opened_total",
-		"Times a target's circuit breaker opened.", []string{"target"}, nil)
-)
+func histogramOpts(m *collector.Metric) prometheus.HistogramOpts {
+	return prometheus.HistogramOpts{Name: m.Name, Help: m.Help, Buckets: m.Buckets}
+}
 
-// stateCollector reads the queue and breakers at scrape time.
+// stateCollector reads the queue and breakers at scrape time, and reports
+// the build.
 type stateCollector struct{ r *Receiver }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- queueLengthDesc
-	ch <- queueCapacityDesc
-	ch <- deferredDesc
-	ch <- circuitDesc
-	ch <- circuitOpensDesc
+	for _, m := range []*collector.Metric{mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo} {
+		ch <- m.Desc()
+	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(queueLengthDesc, prometheus.GaugeValue, float64(len(c.r.queue)))
-	ch <- prometheus.MustNewConstMetric(queueCapacityDesc, prometheus.GaugeValue, float64(cap(c.r.queue)))
+	mQueueLength.Emit(ch, float64(len(c.r.queue)))
+	mQueueCapacity.Emit(ch, float64(cap(c.r.queue)))
 	c.r.mu.Lock()
 	deferred := c.r.deferred
 	names := make([]string, 0, len(c.r.targets))
@@ -91,11 +109,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		states[n] = ts
 	}
 	c.r.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(deferredDesc, prometheus.GaugeValue, float64(deferred))
+	mDeferred.Emit(ch, float64(deferred))
 	now := time.Now()
 	for _, n := range names {
 		st, opened := states[n].breaker.State(now)
-		ch <- prometheus.MustNewConstMetric(circuitDesc, prometheus.GaugeValue, float64(st), n)
-		ch <- prometheus.MustNewConstMetric(circuitOpensDesc, prometheus.CounterValue, float64(opened), n)
+		mCircuit.Emit(ch, float64(st), n)
+		mCircuitOpens.Emit(ch, float64(opened), n)
 	}
+	mBuildInfo.Emit(ch, 1, version.Version, version.GetRevision(), version.Branch, version.GoVersion, version.GoOS, version.GoArch, version.GetTags())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
+	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
 
 // Render returns the markdown of docs/metrics.md.
@@ -35,6 +36,9 @@ func Render() []byte {
 
 	b.WriteString("## Backup sources\n\nEmitted on `/metrics` only, one set per entry of `backup_sources` in the configuration file (docs/backup-manifest.md describes the manifest format).\n\n")
 	table(&b, backup.Metrics())
+
+	b.WriteString("## Remediation receiver\n\nEmitted by `pg_hardening_exporter remediate` on the receiver's own `/metrics` (not the exporter's), with its Go runtime and process metrics (docs/remediation.md describes the receiver).\n\n")
+	table(&b, remediate.Metrics())
 
 	for _, s := range collector.Specs() {
 		fmt.Fprintf(&b, "## Collector `%s`\n\n", s.Name)
@@ -69,7 +73,8 @@ func table(b *bytes.Buffer, ms []*collector.Metric) {
 
 // All returns every metric family the exporter can emit, from every place
 // that declares them: the scrape framework, the exporter itself, custom
-// queries, PgBouncer and each collector. Rule and dashboard tests check their
+// queries, PgBouncer, backup sources, each collector, and the remediation
+// receiver (served by its own process). Rule and dashboard tests check their
 // expressions against it.
 func All() []*collector.Metric {
 	var out []*collector.Metric
@@ -78,6 +83,7 @@ func All() []*collector.Metric {
 	out = append(out, collector.CustomQueryMetrics()...)
 	out = append(out, pgbouncer.Metrics()...)
 	out = append(out, backup.Metrics()...)
+	out = append(out, remediate.Metrics()...)
 	for _, s := range collector.Specs() {
 		out = append(out, s.Metrics...)
 	}

@@ -187,6 +187,7 @@ func TestPanelsReturnData(t *testing.T) {
 	<-ready
 
 	addr := startExporter(t, s.SuperuserDSN(""))
+	receiverAddr, notify := startReceiver(t, s.SuperuserDSN(""))
 	rules, _ := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
 	for i, r := range rules {
 		if rules[i], err = filepath.Abs(r); err != nil {
@@ -199,13 +200,23 @@ func TestPanelsReturnData(t *testing.T) {
 	if err := os.WriteFile(watchdog, []byte("groups:\n- name: dashboards-e2e\n  rules:\n  - alert: DashboardsE2EWatchdog\n    expr: pg_up == 1\n    labels:\n      severity: info\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prom := promtest.Start(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}},
+	prom := promtest.Start(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}, receiverJob: {receiverAddr}},
 		TargetLabels: map[string]string{"cluster": "e2e"}, RuleFiles: append(rules, watchdog)})
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer waitCancel()
 	if err := prom.WaitFor(waitCtx, `pg_up == 1`); err != nil {
 		t.Fatal(err)
 	}
+	// The receiver decides once it is scraped, and twice, so that its
+	// counters exist before they rise and increase() over the range sees it.
+	if err := prom.WaitFor(waitCtx, mRemQueueCapacity); err != nil {
+		t.Fatal(err)
+	}
+	notify()
+	if err := prom.WaitFor(waitCtx, mRemActions+`{result="refused"}`); err != nil {
+		t.Fatal(err)
+	}
+	notify()
 	begin := time.Now()
 	// Enough scrapes for rates over the rate interval and the histogram's
 	// deltas between scrapes.
@@ -222,6 +233,7 @@ func TestPanelsReturnData(t *testing.T) {
 	}
 	vars := map[string]string{"__rate_interval": "10s", "__range": "1m", "job": "postgres",
 		"instance": addr, "database": ".*"}
+	receiverVars := map[string]string{"__rate_interval": "10s", "__range": "1m", "job": receiverJob, "instance": receiverAddr}
 	excused := map[string]int{}
 	checked, passed := 0, 0
 	for _, b := range boards(Defaults()) {
@@ -241,6 +253,9 @@ func TestPanelsReturnData(t *testing.T) {
 					reason, ok = fmt.Sprintf("PostgreSQL %d or later", v), true
 				}
 				expr := substitute(q.Expr, vars)
+				if b.Receiver {
+					expr = substitute(q.Expr, receiverVars)
+				}
 				var res []promtest.Sample
 				var err error
 				if q.Instant {
@@ -269,6 +284,9 @@ func TestPanelsReturnData(t *testing.T) {
 		if res, err := prom.QueryAt(ctx, substitute(m(v), vars), end); err != nil || len(res) == 0 {
 			t.Errorf("variable query on %s returns nothing (%v)", v, err)
 		}
+	}
+	if res, err := prom.QueryAt(ctx, substitute(m(mRemQueueCapacity), receiverVars), end); err != nil || len(res) == 0 {
+		t.Errorf("variable query on %s returns nothing (%v)", mRemQueueCapacity, err)
 	}
 	var reasons []string
 	for r, n := range excused {
