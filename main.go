@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -153,11 +152,11 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 	}
 	logger.Info("enabled collectors", "collectors", names)
 
-	// pg_hardening_exporter_build_info is the Prometheus convention (<program>_build_info);
-	// pg_exporter_build_info, from the exporter's State, carries the same labels under pg_.
+	// The exporter's State reports pg_hardening_exporter_build_info (the Prometheus
+	// convention <program>_build_info) and pg_exporter_build_info with the same labels.
 	exp, err := exporter.New(exporter.Options{ConfigFile: configFile, Config: cfg, Default: conn, Build: build, Scraper: scraper,
 		Timeouts: timeouts, Logger: logger, Self: []prometheus.Collector{collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), versioncollector.NewCollector(name), bouncers, backups}})
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), bouncers, backups}})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1

@@ -97,6 +97,7 @@ func (s *State) Describe(ch chan<- *prometheus.Desc) {
 	ch <- reloadSuccessful.Desc()
 	ch <- reloadTimestamp.Desc()
 	ch <- buildInfo.Desc()
+	ch <- programBuildInfo.Desc()
 }
 
 // Collect reports the reload state and build info.
@@ -110,5 +111,7 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	}
 	reloadSuccessful.Emit(ch, v)
 	reloadTimestamp.Emit(ch, float64(at.UnixNano())/1e9)
-	buildInfo.Emit(ch, 1, version.Version, version.Revision, version.Branch, version.GoVersion, version.GoOS, version.GoArch, version.GetTags())
+	for _, m := range []*collector.Metric{buildInfo, programBuildInfo} {
+		m.Emit(ch, 1, version.Version, version.Revision, version.Branch, version.GoVersion, version.GoOS, version.GoArch, version.GetTags())
+	}
 }
