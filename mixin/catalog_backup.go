@@ -140,7 +140,10 @@ var pgbouncerAlerts = []*alertSpec{
 		Summary: "PgBouncer does not answer.",
 		Expr:    func(b *builder, _, _ float64) string { return b.bouncer(mBouncerUp) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
-			return "PgBouncer at {{ $labels.instance }} (job {{ $labels.job }}) did not answer the exporter (pgbouncer_up is {{ $value }}); clients that connect through it cannot reach the database."
+			// The exporter names each PgBouncer it watches in the pgbouncer
+			// label, and its own address is the instance; pgbouncer_exporter
+			// has no such label and PgBouncer's address is the instance.
+			return "PgBouncer {{ with $labels.pgbouncer }}{{ . }} (configured in the exporter at {{ $labels.instance }}, job {{ $labels.job }}){{ else }}at {{ $labels.instance }} (job {{ $labels.job }}){{ end }} did not answer the exporter (pgbouncer_up is {{ $value }}); clients that connect through it cannot reach the database."
 		},
 	},
 	{
@@ -148,10 +151,10 @@ var pgbouncerAlerts = []*alertSpec{
 		Help:    "Seconds the longest-waiting client of a PgBouncer pool has waited for a server connection.",
 		Summary: "PgBouncer clients are waiting for a server connection.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("database", "user"), b.bouncer(mBouncerMaxWait), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("pgbouncer", "database", "user"), b.bouncer(mBouncerMaxWait), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "A client of PgBouncer pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.instance }} has waited {{ $value | humanizeDuration }} for a server connection (threshold " + dur(thr) + ")."
+			return "A client of {{ with $labels.pgbouncer }}pool {{ $labels.database }}/{{ $labels.user }} of PgBouncer {{ . }}{{ else }}PgBouncer pool {{ $labels.database }}/{{ $labels.user }}{{ end }} on {{ $labels.instance }} has waited {{ $value | humanizeDuration }} for a server connection (threshold " + dur(thr) + ")."
 		},
 	},
 }
