@@ -41,8 +41,8 @@ var backupAlerts = []*alertSpec{
 		Summary: "A backup failed.",
 		Expr: func(b *builder, _, _ float64) string {
 			obj := b.by("source", "stanza", "type")
-			fail := fmt.Sprintf("max by (%s) (%s)", obj, b.pg(mBackupLastFailure))
-			ok := fmt.Sprintf("max by (%s) (%s)", obj, b.pg(mBackupLastSuccess))
+			fail := fmt.Sprintf("max by (%s) (%s)", obj, b.backup(mBackupLastFailure))
+			ok := fmt.Sprintf("max by (%s) (%s)", obj, b.backup(mBackupLastSuccess))
 			return fmt.Sprintf("%s > on(%s) %s\nor\n%s unless on(%s) %s", fail, obj, ok, fail, obj, ok)
 		},
 		Desc: func(_ *builder, _ float64) string {
@@ -54,7 +54,7 @@ var backupAlerts = []*alertSpec{
 		Help:    "Age in seconds of the newest successful full backup (the spec's daily full backup).",
 		Summary: "The newest full backup is too old.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.pg(mBackupLastSuccess, fullType), num(thr))
+			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.backup(mBackupLastSuccess, fullType), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "The newest full backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} finished {{ $value | humanizeDuration }} ago (threshold " + dur(thr) + ")."
@@ -65,7 +65,7 @@ var backupAlerts = []*alertSpec{
 		Help:    "Age in seconds of the newest successful incremental or differential backup (the spec's 6 hours).",
 		Summary: "The newest incremental backup is too old.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.pg(mBackupLastSuccess, incrementalType), num(thr))
+			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.backup(mBackupLastSuccess, incrementalType), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "The newest {{ $labels.type }} backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} finished {{ $value | humanizeDuration }} ago (threshold " + dur(thr) + ")."
@@ -77,7 +77,7 @@ var backupAlerts = []*alertSpec{
 		Summary: "A backup's size differs sharply from recent backups.",
 		Expr: func(b *builder, thr, _ float64) string {
 			obj := b.by("source", "stanza", "type")
-			ratio := fmt.Sprintf("max by (%s) (%s)\n  /\nmax by (%s) (avg_over_time(%s[7d]) > 0)", obj, b.pg(mBackupLastSize), obj, b.pg(mBackupLastSize))
+			ratio := fmt.Sprintf("max by (%s) (%s)\n  /\nmax by (%s) (avg_over_time(%s[7d]) > 0)", obj, b.backup(mBackupLastSize), obj, b.backup(mBackupLastSize))
 			return fmt.Sprintf("(\n%s\n) >= %s\nor\n(\n%s\n) <= %s", ratio, num(thr), ratio, num(1/thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
@@ -90,9 +90,9 @@ var backupAlerts = []*alertSpec{
 		Summary: "Recent backups have not been verified.",
 		Expr: func(b *builder, thr, _ float64) string {
 			obj := b.by("source", "stanza")
-			ver := fmt.Sprintf("max by (%s) (%s)", obj, b.pg(mBackupVerified))
+			ver := fmt.Sprintf("max by (%s) (%s)", obj, b.backup(mBackupVerified))
 			return fmt.Sprintf("time() - %s >= %s\nand on(%s)\nmax by (%s) (%s) > on(%s) %s",
-				ver, num(thr), obj, obj, b.pg(mBackupLastSuccess), obj, ver)
+				ver, num(thr), obj, obj, b.backup(mBackupLastSuccess), obj, ver)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Backups of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} were last verified {{ $value | humanizeDuration }} ago and newer backups exist (threshold " + dur(thr) + ")."
@@ -103,7 +103,7 @@ var backupAlerts = []*alertSpec{
 		Help:    "Seconds since the last successful restore test (the spec's monthly recovery test).",
 		Summary: "No restore test has succeeded recently.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza"), b.pg(mRestoreTest), num(thr))
+			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza"), b.backup(mRestoreTest), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "The last successful restore test of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} was {{ $value | humanizeDuration }} ago (threshold " + dur(thr) + ")."
@@ -114,7 +114,7 @@ var backupAlerts = []*alertSpec{
 		Help:    "A backup repository stores backups without encryption.",
 		Summary: "A backup repository is not encrypted.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("source", "stanza", "repo"), b.pg(mBackupEncrypted))
+			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("source", "stanza", "repo"), b.backup(mBackupEncrypted))
 		},
 		Desc: func(_ *builder, _ float64) string {
 			return "Repository {{ $labels.repo }} of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is not encrypted (encrypted {{ $value }}); anyone who reads it reads the database."
@@ -125,7 +125,7 @@ var backupAlerts = []*alertSpec{
 		Help:    "Successful backups kept although they are older than the source's own retention setting (expiry is not running).",
 		Summary: "Backups are kept past their retention.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("source", "stanza"), b.pg(mBackupBeyondRetention), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("source", "stanza"), b.backup(mBackupBeyondRetention), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value }} backups of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} are older than the repository's retention (threshold " + num(thr) + "); expiry is not removing them."
@@ -140,7 +140,10 @@ var pgbouncerAlerts = []*alertSpec{
 		Summary: "PgBouncer does not answer.",
 		Expr:    func(b *builder, _, _ float64) string { return b.bouncer(mBouncerUp) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
-			return "PgBouncer at {{ $labels.instance }} (job {{ $labels.job }}) did not answer the exporter (pgbouncer_up is {{ $value }}); clients that connect through it cannot reach the database."
+			// The exporter names each PgBouncer it watches in the pgbouncer
+			// label, and its own address is the instance; pgbouncer_exporter
+			// has no such label and PgBouncer's address is the instance.
+			return "PgBouncer {{ with $labels.pgbouncer }}{{ . }} (configured in the exporter at {{ $labels.instance }}, job {{ $labels.job }}){{ else }}at {{ $labels.instance }} (job {{ $labels.job }}){{ end }} did not answer the exporter (pgbouncer_up is {{ $value }}); clients that connect through it cannot reach the database."
 		},
 	},
 	{
@@ -148,10 +151,10 @@ var pgbouncerAlerts = []*alertSpec{
 		Help:    "Seconds the longest-waiting client of a PgBouncer pool has waited for a server connection.",
 		Summary: "PgBouncer clients are waiting for a server connection.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("database", "user"), b.bouncer(mBouncerMaxWait), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("pgbouncer", "database", "user"), b.bouncer(mBouncerMaxWait), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "A client of PgBouncer pool {{ $labels.database }}/{{ $labels.user }} on {{ $labels.instance }} has waited {{ $value | humanizeDuration }} for a server connection (threshold " + dur(thr) + ")."
+			return "A client of {{ with $labels.pgbouncer }}pool {{ $labels.database }}/{{ $labels.user }} of PgBouncer {{ . }}{{ else }}PgBouncer pool {{ $labels.database }}/{{ $labels.user }}{{ end }} on {{ $labels.instance }} has waited {{ $value | humanizeDuration }} for a server connection (threshold " + dur(thr) + ")."
 		},
 	},
 }

@@ -42,6 +42,10 @@ type Selectors struct {
 	// and they reach Prometheus from whichever job scrapes the exporter (or
 	// pgbouncer_exporter, whose names they keep).
 	PgBouncer string `yaml:"pgbouncer"`
+	// Backup is empty by default for the same reason: only this exporter
+	// serves pg_backup_ names, under whichever job scrapes its /metrics
+	// (postgres when scraped directly, its own job beside /probe).
+	Backup string `yaml:"backup"`
 }
 
 // SLO holds the objectives. The latency objectives are fixed to the 0.1 s and
@@ -203,7 +207,7 @@ func (c *Config) validate(root *yaml.Node) []string {
 	add := func(line int, format string, args ...any) {
 		errs = append(errs, fmt.Sprintf("%d: ", line)+fmt.Sprintf(format, args...))
 	}
-	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}} {
+	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}, {"backup", c.Selectors.Backup}} {
 		if err := checkSelector(s.val); err != nil {
 			add(lineOf(root, "selectors", s.key), "selectors.%s %q: %v; write label matchers without braces, e.g. job=\"postgres\"", s.key, s.val, err)
 		}

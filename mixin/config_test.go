@@ -20,6 +20,7 @@ func TestParseErrors(t *testing.T) {
 		{"tier the alert lacks", "alerts:\n  PostgresDown:\n    warning: 1\n", `m.yml:3: alerts.PostgresDown.warning: PostgresDown has no warning threshold`},
 		{"guard the alert lacks", "alerts:\n  PostgresDown:\n    min: 1\n", `m.yml:3: alerts.PostgresDown.min: PostgresDown has no guard threshold`},
 		{"bad selector", "selectors:\n  postgres: job=postgres\n", `m.yml:2: selectors.postgres "job=postgres"`},
+		{"bad backup selector", "selectors:\n  postgres: 'job=\"db\"'\n  backup: job=exporter\n", `m.yml:3: selectors.backup "job=exporter"`},
 		{"objective out of range", "slo:\n  availability: 99.9\n", `m.yml:2: slo.availability 99.9 is not between 0 and 1`},
 		{"bad label", "cluster_label: my-cluster\n", `m.yml:1: cluster_label "my-cluster" is not a label name`},
 		{"empty aggregation", "aggregation_labels: []\n", `m.yml:1: aggregation_labels is empty`},
@@ -38,6 +39,7 @@ func TestParseErrors(t *testing.T) {
 func TestParseOverrides(t *testing.T) {
 	c, err := Parse("m.yml", []byte(`selectors:
   postgres: 'job="db", env="prod"'
+  backup: 'env="prod"'
 alerts:
   PostgresConnectionsHigh:
     for: 10m
@@ -69,7 +71,7 @@ alerts:
 		for _, r := range g.Rules {
 			if r.Alert == "PostgresFullBackupTooOld" && r.Labels["severity"] == "warning" {
 				sawBackup = true
-				if !strings.Contains(r.Expr, `{job="db", env="prod", type="full"}`) || !strings.HasSuffix(r.Expr, ">= 93600") {
+				if !strings.Contains(r.Expr, `{env="prod", type="full"}`) || !strings.HasSuffix(r.Expr, ">= 93600") {
 					t.Errorf("PostgresFullBackupTooOld: %q", r.Expr)
 				}
 			}

@@ -131,6 +131,11 @@ func (b *builder) bouncer(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.PgBouncer, extra)
 }
 
+// backup is a selector of a backup-source metric.
+func (b *builder) backup(metric string, extra ...string) string {
+	return selector(metric, b.c.Selectors.Backup, extra)
+}
+
 func selector(metric, base string, extra []string) string {
 	var ms []string
 	if strings.TrimSpace(base) != "" {

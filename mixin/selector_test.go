@@ -3,6 +3,7 @@ package mixin
 import (
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -29,8 +30,8 @@ func pgbouncerExprs(t *testing.T, c *Config) map[string]string {
 func TestPgBouncerSelector(t *testing.T) {
 	want := map[string]string{
 		"PgBouncerDown/critical":           "pgbouncer_up == 0",
-		"PgBouncerClientsWaiting/warning":  "max by (job, instance, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 1",
-		"PgBouncerClientsWaiting/critical": "max by (job, instance, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 10",
+		"PgBouncerClientsWaiting/warning":  "max by (job, instance, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 1",
+		"PgBouncerClientsWaiting/critical": "max by (job, instance, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 10",
 	}
 	got := pgbouncerExprs(t, Defaults())
 	for k, w := range want {
@@ -58,7 +59,7 @@ func TestPgBouncerSelector(t *testing.T) {
 // PromQL, including those that add their own matchers (type="full").
 func TestEmptySelectorsPassPromtool(t *testing.T) {
 	bin := promtool(t)
-	c, err := Parse("m.yml", []byte("selectors: {postgres: '', pgbouncer: ''}\n"))
+	c, err := Parse("m.yml", []byte("selectors: {postgres: '', pgbouncer: '', backup: ''}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,5 +86,72 @@ func TestEmptySelectorsPassPromtool(t *testing.T) {
 	out, err := exec.Command(bin, append([]string{"check", "rules", "--lint=all", "--lint-fatal"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// backupSelection finds every pg_backup_ selection with its matchers.
+var backupSelection = regexp.MustCompile(`\bpg_backup_[a-z_]+(\{[^}]*\})?`)
+
+// backupSelections returns the pg_backup_ selections of every rule, and the
+// expressions of the WAL archiving alerts, which read the server itself.
+func backupSelections(t *testing.T, c *Config) (sels, archiving []string) {
+	t.Helper()
+	alerts := map[string]bool{}
+	for _, f := range c.Rules() {
+		for _, g := range f.Groups {
+			for _, r := range g.Rules {
+				found := backupSelection.FindAllString(r.Expr, -1)
+				sels = append(sels, found...)
+				if g.Name == "postgres.backup" {
+					alerts[r.Alert] = len(found) > 0
+				}
+				if g.Name == "postgres.archiving" {
+					archiving = append(archiving, r.Expr)
+				}
+			}
+		}
+	}
+	if len(alerts) != len(backupAlerts) || len(archiving) == 0 {
+		t.Fatalf("rendered %d of %d backup alerts and %d archiving rules", len(alerts), len(backupAlerts), len(archiving))
+	}
+	for a, ok := range alerts {
+		if !ok {
+			t.Errorf("%s selects no pg_backup_ series", a)
+		}
+	}
+	return sels, archiving
+}
+
+// TestBackupSelector proves the backup alerts select pg_backup_ series under
+// any job by default (the exporter's own job beside /probe included), follow
+// the backup selector and not the postgres one, and that the archiving alerts,
+// which read the server, keep the postgres selector.
+func TestBackupSelector(t *testing.T) {
+	sels, archiving := backupSelections(t, Defaults())
+	for _, s := range sels {
+		if strings.Contains(s, "job=") {
+			t.Errorf("default backup selection %q carries a job matcher", s)
+		}
+	}
+	for _, e := range archiving {
+		if !strings.Contains(e, `{job="postgres"}`) {
+			t.Errorf("default archiving rule %q lost the postgres selector", e)
+		}
+	}
+
+	c, err := Parse("m.yml", []byte("selectors:\n  postgres: 'job=\"db\"'\n  backup: 'job=\"pg_hardening_exporter\", env=\"prod\"'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sels, archiving = backupSelections(t, c)
+	for _, s := range sels {
+		if !strings.Contains(s, `{job="pg_hardening_exporter", env="prod"`) || strings.Contains(s, `job="db"`) {
+			t.Errorf("backup selection %q with a backup selector does not carry exactly it", s)
+		}
+	}
+	for _, e := range archiving {
+		if !strings.Contains(e, `{job="db"}`) || strings.Contains(e, "pg_hardening_exporter") {
+			t.Errorf("archiving rule %q does not follow the postgres selector alone", e)
+		}
 	}
 }
