@@ -22,6 +22,12 @@ const (
 	ResultDuplicate = "duplicate" // the notification was already received
 )
 
+// decisionResults are the results an action's decision can have: the list
+// the help of pg_remediation_actions_total names and the one its series are
+// created at 0 from (zeroSeries). Ignored and duplicate are decided before
+// any action and counted under action "none".
+var decisionResults = []string{ResultRan, ResultDryRun, ResultSkipped, ResultRefused, ResultDeferred, ResultCancelled, ResultFailed}
+
 // Record is one line of the audit log.
 type Record struct {
 	Time            time.Time `json:"time"`

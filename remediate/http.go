@@ -49,6 +49,13 @@ func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *ht
 	return mux
 }
 
+// webhookCodes are the statuses Webhook answers, each a code label of
+// pg_remediation_webhook_requests_total created at 0. 401 is answered by the
+// TLS and basic auth layer in front and never reaches Webhook; 500 would take
+// an error of Accept other than ErrQueueFull, which it has not.
+var webhookCodes = []int{http.StatusAccepted, http.StatusBadRequest, http.StatusMethodNotAllowed,
+	http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
+
 // Webhook accepts a notification: 202 once it is validated and queued, 400
 // for malformed input, 413 for a body over webhook.max_body_bytes, 503 when
 // the queue is full (Alertmanager retries 5xx, not 4xx).

@@ -1,6 +1,7 @@
 package remediate
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,7 +20,7 @@ const (
 // docs/metrics.md lists them (Metrics).
 var (
 	mActions = collector.Counter("pg_remediation_actions_total",
-		"Remediation decisions by action, alert name and result (ran, dry_run, skipped, refused, deferred, cancelled, failed).",
+		"Remediation decisions by action, alert name and result ("+strings.Join(decisionResults, ", ")+").",
 		srcReceiver, allVersions, "action", "alertname", "result")
 	mDuration = collector.Histogram("pg_remediation_action_duration_seconds",
 		"Time spent on an action, from leaving the queue to its decision.",

@@ -130,6 +130,7 @@ func (r *Receiver) Reload(cfg *Config) {
 func (r *Receiver) ReloadFailed() { r.m.reloadOK.Set(0) }
 
 func (r *Receiver) apply(cfg *Config) {
+	r.m.zeroSeries(cfg)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	keep := map[string]*targetState{}
@@ -178,7 +179,7 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 		key := a.key()
 		if a.Status == "resolved" {
 			s.Resolved++
-			r.m.alerts.WithLabelValues("resolved").Inc()
+			r.m.alerts.WithLabelValues(alertResolved).Inc()
 			// A firing copy that arrives after the resolution must not start anything.
 			r.seen[key] = now.Add(cfg.DedupeFor)
 			s.Cancelled += r.cancelLocked(a.Fingerprint, now)
@@ -186,17 +187,17 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 		}
 		if _, dup := r.seen[key]; dup {
 			s.Duplicates++
-			r.m.alerts.WithLabelValues("duplicate").Inc()
+			r.m.alerts.WithLabelValues(ResultDuplicate).Inc()
 			r.recordLocked(&Record{Time: now, Mode: cfg.Mode, Result: ResultDuplicate, Alertname: a.Labels["alertname"],
-				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "this notification (fingerprint and startsAt) was already received"}, "none")
+				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "this notification (fingerprint and startsAt) was already received"}, actionNone)
 			continue
 		}
 		rules := cfg.rulesFor(a.Labels)
 		if len(rules) == 0 {
 			s.Ignored++
-			r.m.alerts.WithLabelValues("ignored").Inc()
+			r.m.alerts.WithLabelValues(ResultIgnored).Inc()
 			r.recordLocked(&Record{Time: now, Mode: cfg.Mode, Result: ResultIgnored, Alertname: truncate(a.Labels["alertname"], 128),
-				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "no rule maps this alert"}, "none")
+				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "no rule maps this alert"}, actionNone)
 			continue
 		}
 		if len(r.queue)+len(rules) > cap(r.queue) {
@@ -212,7 +213,7 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 			r.pending[a.Fingerprint] = append(r.pending[a.Fingerprint], j)
 			s.Queued++
 		}
-		r.m.alerts.WithLabelValues("queued").Inc()
+		r.m.alerts.WithLabelValues(alertQueued).Inc()
 		r.seen[key] = now.Add(cfg.DedupeFor)
 	}
 	return s, nil
@@ -344,7 +345,7 @@ func (r *Receiver) execute(j *job, rec *Record, now time.Time) outcome {
 	rec.Target = t.Name
 	if w := j.rule.window; w != nil && !w.Open(now) {
 		next := w.Next(now)
-		if j.rule.OutsideWindow == "skip" {
+		if !j.rule.defers() {
 			return skipped("outside maintenance window %q (next opening %s)", j.rule.Window, next.Format(time.RFC3339))
 		}
 		r.deferUntil(j, rec, next, now)
@@ -367,7 +368,7 @@ func (r *Receiver) execute(j *job, rec *Record, now time.Time) outcome {
 		return skipped("the receiver is shutting down")
 	}
 	defer func() { <-sem }()
-	ex := &execution{r: r, cfg: cfg, job: j, target: t, labels: j.alert.Labels, rec: rec, dryRun: cfg.Mode != ModeEnforce, now: now}
+	ex := &execution{r: r, cfg: cfg, job: j, target: t, labels: j.alert.Labels, rec: rec, dryRun: cfg.dryRun(), now: now}
 	out := j.rule.action.run(r.ctx, ex)
 	ts.breaker.Record(r.now(), out.err)
 	return out
