@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,32 +118,19 @@ type indexRow struct {
 	n                   float64 // indexes summed in the row
 }
 
+// indexesRead is what one scrape reads: the chosen, invalid and possibly
+// unused indexes, and the rest.
+type indexesRead struct {
+	idx  []indexRow
+	rest indexRow
+}
+
 func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur := c.choices.get(s.Target.Name, s.Database, c.sizesTTL)
-	fresh := cur == nil
-	if fresh {
-		at := time.Now()
-		szs, err := readSizes(ctx, s, indexSizesQuery, 1)
-		if err != nil {
-			return fmt.Errorf("reading index sizes: %w", err)
-		}
-		if cur, err = c.choose(ctx, s, szs, at); err != nil {
-			return err
-		}
-	}
-	idx, rest, sh, err := c.read(ctx, s, cur)
+	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, indexSizesQuery, 1, c.choose, c.read)
 	if err != nil {
 		return err
 	}
-	if sh != cur.shape && !fresh {
-		// Indexes were created, dropped or renamed since the choice.
-		if cur, err = c.choose(ctx, s, cur.sizes, cur.sizesAt); err != nil {
-			return err
-		}
-		if idx, rest, _, err = c.read(ctx, s, cur); err != nil {
-			return err
-		}
-	}
+	idx, rest := got.idx, got.rest
 	n := c.limits.TopNOr(config.DefaultIndexesTopN)
 	db := s.Database
 	reported, invalid, unused := 0, 0, 0
@@ -248,10 +234,10 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64]
 
 // read runs indexesQuery for a choice: the chosen, invalid and possibly
 // unused indexes, the rest summed, and the shape of the indexes now.
-func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (idx []indexRow, rest indexRow, sh shape, err error) {
+func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got indexesRead, sh shape, err error) {
 	rows, err := s.Conn.Query(ctx, indexesQuery, cur.chosen, cur.big)
 	if err != nil {
-		return nil, rest, sh, err
+		return got, sh, err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -263,13 +249,13 @@ func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (id
 		}
 		dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
 		if err := rows.Scan(dest...); err != nil {
-			return nil, rest, sh, err
+			return got, sh, err
 		}
 		if r.oid == 0 {
-			rest, sh = r, rsh
+			got.rest, sh = r, rsh
 			continue
 		}
-		idx = append(idx, r)
+		got.idx = append(got.idx, r)
 	}
-	return idx, rest, sh, rows.Err()
+	return got, sh, rows.Err()
 }

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -169,6 +171,38 @@ func (c *choices) put(target, db string, ch *choice, ttl time.Duration) {
 			delete(c.m, k)
 		}
 	}
+}
+
+// readChosen returns a scrape's rows of a per-object collector and the
+// choice they were read with: the kept choice; a new one, with sizes read
+// again, when there is none or its sizes are older than ttl; or a new one
+// with the same sizes when read reports that objects were created or
+// dropped since the choice.
+func readChosen[R any](ctx context.Context, s *Scrape, cs *choices, ttl time.Duration, sizesQuery string, nSizes int,
+	choose func(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time) (*choice, error),
+	read func(ctx context.Context, s *Scrape, cur *choice) (R, shape, error)) (*choice, R, error) {
+	var none R
+	cur := cs.get(s.Target.Name, s.Database, ttl)
+	fresh := cur == nil
+	if fresh {
+		at := time.Now()
+		szs, err := readSizes(ctx, s, sizesQuery, nSizes)
+		if err != nil {
+			return nil, none, fmt.Errorf("reading sizes: %w", err)
+		}
+		if cur, err = choose(ctx, s, szs, at); err != nil {
+			return nil, none, err
+		}
+	}
+	rows, sh, err := read(ctx, s, cur)
+	if err != nil || sh == cur.shape || fresh {
+		return cur, rows, err
+	}
+	if cur, err = choose(ctx, s, cur.sizes, cur.sizesAt); err != nil {
+		return nil, none, err
+	}
+	rows, _, err = read(ctx, s, cur)
+	return cur, rows, err
 }
 
 // oidArray writes OIDs as an array literal for a query parameter.

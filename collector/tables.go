@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -172,32 +171,18 @@ type tableRow struct {
 	times        [4]float64
 }
 
+// tablesRead is what one scrape reads: the chosen tables and the rest.
+type tablesRead struct {
+	tabs []tableRow
+	rest tableRow
+}
+
 func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur := c.choices.get(s.Target.Name, s.Database, c.sizesTTL)
-	fresh := cur == nil
-	if fresh {
-		at := time.Now()
-		szs, err := readSizes(ctx, s, tableSizesQuery, 3)
-		if err != nil {
-			return fmt.Errorf("reading table sizes: %w", err)
-		}
-		if cur, err = c.choose(ctx, s, szs, at); err != nil {
-			return err
-		}
-	}
-	tabs, rest, sh, err := c.read(ctx, s, cur)
+	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, tableSizesQuery, len(tableSizes), c.choose, c.read)
 	if err != nil {
 		return err
 	}
-	if sh != cur.shape && !fresh {
-		// Tables were created, dropped or renamed since the choice.
-		if cur, err = c.choose(ctx, s, cur.sizes, cur.sizesAt); err != nil {
-			return err
-		}
-		if tabs, rest, _, err = c.read(ctx, s, cur); err != nil {
-			return err
-		}
-	}
+	tabs, rest := got.tabs, got.rest
 	db := s.Database
 	zero := make([]float64, len(tableSizes))
 	for i := range tabs {
@@ -280,10 +265,10 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][
 
 // read runs tablesQuery for a choice: the chosen tables, the rest summed,
 // and the shape of the tables now.
-func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (tabs []tableRow, rest tableRow, sh shape, err error) {
+func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got tablesRead, sh shape, err error) {
 	rows, err := s.Conn.Query(ctx, tablesQuery, cur.chosen)
 	if err != nil {
-		return nil, rest, sh, err
+		return got, sh, err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -297,15 +282,15 @@ func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (tab
 		}
 		dest = append(dest, &sh.n, &sh.sum)
 		if err := rows.Scan(dest...); err != nil {
-			return nil, rest, sh, err
+			return got, sh, err
 		}
 		if t.oid == 0 {
-			rest = t
+			got.rest = t
 			continue
 		}
-		tabs = append(tabs, t)
+		got.tabs = append(got.tabs, t)
 	}
-	return tabs, rest, sh, rows.Err()
+	return got, sh, rows.Err()
 }
 
 // readSizes runs a sizes query whose first column is an oid and the next n

@@ -37,6 +37,46 @@ func flushStats(t *testing.T, s *pgtest.Server, db string, sql ...string) {
 	}
 }
 
+// awaitStats runs a query of float8 columns (NULL reads as 0) in db until
+// done holds of them or 30 seconds pass, and returns the last answer.
+// Before 15 the statistics collector rewrites its file for readers, which
+// takes seconds on a busy machine with thousands of tables.
+func awaitStats(t *testing.T, s *pgtest.Server, db, query string, done func([]float64) bool) []float64 {
+	t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(30 * time.Second); ; sleep(100) {
+		conn, err := s.Connect(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, query)
+		var vals []float64
+		if err == nil {
+			for rows.Next() {
+				vs, err := rows.Values()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vs {
+					f, ok := v.(float64)
+					if !ok && v != nil {
+						t.Fatalf("awaitStats: a column of %T; cast it to float8", v)
+					}
+					vals = append(vals, f)
+				}
+			}
+			err = rows.Err()
+		}
+		conn.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(vals) || time.Now().After(deadline) {
+			return vals
+		}
+	}
+}
+
 // scrapeUntil scrapes until ok holds or five seconds pass, and returns the
 // last result.
 func scrapeFor(t *testing.T, sc *scrapetest.Scraper, ok func(scrapetest.Result) bool) scrapetest.Result {
@@ -183,24 +223,7 @@ func TestTableAndIndexLimitsBoundSeriesAndKeepTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	var want float64
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err := s.Connect(ctx, "manytables")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = conn.QueryRow(ctx, "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables").Scan(&want)
-		conn.Close(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want >= 82000 || time.Now().After(deadline) {
-			break
-		}
-		sleep(100)
-	}
+	want := awaitStats(t, s, "manytables", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] >= 82000 })[0]
 	if want != 82000 { // 100 * (1 + ... + 40)
 		t.Fatalf("the fixture inserted %v rows, want 82000", want)
 	}
@@ -253,21 +276,7 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 	scrape := func(inserted float64) scrapetest.Result {
 		t.Helper()
 		flushStats(t, s, "choice")
-		var have float64
-		for deadline := time.Now().Add(5 * time.Second); ; sleep(100) {
-			conn, err := s.Connect(ctx, "choice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = conn.QueryRow(ctx, "SELECT COALESCE(sum(n_tup_ins), 0)::float8 FROM pg_stat_user_tables").Scan(&have)
-			conn.Close(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if have == inserted || time.Now().After(deadline) {
-				break
-			}
-		}
+		have := awaitStats(t, s, "choice", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] == inserted })[0]
 		if have != inserted {
 			t.Fatalf("the server's statistics show %v rows inserted, want %v", have, inserted)
 		}
@@ -367,25 +376,10 @@ func TestTablesDueForMaintenanceAreChosenFirst(t *testing.T) {
 	flushStats(t, s, "duedb")
 	sleep(600)
 	flushStats(t, s, "duedb", "ANALYZE big, busy, dead", "DELETE FROM dead WHERE id <= 20000")
-	ctx := context.Background()
-	for deadline := time.Now().Add(5 * time.Second); ; sleep(100) {
-		var dead, busyMods float64
-		conn, err := s.Connect(ctx, "duedb")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = conn.QueryRow(ctx, `SELECT (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'dead')::float8,
- (SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'busy')::float8`).Scan(&dead, &busyMods)
-		conn.Close(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if dead == 20000 && busyMods == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server shows %v dead rows in dead (want 20000) and %v rows changed in busy since ANALYZE (want 0)", dead, busyMods)
-		}
+	v := awaitStats(t, s, "duedb", `SELECT (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'dead')::float8,
+ (SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'busy')::float8`, func(v []float64) bool { return v[0] == 20000 && v[1] == 0 })
+	if v[0] != 20000 || v[1] != 0 {
+		t.Fatalf("the server shows %v dead rows in dead (want 20000) and %v rows changed in busy since ANALYZE (want 0)", v[0], v[1])
 	}
 	chosen := func(yml string) map[string]bool {
 		cfg, err := config.Parse("test.yml", []byte(yml))
