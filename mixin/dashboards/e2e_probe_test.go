@@ -183,40 +183,48 @@ func labelValues(ctx context.Context, prom *promtest.Server, match, label string
 	return body.Data, nil
 }
 
-// checkVariables runs every board's job and instance variable queries, as
-// Grafana would, and requires both setups' jobs and instances among them:
-// the directly scraped exporter's (job postgres) and the central exporter's
-// own job.
+// checkVariables runs the job and instance variable queries of the rendered
+// dashboards (but Remediation's) against Prometheus, as Grafana asks them,
+// and requires each setup's job among the jobs offered and, with that job
+// chosen, exactly its instance: want maps job to instance.
 func checkVariables(ctx context.Context, t *testing.T, prom *promtest.Server, begin, end time.Time, want map[string]string) {
 	t.Helper()
-	for _, b := range boards(Defaults()) {
-		if b.Receiver {
+	queries := variableQueries(t)
+	checked := 0
+	for key, q := range queries {
+		uid, name, _ := strings.Cut(key, "/")
+		if uid == "pg-remediation" || name != "job" {
 			continue
 		}
-		match, label, ok := parseLabelValues(jobValues(Defaults()))
+		match, label, ok := parseLabelValues(q)
 		if !ok || label != "job" {
-			t.Fatalf("%s: the job variable's query %q is not label_values(selector, job)", b.UID, jobValues(Defaults()))
+			t.Fatalf("%s: %q is not label_values(selector, job)", key, q)
 		}
 		jobs, err := labelValues(ctx, prom, match, label, begin, end)
 		if err != nil {
 			t.Fatal(err)
 		}
+		iq := queries[uid+"/instance"]
+		imatch, ilabel, ok := parseLabelValues(iq)
+		if !ok || ilabel != "instance" {
+			t.Fatalf("%s/instance: %q is not label_values(selector, instance)", uid, iq)
+		}
 		for job, instance := range want {
+			checked++
 			if !slices.Contains(jobs, job) {
-				t.Errorf("%s: the job variable offers %v, not %s", b.UID, jobs, job)
+				t.Errorf("%s: the job variable offers %v, not %s", uid, jobs, job)
 			}
-			match, label, ok := parseLabelValues(instanceValues())
-			if !ok || label != "instance" {
-				t.Fatalf("%s: the instance variable's query %q is not label_values(selector, instance)", b.UID, instanceValues())
-			}
-			instances, err := labelValues(ctx, prom, substitute(match, map[string]string{"job": job}), label, begin, end)
+			instances, err := labelValues(ctx, prom, substitute(imatch, map[string]string{"job": job}), ilabel, begin, end)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(instances, []string{instance}) {
-				t.Errorf("%s: with job %s the instance variable offers %v, want [%s]", b.UID, job, instances, instance)
+				t.Errorf("%s: with job %s the instance variable offers %v, want [%s]", uid, job, instances, instance)
 			}
 		}
+	}
+	if checked == 0 {
+		t.Fatal("no job variable found")
 	}
 }
 
