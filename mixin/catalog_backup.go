@@ -1,12 +1,16 @@
 package mixin
 
-import "fmt"
+import (
+	"fmt"
 
-// Backup types as the backup collectors label them: pgBackRest's full, diff
-// and incr, WAL-G's delta, and "incremental" from the manifest directory.
+	"github.com/pghardening/pg_hardening_exporter/mixin/dashboards"
+)
+
+// Backup types as the backup collectors label them: full, and the types that
+// build on an earlier backup, the same set the dashboards draw.
 const (
 	fullType        = `type="full"`
-	incrementalType = `type=~"incr|diff|incremental|delta"`
+	incrementalType = `type=~"` + dashboards.IncrementalBackupTypes + `"`
 )
 
 var archivingAlerts = []*alertSpec{

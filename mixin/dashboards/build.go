@@ -147,6 +147,24 @@ func matchers(extra string, base ...string) string {
 	return "{" + strings.Join(base, ", ") + "}"
 }
 
+// servedBy matches the series that name a job and instance to offer: pg_up
+// where the exporter scrapes a server, pg_exporter_build_info where an
+// exporter serves its own metrics. With one exporter per server both are on
+// the same job and instance; beside /probe the exporter's own job has no
+// pg_up but carries its pools, PgBouncers and backup sources, so it has to
+// be offered too.
+const servedBy = `__name__=~"` + mUp + `|` + mExporterBuildInfo + `"`
+
+// jobValues is the job variable's query.
+func jobValues(cfg Config) string {
+	return "label_values(" + matchers(cfg.Selector, servedBy) + ", job)"
+}
+
+// instanceValues is the instance variable's query.
+func instanceValues() string {
+	return "label_values(" + matchers("", servedBy, `job=~"$job"`) + ", instance)"
+}
+
 func buildBoard(cfg Config, b board) (dashboard.Dashboard, error) {
 	d := dashboard.NewDashboardBuilder(b.Title).Uid(b.UID).Description(b.Description).
 		Tags([]string{packTag, b.Tag}).Refresh(cfg.Refresh).Time("now-1h", "now").
@@ -158,8 +176,8 @@ func buildBoard(cfg Config, b board) (dashboard.Dashboard, error) {
 		d = d.WithVariable(variable("job", "Job", "label_values("+mRemQueueCapacity+matchers(cfg.RemediationSelector)+", job)", false)).
 			WithVariable(variable("instance", "Instance", "label_values("+mRemQueueCapacity+matchers("", `job=~"$job"`)+", instance)", true))
 	} else {
-		d = d.WithVariable(variable("job", "Job", "label_values("+mUp+matchers(cfg.Selector)+", job)", false)).
-			WithVariable(variable("instance", "Instance", "label_values("+mUp+matchers("", `job=~"$job"`)+", instance)", true)).
+		d = d.WithVariable(variable("job", "Job", jobValues(cfg), false)).
+			WithVariable(variable("instance", "Instance", instanceValues(), true)).
 			WithVariable(variable("database", "Database", "label_values("+mNumBackends+matchers("", sel)+", datname)", true))
 	}
 	id := uint32(0)

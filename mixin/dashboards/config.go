@@ -11,7 +11,9 @@ import (
 type Config struct {
 	// Selector holds extra label matchers (without braces, e.g.
 	// `job=~"postgres.*"`) that the job variable's query starts from; empty
-	// offers every job that exports pg_up.
+	// offers every job that exports pg_up or pg_exporter_build_info. Beside
+	// /probe, let it match the exporter's own job too, or the PgBouncer,
+	// backup and exporter panels cannot be shown.
 	Selector string
 	// RemediationSelector does the same for the remediation receiver's jobs.
 	RemediationSelector string

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
@@ -29,30 +31,16 @@ import (
 // this branch are excused by notDeclaredHere instead, and come back into the
 // check by themselves once it is declared.
 var needsCondition = map[string]string{
-	"pg-fleet-overview/Data at risk (RPO)/B":                                 "a WAL file waiting to be archived (archiving behind)",
-	"pg-replication-backups/Data at risk (RPO)/B":                            "a WAL file waiting to be archived (archiving behind)",
-	"pg-fleet-overview/Replication lag":                                      "a standby (replay lag is measured on the standby)",
-	"pg-replication-backups/Standby's own replay lag":                        "a standby",
-	"pg-replication-backups/Replay lag per standby":                          "a standby connected to the primary",
-	"pg-replication-backups/Replay lag per standby in bytes":                 "a standby connected to the primary",
-	"pg-tables-maintenance/Running operations":                               "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
-	"pg-tables-maintenance/Progress of running operations":                   "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
-	"pg-sessions-locks-pools/Pool utilization per service":                   "service pools in the exporter's configuration",
-	"pg-sessions-locks-pools/Pool connections by state":                      "service pools in the exporter's configuration",
-	"pg-sessions-locks-pools/PgBouncer clients waiting":                      "a PgBouncer target",
-	"pg-sessions-locks-pools/PgBouncer longest client wait":                  "a PgBouncer target",
-	"pg-sessions-locks-pools/PgBouncer server connections against pool size": "a PgBouncer target",
-	"pg-sessions-locks-pools/PgBouncer queries per second":                   "a PgBouncer target",
-	"pg-sessions-locks-pools/PgBouncer up":                                   "a PgBouncer target",
-	"pg-replication-backups/Full backup age":                                 "a backup source with backups",
-	"pg-replication-backups/Incremental backup age":                          "a backup source with backups",
-	"pg-replication-backups/Backup failure newer than last success":          "a backup source whose last run failed",
-	"pg-replication-backups/Backup size with anomaly band":                   "a backup source with backups",
-	"pg-replication-backups/Time since last verification":                    "a backup source with verification records",
-	"pg-replication-backups/Time since last restore test":                    "a backup source with restore-test records",
-	"pg-replication-backups/Backups past retention":                          "a backup source",
-	"pg-replication-backups/Oldest backup age":                               "a backup source with backups",
-	"pg-replication-backups/Backup repository health":                        "a backup source",
+	"pg-fleet-overview/Data at risk (RPO)/B":                 "a WAL file waiting to be archived (archiving behind)",
+	"pg-replication-backups/Data at risk (RPO)/B":            "a WAL file waiting to be archived (archiving behind)",
+	"pg-fleet-overview/Replication lag":                      "a standby (replay lag is measured on the standby)",
+	"pg-replication-backups/Standby's own replay lag":        "a standby",
+	"pg-replication-backups/Replay lag per standby":          "a standby connected to the primary",
+	"pg-replication-backups/Replay lag per standby in bytes": "a standby connected to the primary",
+	"pg-tables-maintenance/Running operations":               "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
+	"pg-tables-maintenance/Progress of running operations":   "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
+	"pg-sessions-locks-pools/Pool utilization per service":   "service pools in the exporter's configuration",
+	"pg-sessions-locks-pools/Pool connections by state":      "service pools in the exporter's configuration",
 }
 
 // needsMajor lists the panels whose series older servers do not have, with
@@ -64,8 +52,9 @@ var needsMajor = map[string]int{
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startExporter serves the exporter's /metrics in-process, with every
-// registered collector, for dsn.
-func startExporter(t *testing.T, dsn string) string {
+// registered collector, for dsn, and self on the same /metrics, the way one
+// exporter per server is scraped directly.
+func startExporter(t *testing.T, dsn string, self []prometheus.Collector) string {
 	t.Helper()
 	cfg := config.Defaults()
 	def, err := target.ParseDSN("e2e", dsn, "")
@@ -77,7 +66,7 @@ func startExporter(t *testing.T, dsn string) string {
 		names = append(names, s.Name)
 	}
 	exp, err := exporter.New(exporter.Options{Config: cfg, Default: def, Build: exporter.BuildCollectors(names, quiet),
-		Logger: quiet, Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
+		Self: self, Logger: quiet, Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +175,12 @@ func TestPanelsReturnData(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	<-ready
 
-	addr := startExporter(t, s.SuperuserDSN(""))
+	// Both setups of docs/operations.md: this exporter scraped directly as
+	// job postgres, and a central one whose own /metrics (job
+	// pg_hardening_exporter) carries its pools, PgBouncer and backup source.
+	side := startSideSources(ctx, t, s)
+	addr := startExporter(t, s.SuperuserDSN(""), side.collectors(t))
+	central := startCentralExporter(ctx, t, s.SuperuserDSN(""), side)
 	receiverAddr, notify := startReceiver(t, s.SuperuserDSN(""))
 	rules, _ := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
 	for i, r := range rules {
@@ -200,7 +194,7 @@ func TestPanelsReturnData(t *testing.T) {
 	if err := os.WriteFile(watchdog, []byte("groups:\n- name: dashboards-e2e\n  rules:\n  - alert: DashboardsE2EWatchdog\n    expr: pg_up == 1\n    labels:\n      severity: info\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prom := promtest.Start(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}, receiverJob: {receiverAddr}},
+	prom := promtest.Start(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}, exporterJob: {central}, receiverJob: {receiverAddr}},
 		TargetLabels: map[string]string{"cluster": "e2e"}, RuleFiles: append(rules, watchdog)})
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer waitCancel()
@@ -276,11 +270,12 @@ func TestPanelsReturnData(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{mUp, mNumBackends} {
-		if res, err := prom.QueryAt(ctx, substitute(m(v), vars), end); err != nil || len(res) == 0 {
-			t.Errorf("variable query on %s returns nothing (%v)", v, err)
-		}
+	if res, err := prom.QueryAt(ctx, substitute(m(mNumBackends), vars), end); err != nil || len(res) == 0 {
+		t.Errorf("variable query on %s returns nothing (%v)", mNumBackends, err)
 	}
+	checkVariables(ctx, t, prom, begin, end, map[string]string{"postgres": addr, exporterJob: central})
+	checkExporterJob(ctx, t, prom, begin, end, map[string]string{"__rate_interval": "10s", "__range": "1m",
+		"job": exporterJob, "instance": central, "database": ".*"})
 	if res, err := prom.QueryAt(ctx, substitute(m(mRemQueueCapacity), receiverVars), end); err != nil || len(res) == 0 {
 		t.Errorf("variable query on %s returns nothing (%v)", mRemQueueCapacity, err)
 	}

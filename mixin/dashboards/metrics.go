@@ -5,16 +5,17 @@ package dashboards
 // declared families (see allowlist_test.go for those not declared yet).
 const (
 	// Framework, exporter and Prometheus.
-	mUp               = "pg_up"
-	mCollectorSuccess = "pg_scrape_collector_success"
-	mScrapeDuration   = "pg_scrape_duration_seconds"
-	mPostmasterStart  = "pg_postmaster_start_timestamp_seconds"
-	mExporterPoolConn = "pg_exporter_pool_connections"
-	mExporterPoolMax  = "pg_exporter_pool_max_connections"
-	mExporterBreaker  = "pg_exporter_circuit_breaker_state"
-	mReloadOK         = "pg_exporter_config_last_reload_successful"
-	mAlerts           = "ALERTS" // made by Prometheus for every alerting rule
-	mScrapeUp         = "up"     // made by Prometheus for every scrape
+	mUp                = "pg_up"
+	mCollectorSuccess  = "pg_scrape_collector_success"
+	mScrapeDuration    = "pg_scrape_duration_seconds"
+	mPostmasterStart   = "pg_postmaster_start_timestamp_seconds"
+	mExporterPoolConn  = "pg_exporter_pool_connections"
+	mExporterPoolMax   = "pg_exporter_pool_max_connections"
+	mExporterBreaker   = "pg_exporter_circuit_breaker_state"
+	mReloadOK          = "pg_exporter_config_last_reload_successful"
+	mExporterBuildInfo = "pg_exporter_build_info" // on every exporter's own /metrics
+	mAlerts            = "ALERTS"                 // made by Prometheus for every alerting rule
+	mScrapeUp          = "up"                     // made by Prometheus for every scrape
 
 	// Recording rules of the rule pack (rules/postgres-recording.yml).
 	rAvailability1h = "instance:pg_up:ratio_avg1h"

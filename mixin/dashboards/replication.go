@@ -4,6 +4,12 @@ package dashboards
 // series (a band) rather than a fixed threshold line.
 const boundLegend = "bound: "
 
+// IncrementalBackupTypes matches the type label of every backup that builds
+// on an earlier one: pgBackRest's diff and incr, WAL-G's delta, and
+// "incremental" as a manifest may spell it. The backup panels and the rule
+// pack's alert on incremental backup age both use it.
+const IncrementalBackupTypes = "incr|diff|incremental|delta"
+
 func replicationBoard(cfg Config) board {
 	bk := "{{instance}} {{source}} {{stanza}}"
 	age := func(metric string, extra ...string) string { return "time() - " + m(metric, extra...) }
@@ -51,7 +57,7 @@ func replicationBoard(cfg Config) board {
 				ts("Full backup age", "s", "When did the last full backup succeed? The objective is one a day.",
 					q(age(mBackupLastSuccess, `type="full"`), bk)).overBoth(cfg.FullBackupMaxAge),
 				ts("Incremental backup age", "s", "When did the last incremental or differential backup succeed? The objective is one every 6 hours.",
-					q(age(mBackupLastSuccess, `type=~"incr|diff|delta"`), bk+" {{type}}")).over(cfg.IncrementalBackupAge),
+					q(age(mBackupLastSuccess, `type=~"`+IncrementalBackupTypes+`"`), bk+" {{type}}")).over(cfg.IncrementalBackupAge),
 				ts("Backup failure newer than last success", "s", "Did the latest backup run of a type fail? Positive: the last failure came this long after the last success.",
 					q(failedAfter(), bk+" {{type}}")).over(0),
 				ts("Backup size with anomaly band", "bytes", "Is the latest backup of each type far smaller or larger than the ones before it?",

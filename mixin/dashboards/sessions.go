@@ -1,9 +1,12 @@
 package dashboards
 
 func sessionsBoard(cfg Config) board {
+	// One exporter may watch several PgBouncers; its pgbouncer label names
+	// each, so the sums keep it and the legends show it.
 	bouncer := func(metric string) string {
-		return "sum by (" + serverBy + ", database, user) (" + m(metric) + ")"
+		return "sum by (" + serverBy + ", pgbouncer, database, user) (" + m(metric) + ")"
 	}
+	pool := "{{pgbouncer}} {{database}} {{user}}"
 	return board{
 		File: "sessions-locks-pools.json", UID: "pg-sessions-locks-pools", Title: "PostgreSQL / Sessions, locks and pools", Tag: "pg-sessions",
 		Description: "Service pools against their limits, session states, blocked sessions and lock waits, long and idle transactions, PgBouncer pools and the exporter's own connections.",
@@ -47,18 +50,18 @@ func sessionsBoard(cfg Config) board {
 			}},
 			{Title: "PgBouncer", Panels: []panel{
 				ts("PgBouncer clients waiting", "short", "Do clients queue for a server connection in PgBouncer?",
-					q(bouncer(mBouncerClWaiting), "{{database}} {{user}} waiting"),
-					q(bouncer(mBouncerClActive), "{{database}} {{user}} active")),
+					q(bouncer(mBouncerClWaiting), pool+" waiting"),
+					q(bouncer(mBouncerClActive), pool+" active")),
 				ts("PgBouncer longest client wait", "s", "How long has the oldest waiting client waited?",
-					q(bouncer(mBouncerMaxWait), "{{database}} {{user}}")).overBoth(cfg.PgBouncerMaxWait),
+					q(bouncer(mBouncerMaxWait), pool)).overBoth(cfg.PgBouncerMaxWait),
 				ts("PgBouncer server connections against pool size", "short", "Are PgBouncer's pools full?",
-					q(bouncer(mBouncerSvActive), "{{database}} {{user}} active"),
-					q(bouncer(mBouncerSvIdle), "{{database}} {{user}} idle"),
-					q("sum by ("+serverBy+", name) ("+m(mBouncerDBPoolSize)+")", "{{name}} pool size")),
+					q(bouncer(mBouncerSvActive), pool+" active"),
+					q(bouncer(mBouncerSvIdle), pool+" idle"),
+					q("sum by ("+serverBy+", pgbouncer, name) ("+m(mBouncerDBPoolSize)+")", "{{pgbouncer}} {{name}} pool size")),
 				ts("PgBouncer queries per second", "ops", "How much traffic goes through PgBouncer?",
-					q("sum by ("+serverBy+", database) ("+rate(m(mBouncerQueriesPool))+")", "{{database}}")),
+					q("sum by ("+serverBy+", pgbouncer, database) ("+rate(m(mBouncerQueriesPool))+")", "{{pgbouncer}} {{database}}")),
 				ts("PgBouncer up", "short", "Does PgBouncer's admin console answer? 1 up, 0 down.",
-					q(m(mBouncerUp), "{{instance}}")).under(1).ratio(),
+					q(m(mBouncerUp), "{{instance}} {{pgbouncer}}")).under(1).ratio(),
 			}},
 			{Title: "Exporter", Panels: []panel{
 				ts("Exporter connections", "short", "How many connections does the exporter itself hold on each target, against its cap?",
