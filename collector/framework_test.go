@@ -3,6 +3,7 @@ package collector_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,5 +158,50 @@ func TestNoDataAndCache(t *testing.T) {
 	}
 	if d, _ := second.Value("pg_scrape_collector_duration_seconds", map[string]string{"collector": "test_cached"}); d != 0 {
 		t.Fatalf("duration of a cached result is %v, want 0", d)
+	}
+}
+
+// With more databases than the pool has connections, each database costs one
+// connection per scrape: its database-scoped collectors run one after the
+// other on it, where one job per collector made both workers connect to it.
+func TestEachDatabaseCostsOneConnectionPerScrape(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	if s.Major < 14 {
+		t.Skip("PostgreSQL 13 does not count sessions (pg_stat_database.sessions is 14+)")
+	}
+	ctx := context.Background()
+	const dbs, scrapes = 5, 3
+	for i := 1; i <= dbs; i++ {
+		if err := s.CreateDatabase(ctx, fmt.Sprintf("churn_%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Parse("fw.yml", []byte("databases:\n  include: ['churn_.*']\nconnection:\n  max_connections: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := func() float64 {
+		return awaitStats(t, s, "postgres", `SELECT sum(sessions)::float8 FROM pg_stat_database WHERE datname LIKE 'churn\_%'`,
+			func([]float64) bool { return true })[0]
+	}
+	before := sessions()
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "tables", "indexes", "schema", "test_dbscope")
+	for range scrapes {
+		r := sc.Scrape(t)
+		r.RequireUp(t)
+		for i := 1; i <= dbs; i++ {
+			db := fmt.Sprintf("churn_%d", i)
+			for _, c := range []string{"tables", "indexes", "schema", "test_dbscope"} {
+				if v, _ := r.Value("pg_scrape_collector_success", map[string]string{"collector": c, "datname": db}); v != 1 {
+					t.Fatalf("collector %s did not succeed in %s", c, db)
+				}
+			}
+		}
+	}
+	sc.Target.Close() // sessions are counted for certain once they end
+	flushStats(t, s, "postgres")
+	sleep(600)
+	if opened := sessions() - before; opened > dbs*scrapes || opened < dbs {
+		t.Errorf("%v sessions to the %d databases over %d scrapes; want at most one per database and scrape (%d)", opened, dbs, scrapes, dbs*scrapes)
 	}
 }

@@ -126,11 +126,13 @@ func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- promet
 	}
 	conn.Release(err)
 
-	// One job per collector, and per database for the database-scoped ones, so
-	// the two slow per-object reads of a large database (tables, indexes) run
-	// side by side when the pool has two connections. As many workers as the
-	// pool has connections; more would only wait. Idle connections to the same
-	// database are reused, so this opens no more connections than before.
+	// One job per cluster-wide collector. The database-scoped collectors run
+	// one job per collector and database while there are no more databases
+	// than workers, so the two slow per-object reads of a large database
+	// (tables, indexes) run side by side; with more databases, one job per
+	// database, so that each database costs one connection per scrape (a
+	// connection serves one database, and the pool is capped). As many
+	// workers as the pool has connections; more would only wait.
 	type job struct {
 		db  string
 		ins []*Instance
@@ -151,6 +153,10 @@ func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- promet
 		jobs <- job{db: "", ins: []*Instance{in}}
 	}
 	for _, db := range dbs {
+		if len(dbs) > workers {
+			jobs <- job{db: db, ins: perDB}
+			continue
+		}
 		for _, in := range perDB {
 			jobs <- job{db: db, ins: []*Instance{in}}
 		}
