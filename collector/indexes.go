@@ -69,17 +69,21 @@ const (
 )
 
 // What a choice of indexes is made from: each index's scans since the
-// statistics reset, and whether its shape counts it.
+// statistics reset, whether its shape counts it, and whether it enforces
+// something (see indexesQuery).
 const indexCandidatesQuery = `SELECT i.oid::int8, n.nspname, c.relname, i.relname, n.nspname !~ '^pg_temp_',
- pg_stat_get_numscans(i.oid)::float8
+ pg_stat_get_numscans(i.oid)::float8, x.indisunique OR i.oid IN (SELECT conindid FROM pg_constraint)
  FROM ` + userIndexes
 
 // The columns of pg_stat_user_indexes and pg_statio_user_indexes, read with
 // the statistics functions those views are made of, for every index in one
-// pass: a row for each chosen index ($1), each invalid one and each one of
-// at least UnusedIndexMinSize ($2) never scanned, with its chosen flag and
-// its names (looked up for these rows only); then one row (OID 0) summing
-// the indexes not chosen, which ends with the shape of the permanent indexes.
+// pass: a row for each chosen index ($1), each invalid one and each one
+// still never scanned of those that could be unused when the choice was made
+// ($2, see choice.big), with its chosen flag and its names (looked up for
+// these rows only); then one row (OID 0) summing the indexes not chosen,
+// which ends with the shape of the permanent indexes. The OID lists are
+// matched with IN (SELECT unnest(...)), hashed on every version (13 does not
+// hash = ANY of an array).
 //
 // An index enforces something when a constraint uses it (primary key,
 // unique, exclusion, or the key a foreign key references) or it is unique.
@@ -91,13 +95,14 @@ const indexesQuery = `WITH s AS MATERIALIZED (
   pg_stat_get_tuples_fetched(x.indexrelid)::float8 AS tup_fetch,
   pg_stat_get_blocks_fetched(x.indexrelid)::float8 AS blks_fetched, pg_stat_get_blocks_hit(x.indexrelid)::float8 AS blks_hit,
   NOT x.indisvalid AS invalid, x.indisunique AS uniq,
-  x.indexrelid = ANY($1::oid[]) AS chosen, x.indexrelid = ANY($2::oid[]) AS big, n.nspname !~ '^pg_temp_' AS permanent
+  x.indexrelid IN (SELECT unnest($1::oid[])) AS chosen, x.indexrelid IN (SELECT unnest($2::oid[])) AS big,
+  n.nspname !~ '^pg_temp_' AS permanent
  FROM ` + userIndexTables + `)
 SELECT s.oid::int8, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = s.indrelid),
  (SELECT relname FROM pg_class WHERE oid = s.indrelid), (SELECT relname FROM pg_class WHERE oid = s.oid),
  scan, tup_read, tup_fetch, blks_fetched - blks_hit, blks_hit,
  invalid, uniq OR s.oid IN (SELECT conindid FROM pg_constraint), chosen, 1::float8, 0::int8, 0::int8
- FROM s WHERE chosen OR invalid OR (big AND scan = 0 AND NOT uniq)
+ FROM s WHERE chosen OR invalid OR (big AND scan = 0)
 UNION ALL
 SELECT 0, '', '', '', COALESCE(sum(scan) FILTER (WHERE NOT chosen), 0), COALESCE(sum(tup_read) FILTER (WHERE NOT chosen), 0),
  COALESCE(sum(tup_fetch) FILTER (WHERE NOT chosen), 0), COALESCE(sum(blks_fetched - blks_hit) FILTER (WHERE NOT chosen), 0),
@@ -183,52 +188,69 @@ func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prom
 	return nil
 }
 
-// choose reads every index's scans and chooses, with the sizes given, the
-// indexes reported one by one; the choice is kept for the next scrapes.
-func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time) (*choice, error) {
+// choose reads every index's scans and chooses, with the sizes given (and
+// those of indexes created since they were read), the indexes reported one
+// by one. Indexes of temporary tables are never chosen.
+func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time,
+	more func([]int64) (map[int64][]float64, error)) (*choice, error) {
 	rows, err := s.Conn.Query(ctx, indexCandidatesQuery)
 	if err != nil {
 		return nil, err
 	}
-	var oids, big []int64
-	var cs []candidate
-	ch := &choice{sizesAt: at, sizes: szs, restSizes: make([]float64, 1)}
+	type row struct {
+		oid                 int64
+		table, name         string
+		permanent, enforces bool
+		scans               float64
+	}
+	var rs []row
+	var missing []int64
+	ch := &choice{sizesAt: at, restSizes: make([]float64, 1)}
 	for rows.Next() {
-		var oid int64
-		var schema, table, name string
-		var permanent bool
-		var scans float64
-		if err := rows.Scan(&oid, &schema, &table, &name, &permanent, &scans); err != nil {
+		var r row
+		var schema string
+		if err := rows.Scan(&r.oid, &schema, &r.table, &r.name, &r.permanent, &r.scans, &r.enforces); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if permanent {
-			ch.shape.add(oid)
+		r.table = schema + "." + r.table
+		if r.permanent {
+			ch.shape.add(r.oid)
+			if szs[r.oid] == nil {
+				missing = append(missing, r.oid)
+			}
 		}
-		var size float64
-		if v := szs[oid]; v != nil {
-			size = v[0]
-		}
-		if size >= UnusedIndexMinSize {
-			big = append(big, oid)
-		}
-		q := schema + "." + table
-		oids = append(oids, oid)
-		cs = append(cs, candidate{name: q + "." + name, size: size, activity: scans, eligible: eligible(c.limits, q, size)})
+		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if szs, err = more(missing); err != nil {
+		return nil, err
+	}
+	ch.sizes = szs
+	var big []int64
+	cs := make([]candidate, len(rs))
+	for i, r := range rs {
+		var size float64
+		if v := szs[r.oid]; v != nil {
+			size = v[0]
+		}
+		if r.permanent && size >= UnusedIndexMinSize && r.scans == 0 && !r.enforces {
+			big = append(big, r.oid)
+		}
+		cs[i] = candidate{name: r.table + "." + r.name, size: size, activity: r.scans,
+			eligible: r.permanent && eligible(c.limits, r.table, size)}
+	}
 	var chosen []int64
 	for i, ok := range pickObjects(cs, c.limits.TopNOr(config.DefaultIndexesTopN)) {
 		if ok {
-			chosen = append(chosen, oids[i])
-		} else if v := szs[oids[i]]; v != nil {
+			chosen = append(chosen, rs[i].oid)
+		} else if v := szs[rs[i].oid]; v != nil {
 			ch.restSizes[0] += v[0]
 		}
 	}
 	ch.chosen, ch.big = oidArray(chosen), oidArray(big)
-	c.choices.put(s.Target.Name, s.Database, ch, c.sizesTTL)
 	return ch, nil
 }
 

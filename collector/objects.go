@@ -108,30 +108,30 @@ func eligible(l *config.ObjectLimits, qualified string, size float64) bool {
 
 // A choice is the set of objects (tables or indexes) that one database
 // reports one by one. Choosing needs every object's size and activity, so it
-// is made when the sizes are read, every objects.sizes_ttl, and made again
-// with the same sizes when objects are created or dropped. Between
-// choices a scrape sends the chosen OIDs with one query that reads every
-// object's statistics on the server and answers with a row per chosen
-// object and one sum for the rest: the exporter parses a few hundred rows
-// whatever the number of objects.
+// is made when the sizes are read, every objects.sizes_ttl, and made again,
+// with the sizes at hand, at the scrape after one that saw objects created or
+// dropped. Between choices a scrape sends the chosen OIDs with one query that
+// reads every object's statistics on the server and answers with a row per
+// chosen object and one sum for the rest: the exporter parses a few hundred
+// rows whatever the number of objects.
 type choice struct {
 	sizesAt time.Time
-	sizes   map[int64][]float64 // by OID, as read at sizesAt
+	sizes   map[int64][]float64 // by OID, as read at sizesAt (and since, for new objects)
 	chosen  string              // the chosen OIDs as an array literal
 	shape   shape               // of the objects the choice was made from
 	// restSizes sums the sizes of the objects not chosen.
 	restSizes []float64
-	// big lists the indexes of at least UnusedIndexMinSize, so that the
-	// query can return those never scanned (indexes only).
+	// big lists the indexes that, when the choice was made, had at least
+	// UnusedIndexMinSize, no scan, and enforced nothing: the query returns
+	// those still never scanned (indexes only; scans only grow).
 	big string
 }
 
 // shape tells whether objects were created or dropped since a choice: their
 // number and the sum of their OIDs. Objects in temporary schemas are left
-// out: they come and go too often to choose again for each, and are summed
-// into the rest until the next choice. A renamed object keeps its place;
-// its series take the new name at once, the patterns see it at the next
-// choice.
+// out (and are never chosen): they come and go too often to choose again for
+// each. A renamed object keeps its place; its series take the new name at
+// once, the patterns see it at the next choice.
 type shape struct{ n, sum int64 }
 
 func (sh *shape) add(oid int64) {
@@ -139,33 +139,55 @@ func (sh *shape) add(oid int64) {
 	sh.sum += oid
 }
 
-// choices keeps the current choice per target and database.
+// choices keeps, per target and database, the sizes and the current choice.
+// The sizes are kept on their own so that a choice that fails does not cost
+// another read of every relation's size.
 type choices struct {
 	mu sync.Mutex
-	m  map[[2]string]*choice
+	m  map[[2]string]*choiceEntry
 }
 
-// get returns the choice for target/db, nil when there is none or its sizes
-// are older than ttl.
-func (c *choices) get(target, db string, ttl time.Duration) *choice {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := c.m[[2]string{target, db}]
-	if ch == nil || time.Since(ch.sizesAt) >= ttl {
-		return nil
-	}
-	return ch
+type choiceEntry struct {
+	sizesAt time.Time
+	sizes   map[int64][]float64
+	choice  *choice // nil, or made from these sizes
+	stale   bool    // objects were created or dropped since the choice
 }
 
-// put stores a choice, and forgets those of targets and databases not
-// scraped for a long while.
-func (c *choices) put(target, db string, ch *choice, ttl time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *choices) entry(target, db string) *choiceEntry {
 	if c.m == nil {
-		c.m = map[[2]string]*choice{}
+		c.m = map[[2]string]*choiceEntry{}
 	}
-	c.m[[2]string{target, db}] = ch
+	k := [2]string{target, db}
+	e := c.m[k]
+	if e == nil {
+		e = &choiceEntry{}
+		c.m[k] = e
+	}
+	return e
+}
+
+// sizes returns the sizes for target/db unless they are older than ttl.
+func (c *choices) sizes(target, db string, ttl time.Duration) (map[int64][]float64, time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(target, db)
+	if e.sizes == nil || time.Since(e.sizesAt) >= ttl {
+		return nil, time.Time{}, false
+	}
+	return e.sizes, e.sizesAt, true
+}
+
+// putSizes stores sizes read at at, and forgets the targets and databases not
+// scraped for a long while.
+func (c *choices) putSizes(target, db string, szs map[int64][]float64, at time.Time, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(target, db)
+	if !at.Equal(e.sizesAt) {
+		e.choice, e.stale = nil, false
+	}
+	e.sizes, e.sizesAt = szs, at
 	for k, o := range c.m {
 		if time.Since(o.sizesAt) > 2*ttl+time.Hour {
 			delete(c.m, k)
@@ -173,36 +195,129 @@ func (c *choices) put(target, db string, ch *choice, ttl time.Duration) {
 	}
 }
 
+// current returns the choice made from the sizes read at at, nil when there
+// is none or it is stale.
+func (c *choices) current(target, db string, at time.Time) *choice {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(target, db)
+	if e.choice == nil || e.stale || !e.choice.sizesAt.Equal(at) {
+		return nil
+	}
+	return e.choice
+}
+
+// put stores a choice; markStale asks for a new one at the next scrape.
+func (c *choices) put(target, db string, ch *choice) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(target, db)
+	e.choice, e.stale = ch, false
+}
+
+func (c *choices) markStale(target, db string, ch *choice) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entry(target, db); e.choice == ch {
+		e.stale = true
+	}
+}
+
+// chooseFunc makes a choice from the sizes at hand; more returns them with
+// those of the given objects added (objects created since they were read).
+type chooseFunc func(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time,
+	more func(oids []int64) (map[int64][]float64, error)) (*choice, error)
+
+// sizesOf narrows a sizes query to the OIDs in $1.
+const sizesOf = ` AND c.oid IN (SELECT unnest($1::oid[]))`
+
 // readChosen returns a scrape's rows of a per-object collector and the
-// choice they were read with: the kept choice; a new one, with sizes read
-// again, when there is none or its sizes are older than ttl; or a new one
-// with the same sizes when read reports that objects were created or
-// dropped since the choice.
+// choice they were read with: the kept choice, or a new one when there is
+// none, its sizes are older than ttl (they are read again), or the previous
+// scrape saw objects created or dropped. A scrape that sees them keeps its
+// rows, with the new objects in the rest, and leaves the new choice to the
+// next scrape: a database whose tables come and go pays one choice per
+// scrape at most, not a second read.
 func readChosen[R any](ctx context.Context, s *Scrape, cs *choices, ttl time.Duration, sizesQuery string, nSizes int,
-	choose func(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time) (*choice, error),
-	read func(ctx context.Context, s *Scrape, cur *choice) (R, shape, error)) (*choice, R, error) {
+	choose chooseFunc, read func(ctx context.Context, s *Scrape, cur *choice) (R, shape, error)) (*choice, R, error) {
 	var none R
-	cur := cs.get(s.Target.Name, s.Database, ttl)
-	fresh := cur == nil
-	if fresh {
-		at := time.Now()
-		szs, err := readSizes(ctx, s, sizesQuery, nSizes)
-		if err != nil {
+	target, db := s.Target.Name, s.Database
+	szs, at, ok := cs.sizes(target, db, ttl)
+	if !ok {
+		at = time.Now()
+		var err error
+		if szs, err = readSizes(ctx, s, sizesQuery, nSizes); err != nil {
 			return nil, none, fmt.Errorf("reading sizes: %w", err)
 		}
-		if cur, err = choose(ctx, s, szs, at); err != nil {
+		cs.putSizes(target, db, szs, at, ttl)
+	}
+	cur := cs.current(target, db, at)
+	if cur == nil {
+		more := func(oids []int64) (map[int64][]float64, error) {
+			if len(oids) == 0 {
+				return szs, nil
+			}
+			extra, err := readSizes(ctx, s, sizesQuery+sizesOf, nSizes, oidArray(oids))
+			if err != nil {
+				return nil, fmt.Errorf("reading sizes of new objects: %w", err)
+			}
+			merged := make(map[int64][]float64, len(szs)+len(extra))
+			for k, v := range szs {
+				merged[k] = v
+			}
+			for k, v := range extra {
+				merged[k] = v
+			}
+			cs.putSizes(target, db, merged, at, ttl)
+			szs = merged
+			return merged, nil
+		}
+		var err error
+		if cur, err = choose(ctx, s, szs, at, more); err != nil {
 			return nil, none, err
 		}
+		cs.put(target, db, cur)
 	}
 	rows, sh, err := read(ctx, s, cur)
-	if err != nil || sh == cur.shape || fresh {
-		return cur, rows, err
+	if err == nil && sh != cur.shape {
+		cs.markStale(target, db, cur)
 	}
-	if cur, err = choose(ctx, s, cur.sizes, cur.sizesAt); err != nil {
-		return nil, none, err
-	}
-	rows, _, err = read(ctx, s, cur)
 	return cur, rows, err
+}
+
+// readSizes runs a sizes query whose first column is an OID and the next n
+// are sizes. A relation dropped while the query runs has NULL sizes and is
+// left out.
+func readSizes(ctx context.Context, s *Scrape, q string, n int, args ...any) (map[int64][]float64, error) {
+	rows, err := s.Conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64][]float64{}
+	for rows.Next() {
+		var oid int64
+		v := make([]*float64, n)
+		dest := []any{&oid}
+		for i := range v {
+			dest = append(dest, &v[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		sz := make([]float64, n)
+		for i, p := range v {
+			if p == nil {
+				sz = nil
+				break
+			}
+			sz[i] = *p
+		}
+		if sz != nil {
+			out[oid] = sz
+		}
+	}
+	return out, rows.Err()
 }
 
 // oidArray writes OIDs as an array literal for a query parameter.

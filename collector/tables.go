@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,6 +92,16 @@ const (
 	userTables      = userTablesFrom + userTablesWhere
 )
 
+// forVersion adapts a query over userTables to the server: before 14,
+// pg_stat_user_tables leaves out partitioned tables, which have no
+// statistics of their own there.
+func forVersion(q string, versionNum int) string {
+	if versionNum >= 140000 {
+		return q
+	}
+	return strings.Replace(q, "c.relkind IN ('r', 'm', 'p')", "c.relkind IN ('r', 'm')", 1)
+}
+
 // What a choice of tables is made from: each table's activity (scans and
 // rows written, as pg_stat_user_tables counts them, since the statistics
 // reset), its dead rows and rows changed since its last analyze, and
@@ -113,7 +124,7 @@ const tableCandidatesQuery = `SELECT c.oid::int8, n.nspname, c.relname, n.nspnam
 // the shape of the permanent tables.
 const tablesQuery = `WITH t AS MATERIALIZED (
  SELECT c.oid, c.reltoastrelid AS toast,
-  CASE WHEN c.oid = ANY($1::oid[]) THEN c.oid ELSE 0 END AS grp, n.nspname !~ '^pg_temp_' AS permanent
+  CASE WHEN c.oid IN (SELECT unnest($1::oid[])) THEN c.oid ELSE 0 END AS grp, n.nspname !~ '^pg_temp_' AS permanent
  FROM ` + userTables + `),
 owner AS (SELECT oid AS rel, grp, false AS toast FROM t UNION ALL SELECT toast, grp, true FROM t WHERE toast <> 0),
 ix AS (
@@ -178,7 +189,7 @@ type tablesRead struct {
 }
 
 func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, tableSizesQuery, len(tableSizes), c.choose, c.read)
+	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, forVersion(tableSizesQuery, s.Facts.VersionNum), len(tableSizes), c.choose, c.read)
 	if err != nil {
 		return err
 	}
@@ -214,59 +225,77 @@ func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 	return nil
 }
 
-// choose reads every table's activity and chooses, with the sizes given,
-// the tables reported one by one; the choice is kept for the next scrapes.
-func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time) (*choice, error) {
-	rows, err := s.Conn.Query(ctx, tableCandidatesQuery)
+// choose reads every table's activity and chooses, with the sizes given
+// (and those of tables created since they were read), the tables reported
+// one by one. Tables in temporary schemas are never chosen: autovacuum does
+// not process them, so they would stay due for as long as their session.
+func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time,
+	more func([]int64) (map[int64][]float64, error)) (*choice, error) {
+	rows, err := s.Conn.Query(ctx, forVersion(tableCandidatesQuery, s.Facts.VersionNum))
 	if err != nil {
 		return nil, err
 	}
-	var oids []int64
-	var cs []candidate
-	ch := &choice{sizesAt: at, sizes: szs, restSizes: make([]float64, len(tableSizes))}
+	type row struct {
+		oid            int64
+		name           string
+		permanent      bool
+		act, dead, mod float64
+	}
+	var rs []row
+	var missing []int64
+	ch := &choice{sizesAt: at, restSizes: make([]float64, len(tableSizes))}
 	for rows.Next() {
-		var oid int64
+		var r row
 		var schema, name string
-		var permanent bool
-		var act, dead, mod float64
-		if err := rows.Scan(&oid, &schema, &name, &permanent, &act, &dead, &mod); err != nil {
+		if err := rows.Scan(&r.oid, &schema, &name, &r.permanent, &r.act, &r.dead, &r.mod); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if permanent {
-			ch.shape.add(oid)
+		r.name = schema + "." + name
+		if r.permanent {
+			ch.shape.add(r.oid)
+			if szs[r.oid] == nil {
+				missing = append(missing, r.oid)
+			}
 		}
-		total := 0.0
-		for _, v := range szs[oid] {
-			total += v
-		}
-		q := schema + "." + name
-		oids = append(oids, oid)
-		cs = append(cs, candidate{name: q, size: total, activity: act, eligible: eligible(&c.limits.ObjectLimits, q, total),
-			due: dueFor(dead, mod, c.limits.MaintenanceDue.DeadTuplesOr(), c.limits.MaintenanceDue.ModSinceAnalyzeOr())})
+		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	if szs, err = more(missing); err != nil {
+		return nil, err
+	}
+	ch.sizes = szs
+	due := &c.limits.MaintenanceDue
+	cs := make([]candidate, len(rs))
+	for i, r := range rs {
+		total := 0.0
+		for _, v := range szs[r.oid] {
+			total += v
+		}
+		cs[i] = candidate{name: r.name, size: total, activity: r.act,
+			eligible: r.permanent && eligible(&c.limits.ObjectLimits, r.name, total),
+			due:      dueFor(r.dead, r.mod, due.DeadTuplesOr(), due.ModSinceAnalyzeOr())}
+	}
 	var chosen []int64
 	for i, ok := range pickObjects(cs, c.limits.TopNOr(config.DefaultTablesTopN)) {
 		if ok {
-			chosen = append(chosen, oids[i])
+			chosen = append(chosen, rs[i].oid)
 			continue
 		}
-		for j, v := range szs[oids[i]] {
+		for j, v := range szs[rs[i].oid] {
 			ch.restSizes[j] += v
 		}
 	}
 	ch.chosen = oidArray(chosen)
-	c.choices.put(s.Target.Name, s.Database, ch, c.sizesTTL)
 	return ch, nil
 }
 
 // read runs tablesQuery for a choice: the chosen tables, the rest summed,
 // and the shape of the tables now.
 func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got tablesRead, sh shape, err error) {
-	rows, err := s.Conn.Query(ctx, tablesQuery, cur.chosen)
+	rows, err := s.Conn.Query(ctx, forVersion(tablesQuery, s.Facts.VersionNum), cur.chosen)
 	if err != nil {
 		return got, sh, err
 	}
@@ -291,28 +320,4 @@ func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got
 		got.tabs = append(got.tabs, t)
 	}
 	return got, sh, rows.Err()
-}
-
-// readSizes runs a sizes query whose first column is an oid and the next n
-// are sizes.
-func readSizes(ctx context.Context, s *Scrape, q string, n int) (map[int64][]float64, error) {
-	rows, err := s.Conn.Query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int64][]float64{}
-	for rows.Next() {
-		var oid int64
-		v := make([]float64, n)
-		dest := []any{&oid}
-		for i := range v {
-			dest = append(dest, &v[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		out[oid] = v
-	}
-	return out, rows.Err()
 }

@@ -34,6 +34,10 @@ func TestTableAndIndexStatsEqualTheViews(t *testing.T) {
 			fmt.Sprintf("SET enable_seqscan = off; SELECT length(doc) FROM v%d WHERE k = 3", i))
 	}
 	sql = append(sql, "CREATE TABLE noindex (x int) WITH (autovacuum_enabled = off)", "INSERT INTO noindex VALUES (1)",
+		// A partitioned table is in pg_stat_user_tables from 14 only.
+		"CREATE TABLE parted (x int) PARTITION BY RANGE (x)",
+		"CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10) WITH (autovacuum_enabled = off)",
+		"INSERT INTO parted VALUES (1)",
 		"VACUUM v1", "ANALYZE v2")
 	makeFixtureDB(t, s, "views", sql...)
 	flushStats(t, s, "views")
@@ -89,8 +93,18 @@ func TestTableAndIndexStatsEqualTheViews(t *testing.T) {
 		}
 		sleep(600)
 	}
-	if len(tables) != 7 || len(indexes) != 12 {
-		t.Fatalf("the views show %d tables and %d indexes, want 7 and 12", len(tables), len(indexes))
+	if len(tables) != 8 || len(indexes) != 12 {
+		t.Fatalf("the views show %d tables and %d indexes, want 8 and 12", len(tables), len(indexes))
+	}
+	var all float64
+	if err := conn.QueryRow(ctx, "SELECT count(*)::float8 FROM pg_stat_user_tables").Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	db := map[string]string{"datname": "views"}
+	reported, _ := r.Value("pg_tables_reported", db)
+	folded, _ := r.Value("pg_tables_folded", db)
+	if reported+folded != all {
+		t.Errorf("%v tables reported and %v folded; pg_stat_user_tables has %v", reported, folded, all)
 	}
 	toast := 0.0
 	for _, v := range tables {
