@@ -1,6 +1,6 @@
 # pg_hardening_exporter: build, test, lint.
-# `make test` installs what the tests need (Debian packages as root, the npm
-# PostgreSQL builds for the version matrix) and runs every test.
+# `make test` installs the Debian packages the tests need (as root) and runs the
+# lint and every test; `make test-matrix` also installs the npm PostgreSQL builds.
 
 GO        ?= go
 BIN       ?= pg_hardening_exporter

@@ -58,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	exp := app.Command("exporter", "Serve metrics (the default command).").Default()
 	var (
 		configFile    = app.Flag("config.file", "Path to the configuration file (the exporter's: targets, auth modules, connection and collector settings; each command reads its own kind).").String()
-		configCheck   = app.Flag("config.check", "Validate the configuration file and the data source settings, then exit.").Bool()
+		configCheck   = app.Flag("config.check", "Validate the command's configuration file, then exit; the exporter also checks the data source settings and the custom queries.").Bool()
 		dsnFlag       = app.Flag("data-source.name", "Connection string of the server /metrics scrapes. Prefer DATA_SOURCE_NAME or DATA_SOURCE_URI with DATA_SOURCE_PASS_FILE: a flag is visible in the process list.").String()
 		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration()

@@ -16,7 +16,7 @@ type mixinFlags struct {
 }
 
 func addMixinCommand(app *kingpin.Application) (*kingpin.CmdClause, *mixinFlags) {
-	cmd := app.Command("mixin", "Render the recording and alerting rules (DIR/rules/*.yml) from a configuration of thresholds and selectors.")
+	cmd := app.Command("mixin", "Render the recording and alerting rules (DIR/rules/*.yml) and the Grafana dashboards (DIR/dashboards/*.json) from a configuration of thresholds and selectors.")
 	return cmd, &mixinFlags{
 		config:  cmd.Flag("mixin.config", "Mixin configuration file (see examples/mixin.yml); the defaults when not given.").String(),
 		output:  cmd.Flag("mixin.output", "Directory to write rules/ and dashboards/ into.").Default(".").String(),
