@@ -40,7 +40,7 @@ deps:
 # The whole pack on loopback with a workload that makes alerts fire; stops on
 # Ctrl-C or after DEMO_SECONDS. DATA_SOURCE_NAME=... watches your own server.
 demo: deps build
-	DEMO_SECONDS='$(DEMO_SECONDS)' DATA_SOURCE_NAME='$(DATA_SOURCE_NAME)' EXPORTER_BIN=./$(BIN) $(GO) run ./scripts/demo
+	DEMO_SECONDS='$(DEMO_SECONDS)' DATA_SOURCE_NAME='$(DATA_SOURCE_NAME)' EXPORTER_BIN=$(abspath $(BIN)) $(GO) run ./scripts/demo
 
 deps-matrix:
 	@PG_MATRIX_DIR=$(PG_MATRIX_DIR) PG_MAJORS="$(PG_MAJORS)" bash scripts/install-pg-matrix.sh
