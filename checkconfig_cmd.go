@@ -17,24 +17,30 @@ import (
 // run, for a CI pipeline or a pre-deploy hook: the exporter's (as
 // --config.check does), and the receiver's and the mixin's when named.
 type checkConfigCommand struct {
-	cmd       *kingpin.CmdClause
-	remediate *string
-	mixin     *string
+	cmd        *kingpin.CmdClause
+	remediate  *string
+	mixin      *string
+	dsn        *string
+	queryPaths *[]string
+	sel        *collector.Selection
 }
 
 func addCheckConfigCommand(app *kingpin.Application) *checkConfigCommand {
-	cmd := app.Command("check-config", "Validate the exporter's configuration (--config.file, the data source settings, --collector.custom.query-path) and, when named, the receiver's and the mixin's, then exit; 1 if any is invalid.")
+	cmd := app.Command("check-config", "Validate the exporter's configuration (--config.file, the data source settings, --collector.custom.query-path, the collector flags) and, when named, the receiver's and the mixin's, then exit; 1 if any is invalid.")
 	return &checkConfigCommand{
-		cmd:       cmd,
-		remediate: cmd.Flag("remediate.config", "The receiver's configuration file to validate as well.").String(),
-		mixin:     cmd.Flag("mixin.config", "The mixin's configuration file to validate as well.").String(),
+		cmd:        cmd,
+		remediate:  cmd.Flag("remediate.config", "The receiver's configuration file to validate as well.").String(),
+		mixin:      cmd.Flag("mixin.config", "The mixin's configuration file to validate as well.").String(),
+		dsn:        cmd.Flag("data-source.name", dsnHelp).String(),
+		queryPaths: cmd.Flag("collector.custom.query-path", queryPathHelp).Strings(),
+		sel:        collector.AddFlags(cmd),
 	}
 }
 
 // run checks each configuration and reports on each, so one run shows every
 // problem.
-func (cc *checkConfigCommand) run(stdout, stderr io.Writer, logger *slog.Logger, configFile, dsnFlag string, sel *collector.Selection, queryPaths []string) int {
-	code := runExporter(stdout, stderr, logger, nil, configFile, true, dsnFlag, "", exporter.Timeouts{}, sel, queryPaths)
+func (cc *checkConfigCommand) run(stdout, stderr io.Writer, logger *slog.Logger, configFile string) int {
+	code := runExporter(stdout, stderr, logger, nil, configFile, true, *cc.dsn, "", exporter.Timeouts{}, cc.sel, *cc.queryPaths)
 	if *cc.remediate != "" {
 		cfg, err := remediate.Load(*cc.remediate)
 		if err != nil {

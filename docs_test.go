@@ -55,7 +55,7 @@ var flagRE = regexp.MustCompile(`--(?:\[no-\])?([a-z][a-z0-9.-]*[a-z0-9])`)
 func TestEveryFlagIsDocumented(t *testing.T) {
 	docs := readDocs(t, "docs/configuration.md", "docs/remediation.md", "docs/mixin.md", "docs/backup-manifest.md")
 	help := helpText(t)
-	for _, cmd := range []string{"remediate", "mixin", "backup-record", "check-config"} {
+	for _, cmd := range []string{"exporter", "remediate", "mixin", "backup-record", "check-config"} {
 		help += helpText(t, cmd)
 	}
 	seen := map[string]bool{}

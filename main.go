@@ -37,6 +37,12 @@ const (
 	defaultAddress = ":9932"
 )
 
+// Help of the flags the exporter and check-config share.
+const (
+	dsnHelp       = "Connection string of the server /metrics scrapes. Prefer DATA_SOURCE_NAME or DATA_SOURCE_URI with DATA_SOURCE_PASS_FILE: a flag is visible in the process list."
+	queryPathHelp = "A queries.yaml file of custom SQL collectors (repeatable; with the config file's custom_queries). Without any, the built-in queries.yaml runs; \"none\" turns it off."
+)
+
 // exit ends the process after --help and --version; tests replace it.
 var exit = os.Exit
 
@@ -59,14 +65,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var (
 		configFile    = app.Flag("config.file", "Path to the configuration file (the exporter's: targets, auth modules, connection and collector settings; each command reads its own kind).").String()
 		configCheck   = app.Flag("config.check", "Validate the command's configuration file, then exit; the exporter also checks the data source settings and the custom queries.").Bool()
-		dsnFlag       = app.Flag("data-source.name", "Connection string of the server /metrics scrapes. Prefer DATA_SOURCE_NAME or DATA_SOURCE_URI with DATA_SOURCE_PASS_FILE: a flag is visible in the process list.").String()
-		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration()
-		timeoutDef    = app.Flag("scrape.default-timeout", "Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
-		timeoutMax    = app.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
-		queryPaths    = app.Flag("collector.custom.query-path", "A queries.yaml file of custom SQL collectors (repeatable; with the config file's custom_queries). Without any, the built-in queries.yaml runs; \"none\" turns it off.").Strings()
+		dsnFlag       = exp.Flag("data-source.name", dsnHelp).String()
+		metricsPath   = exp.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		timeoutOffset = exp.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration()
+		timeoutDef    = exp.Flag("scrape.default-timeout", "Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
+		timeoutMax    = exp.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
+		queryPaths    = exp.Flag("collector.custom.query-path", queryPathHelp).Strings()
 	)
-	sel := collector.AddFlags(app)
+	// The exporter's own flags belong to its command (the default one, so
+	// they need no command name), so the other commands' --help lists only
+	// what they read.
+	sel := collector.AddFlags(exp)
 	mixinCmd, mixinFl := addMixinCommand(app)
 	rem := addRemediateCommand(app)
 	record := addBackupRecord(app)
@@ -90,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case record.cmd.FullCommand():
 		return record.run(stdout, stderr)
 	case checkCmd.cmd.FullCommand():
-		return checkCmd.run(stdout, stderr, logger, *configFile, *dsnFlag, sel, *queryPaths)
+		return checkCmd.run(stdout, stderr, logger, *configFile)
 	}
 	return 2
 }
