@@ -191,8 +191,8 @@ func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prom
 // choose reads every index's scans and chooses, with the sizes given (and
 // those of indexes created since they were read), the indexes reported one
 // by one. Indexes of temporary tables are never chosen.
-func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time,
-	more func([]int64) (map[int64][]float64, error)) (*choice, error) {
+func (c *indexesCollector) choose(ctx context.Context, s *Scrape, at time.Time,
+	sizesOf func([]int64) (map[int64][]float64, error)) (*choice, error) {
 	rows, err := s.Conn.Query(ctx, indexCandidatesQuery)
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64]
 		scans               float64
 	}
 	var rs []row
-	var missing []int64
+	var seen []int64 // the permanent objects
 	ch := &choice{sizesAt: at, restSizes: make([]float64, 1)}
 	for rows.Next() {
 		var r row
@@ -216,16 +216,15 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, szs map[int64]
 		r.table = schema + "." + r.table
 		if r.permanent {
 			ch.shape.add(r.oid)
-			if szs[r.oid] == nil {
-				missing = append(missing, r.oid)
-			}
+			seen = append(seen, r.oid)
 		}
 		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if szs, err = more(missing); err != nil {
+	szs, err := sizesOf(seen)
+	if err != nil {
 		return nil, err
 	}
 	ch.sizes = szs

@@ -223,13 +223,13 @@ func (c *choices) markStale(target, db string, ch *choice) {
 	}
 }
 
-// chooseFunc makes a choice from the sizes at hand; more returns them with
-// those of the given objects added (objects created since they were read).
-type chooseFunc func(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time,
-	more func(oids []int64) (map[int64][]float64, error)) (*choice, error)
+// chooseFunc makes a choice with the sizes read at at; sizesOf returns them
+// for the given objects, read now for those created since.
+type chooseFunc func(ctx context.Context, s *Scrape, at time.Time,
+	sizesOf func(oids []int64) (map[int64][]float64, error)) (*choice, error)
 
-// sizesOf narrows a sizes query to the OIDs in $1.
-const sizesOf = ` AND c.oid IN (SELECT unnest($1::oid[]))`
+// onlyOIDs narrows a sizes query to the OIDs in $1.
+const onlyOIDs = ` AND c.oid IN (SELECT unnest($1::oid[]))`
 
 // readChosen returns a scrape's rows of a per-object collector and the
 // choice they were read with: the kept choice, or a new one when there is
@@ -253,11 +253,17 @@ func readChosen[R any](ctx context.Context, s *Scrape, cs *choices, ttl time.Dur
 	}
 	cur := cs.current(target, db, at)
 	if cur == nil {
-		more := func(oids []int64) (map[int64][]float64, error) {
-			if len(oids) == 0 {
+		sizesOf := func(oids []int64) (map[int64][]float64, error) {
+			var missing []int64
+			for _, o := range oids {
+				if szs[o] == nil {
+					missing = append(missing, o)
+				}
+			}
+			if len(missing) == 0 {
 				return szs, nil
 			}
-			extra, err := readSizes(ctx, s, sizesQuery+sizesOf, nSizes, oidArray(oids))
+			extra, err := readSizes(ctx, s, sizesQuery+onlyOIDs, nSizes, oidArray(missing))
 			if err != nil {
 				return nil, fmt.Errorf("reading sizes of new objects: %w", err)
 			}
@@ -273,7 +279,7 @@ func readChosen[R any](ctx context.Context, s *Scrape, cs *choices, ttl time.Dur
 			return merged, nil
 		}
 		var err error
-		if cur, err = choose(ctx, s, szs, at, more); err != nil {
+		if cur, err = choose(ctx, s, at, sizesOf); err != nil {
 			return nil, none, err
 		}
 		cs.put(target, db, cur)

@@ -229,8 +229,8 @@ func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 // (and those of tables created since they were read), the tables reported
 // one by one. Tables in temporary schemas are never chosen: autovacuum does
 // not process them, so they would stay due for as long as their session.
-func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][]float64, at time.Time,
-	more func([]int64) (map[int64][]float64, error)) (*choice, error) {
+func (c *tablesCollector) choose(ctx context.Context, s *Scrape, at time.Time,
+	sizesOf func([]int64) (map[int64][]float64, error)) (*choice, error) {
 	rows, err := s.Conn.Query(ctx, forVersion(tableCandidatesQuery, s.Facts.VersionNum))
 	if err != nil {
 		return nil, err
@@ -242,7 +242,7 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][
 		act, dead, mod float64
 	}
 	var rs []row
-	var missing []int64
+	var seen []int64 // the permanent objects
 	ch := &choice{sizesAt: at, restSizes: make([]float64, len(tableSizes))}
 	for rows.Next() {
 		var r row
@@ -254,16 +254,15 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, szs map[int64][
 		r.name = schema + "." + name
 		if r.permanent {
 			ch.shape.add(r.oid)
-			if szs[r.oid] == nil {
-				missing = append(missing, r.oid)
-			}
+			seen = append(seen, r.oid)
 		}
 		rs = append(rs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if szs, err = more(missing); err != nil {
+	szs, err := sizesOf(seen)
+	if err != nil {
 		return nil, err
 	}
 	ch.sizes = szs
