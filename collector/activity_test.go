@@ -118,6 +118,10 @@ func TestActivityIdleInTransactionAndLongRunning(t *testing.T) {
 			t.Error(err)
 		}
 	}()
+	// The ages count from when the server started the statement, which a
+	// loaded machine may delay: wait until it runs, then 1.3 s.
+	awaitValues(t, s, "postgres", "SELECT count(*)::float8 FROM pg_stat_activity WHERE application_name = 'busy-test' AND state = 'active'",
+		func(v []float64) bool { return v[0] == 1 })
 	sleep(1300)
 
 	sc := scrapetest.New(t, s.SuperuserDSN(""), cfg, "activity")

@@ -181,7 +181,7 @@ func TestEachDatabaseCostsOneConnectionPerScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	sessions := func() float64 {
-		return awaitStats(t, s, "postgres", `SELECT sum(sessions)::float8 FROM pg_stat_database WHERE datname LIKE 'churn\_%'`,
+		return awaitValues(t, s, "postgres", `SELECT sum(sessions)::float8 FROM pg_stat_database WHERE datname LIKE 'churn\_%'`,
 			func([]float64) bool { return true })[0]
 	}
 	before := sessions()

@@ -37,11 +37,11 @@ func flushStats(t *testing.T, s *pgtest.Server, db string, sql ...string) {
 	}
 }
 
-// awaitStats runs a query of float8 columns (NULL reads as 0) in db until
+// awaitValues runs a query of float8 columns (NULL reads as 0) in db until
 // done holds of them or 30 seconds pass, and returns the last answer.
 // Before 15 the statistics collector rewrites its file for readers, which
 // takes seconds on a busy machine with thousands of tables.
-func awaitStats(t *testing.T, s *pgtest.Server, db, query string, done func([]float64) bool) []float64 {
+func awaitValues(t *testing.T, s *pgtest.Server, db, query string, done func([]float64) bool) []float64 {
 	t.Helper()
 	ctx := context.Background()
 	for deadline := time.Now().Add(30 * time.Second); ; sleep(100) {
@@ -60,7 +60,7 @@ func awaitStats(t *testing.T, s *pgtest.Server, db, query string, done func([]fl
 				for _, v := range vs {
 					f, ok := v.(float64)
 					if !ok && v != nil {
-						t.Fatalf("awaitStats: a column of %T; cast it to float8", v)
+						t.Fatalf("awaitValues: a column of %T; cast it to float8", v)
 					}
 					vals = append(vals, f)
 				}
@@ -226,7 +226,7 @@ func TestTableAndIndexLimitsBoundSeriesAndKeepTotals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := awaitStats(t, s, "manytables", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] >= 82000 })[0]
+	want := awaitValues(t, s, "manytables", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] >= 82000 })[0]
 	if want != 82000 { // 100 * (1 + ... + 40)
 		t.Fatalf("the fixture inserted %v rows, want 82000", want)
 	}
@@ -279,7 +279,7 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 	scrape := func(inserted float64) scrapetest.Result {
 		t.Helper()
 		flushStats(t, s, "choice")
-		have := awaitStats(t, s, "choice", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] == inserted })[0]
+		have := awaitValues(t, s, "choice", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] == inserted })[0]
 		if have != inserted {
 			t.Fatalf("the server's statistics show %v rows inserted, want %v", have, inserted)
 		}
@@ -408,7 +408,7 @@ func TestTablesDueForMaintenanceAreChosenFirst(t *testing.T) {
 	flushStats(t, s, "duedb")
 	sleep(600)
 	flushStats(t, s, "duedb", "ANALYZE big, busy, dead", "DELETE FROM dead WHERE id <= 20000")
-	v := awaitStats(t, s, "duedb", `SELECT (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'dead')::float8,
+	v := awaitValues(t, s, "duedb", `SELECT (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'dead')::float8,
  (SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'busy')::float8`, func(v []float64) bool { return v[0] == 20000 && v[1] == 0 })
 	if v[0] != 20000 || v[1] != 0 {
 		t.Fatalf("the server shows %v dead rows in dead (want 20000) and %v rows changed in busy since ANALYZE (want 0)", v[0], v[1])
