@@ -77,15 +77,15 @@ var backupAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresBackupSizeAnomaly", For: "5m", Warning: f(2),
-		Help:    "Factor by which the newest backup of a type may differ from its 7-day average size, up or down.",
+		Help:    "Factor by which the newest backup of a type may differ, up or down, from the mean size of the backups of that type before it (pg_backup_previous_mean_size_bytes, over the source's size_window); silent before the second backup of a type and while that mean is 0.",
 		Summary: "A backup's size differs sharply from recent backups.",
 		Expr: func(b *builder, thr, _ float64) string {
 			obj := b.by("source", "stanza", "type")
-			ratio := fmt.Sprintf("max by (%s) (%s)\n  /\nmax by (%s) (avg_over_time(%s[7d]) > 0)", obj, b.backup(mBackupLastSize), obj, b.backup(mBackupLastSize))
+			ratio := fmt.Sprintf("max by (%s) (%s)\n  /\nmax by (%s) (%s > 0)", obj, b.backup(mBackupLastSize), obj, b.backup(mBackupMeanSize))
 			return fmt.Sprintf("(\n%s\n) >= %s\nor\n(\n%s\n) <= %s", ratio, num(thr), ratio, num(1/thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "The newest {{ $labels.type }} backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is {{ printf \"%.2f\" $value }} times its 7-day average size (alerting beyond a factor of " + num(thr) + "); data may be missing from it or growing unexpectedly."
+			return "The newest {{ $labels.type }} backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} is {{ printf \"%.2f\" $value }} times the mean size of the {{ $labels.type }} backups before it (alerting beyond a factor of " + num(thr) + "); data may be missing from it or growing unexpectedly."
 		},
 	},
 	{
