@@ -47,7 +47,7 @@ type Config struct {
 	RPO                    float64    // recovery point objective: time since WAL was last archived
 	FullBackupMaxAge       [2]float64 // age of the last full backup
 	IncrementalBackupAge   float64    // age of the last incremental or differential backup
-	BackupSizeFactor       float64    // a backup more than this times the week's mean size, or less than its inverse, is an anomaly
+	BackupSizeFactor       float64    // a backup more than this times the mean size of the earlier backups of its type, or less than its inverse, is an anomaly
 	VerificationMaxAge     float64    // backups must be verified this often
 	RestoreTestMaxAge      float64    // restore tests must pass this often
 	DeadTuples             float64    // dead tuples of a table that make a VACUUM due

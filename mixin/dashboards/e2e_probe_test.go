@@ -43,8 +43,9 @@ type sideSources struct {
 
 // startSideSources starts a PgBouncer (with one client that ran a query, so
 // its pools and statistics exist) and writes backup records of every kind the
-// backup panels draw: a full and an incremental backup, a failed full backup
-// after them, a verification and a restore test.
+// backup panels draw: two full backups (so the size band has an earlier mean)
+// and an incremental one, a failed full backup after them, a verification and
+// a restore test.
 func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideSources {
 	t.Helper()
 	b := bouncertest.StartT(t, bouncertest.Options{
@@ -64,8 +65,9 @@ func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideS
 	dir := t.TempDir()
 	now := time.Now().UTC()
 	at := func(ago time.Duration) string { return now.Add(-ago).Format(time.RFC3339) }
-	size, encrypted := 3e9, true
+	size, earlierSize, encrypted := 3e9, 2.5e9, true
 	for _, r := range []backup.Record{
+		{Kind: backup.KindBackup, Type: "full", Status: backup.StatusSuccess, EndTime: at(29 * time.Hour), SizeBytes: &earlierSize, Encrypted: &encrypted},
 		{Kind: backup.KindBackup, Type: "full", Status: backup.StatusSuccess, EndTime: at(5 * time.Hour), SizeBytes: &size, Encrypted: &encrypted},
 		{Kind: backup.KindBackup, Type: "incr", Status: backup.StatusSuccess, EndTime: at(2 * time.Hour), SizeBytes: &size},
 		{Kind: backup.KindBackup, Type: "full", Status: backup.StatusFailure, EndTime: at(time.Hour)},

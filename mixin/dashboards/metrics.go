@@ -129,6 +129,7 @@ const (
 	mBackupLastSuccess  = "pg_backup_last_success_timestamp_seconds"
 	mBackupLastFailure  = "pg_backup_last_failure_timestamp_seconds"
 	mBackupLastSize     = "pg_backup_last_size_bytes"
+	mBackupMeanSize     = "pg_backup_previous_mean_size_bytes"
 	mBackupVerified     = "pg_backup_last_successful_verification_timestamp_seconds"
 	mBackupVerifyOK     = "pg_backup_last_verification_success"
 	mRestoreTested      = "pg_backup_last_successful_restore_test_timestamp_seconds"

@@ -13,7 +13,9 @@ const IncrementalBackupTypes = "incr|diff|incremental|delta"
 func replicationBoard(cfg Config) board {
 	bk := "{{instance}} {{source}} {{stanza}}"
 	age := func(metric string, extra ...string) string { return "time() - " + m(metric, extra...) }
-	weekMean := "avg_over_time(" + m(mBackupLastSize) + "[7d])"
+	// The band is the alert's: the mean size of the earlier backups of the
+	// type (none before the second backup, none while that mean is 0).
+	prevMean := "(" + m(mBackupMeanSize) + " > 0)"
 	return board{
 		File: "replication-backups.json", UID: "pg-replication-backups", Title: "PostgreSQL / Replication and backups", Tag: "pg-replication",
 		Description: "Standby lag, replication slots and the WAL they keep, WAL archiving against the RPO, backup age per type against its objective, backup sizes with their anomaly band, verification and restore tests.",
@@ -62,8 +64,8 @@ func replicationBoard(cfg Config) board {
 					q(failedAfter(), bk+" {{type}}")).over(0),
 				ts("Backup size with anomaly band", "bytes", "Is the latest backup of each type far smaller or larger than the ones before it?",
 					q(m(mBackupLastSize), bk+" {{type}}"),
-					q(weekMean+" * "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} upper"),
-					q(weekMean+" / "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} lower")),
+					q(prevMean+" * "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} upper"),
+					q(prevMean+" / "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} lower")),
 				ts("Time since last verification", "s", "Were the backups verified recently, and did the last verification pass?",
 					q(age(mBackupVerified), bk+" passed"),
 					q(m(mBackupVerifyOK), bk+" last result")).over(cfg.VerificationMaxAge),
