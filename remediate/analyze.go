@@ -28,12 +28,7 @@ func init() {
 
 func runAnalyze(ctx context.Context, ex *execution) outcome {
 	p := ex.params().(*analyzeParams)
-	ref, err := refFromLabels(ex.cfg, ex.labels, "relname")
-	ex.rec.Database, ex.rec.Object = truncate(ref.Database, 80), truncate(ref.String(), 160)
-	if err != nil {
-		return refused("%v", err)
-	}
-	conn, rel, o := ex.resolveRelation(ctx, ref, "rm", "analyze")
+	conn, rel, o := ex.resolveRelation(ctx, "relname", "rm", "analyze")
 	if o != nil {
 		return *o
 	}

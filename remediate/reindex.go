@@ -82,12 +82,7 @@ func (e *indexEstimate) bloat() float64 {
 
 func runReindex(ctx context.Context, ex *execution) outcome {
 	p := ex.params().(*reindexParams)
-	ref, err := refFromLabels(ex.cfg, ex.labels, "indexrelname")
-	ex.rec.Database, ex.rec.Object = truncate(ref.Database, 80), truncate(ref.String(), 160)
-	if err != nil {
-		return refused("%v", err)
-	}
-	conn, rel, o := ex.resolveRelation(ctx, ref, "i", "reindex")
+	conn, rel, o := ex.resolveRelation(ctx, "indexrelname", "i", "reindex")
 	if o != nil {
 		return *o
 	}

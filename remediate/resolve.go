@@ -140,10 +140,16 @@ func lookupRelation(ctx context.Context, conn *pgx.Conn, ref objectRef) (*relati
 	return &r, nil
 }
 
-// resolveRelation connects to the alert's database and resolves ref to a
-// relation of one of kinds, applying every check that needs the catalog.
-// On success the caller owns conn.
-func (ex *execution) resolveRelation(ctx context.Context, ref objectRef, kinds string, verb string) (*pgx.Conn, *relation, *outcome) {
+// resolveRelation reads the object the alert names (its database, schema
+// and the label nameKey), records it in the audit, connects to its database
+// and resolves it to a relation of one of kinds, applying every check that
+// needs the catalog. On success the caller owns conn.
+func (ex *execution) resolveRelation(ctx context.Context, nameKey, kinds, verb string) (*pgx.Conn, *relation, *outcome) {
+	ref, err := refFromLabels(ex.cfg, ex.labels, nameKey)
+	ex.rec.Database, ex.rec.Object = truncate(ref.Database, 80), truncate(ref.String(), 160)
+	if err != nil {
+		return nil, nil, ptr(refused("%v", err))
+	}
 	conn, o := ex.connectDB(ctx, ref.Database)
 	if o != nil {
 		return nil, nil, o

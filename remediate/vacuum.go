@@ -110,12 +110,7 @@ func xminHolder(ctx context.Context, conn *pgx.Conn, minAge time.Duration) (stri
 
 func runVacuum(ctx context.Context, ex *execution) outcome {
 	p := ex.params().(*vacuumParams)
-	ref, err := refFromLabels(ex.cfg, ex.labels, "relname")
-	ex.rec.Database, ex.rec.Object = truncate(ref.Database, 80), truncate(ref.String(), 160)
-	if err != nil {
-		return refused("%v", err)
-	}
-	conn, rel, o := ex.resolveRelation(ctx, ref, "rm", "vacuum")
+	conn, rel, o := ex.resolveRelation(ctx, "relname", "rm", "vacuum")
 	if o != nil {
 		return *o
 	}
