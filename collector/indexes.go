@@ -191,8 +191,7 @@ func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prom
 // choose reads every index's scans and chooses, with the sizes given (and
 // those of indexes created since they were read), the indexes reported one
 // by one. Indexes of temporary tables are never chosen.
-func (c *indexesCollector) choose(ctx context.Context, s *Scrape, at time.Time,
-	sizesOf func([]int64) (map[int64][]float64, error)) (*choice, error) {
+func (c *indexesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([]int64) (map[int64][]float64, error)) (*choice, error) {
 	rows, err := s.Conn.Query(ctx, indexCandidatesQuery)
 	if err != nil {
 		return nil, err
@@ -205,7 +204,7 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, at time.Time,
 	}
 	var rs []row
 	var seen []int64 // the permanent objects
-	ch := &choice{sizesAt: at, restSizes: make([]float64, 1)}
+	ch := &choice{restSizes: make([]float64, 1)}
 	for rows.Next() {
 		var r row
 		var schema string

@@ -223,10 +223,9 @@ func (c *choices) markStale(target, db string, ch *choice) {
 	}
 }
 
-// chooseFunc makes a choice with the sizes read at at; sizesOf returns them
-// for the given objects, read now for those created since.
-type chooseFunc func(ctx context.Context, s *Scrape, at time.Time,
-	sizesOf func(oids []int64) (map[int64][]float64, error)) (*choice, error)
+// chooseFunc makes a choice; sizesOf returns the sizes of the given objects,
+// from the cache or, for those created since it was filled, read now.
+type chooseFunc func(ctx context.Context, s *Scrape, sizesOf func(oids []int64) (map[int64][]float64, error)) (*choice, error)
 
 // onlyOIDs narrows a sizes query to the OIDs in $1.
 const onlyOIDs = ` AND c.oid IN (SELECT unnest($1::oid[]))`
@@ -279,9 +278,10 @@ func readChosen[R any](ctx context.Context, s *Scrape, cs *choices, ttl time.Dur
 			return merged, nil
 		}
 		var err error
-		if cur, err = choose(ctx, s, at, sizesOf); err != nil {
+		if cur, err = choose(ctx, s, sizesOf); err != nil {
 			return nil, none, err
 		}
+		cur.sizesAt = at
 		cs.put(target, db, cur)
 	}
 	rows, sh, err := read(ctx, s, cur)

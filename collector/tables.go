@@ -229,8 +229,7 @@ func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 // (and those of tables created since they were read), the tables reported
 // one by one. Tables in temporary schemas are never chosen: autovacuum does
 // not process them, so they would stay due for as long as their session.
-func (c *tablesCollector) choose(ctx context.Context, s *Scrape, at time.Time,
-	sizesOf func([]int64) (map[int64][]float64, error)) (*choice, error) {
+func (c *tablesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([]int64) (map[int64][]float64, error)) (*choice, error) {
 	rows, err := s.Conn.Query(ctx, forVersion(tableCandidatesQuery, s.Facts.VersionNum))
 	if err != nil {
 		return nil, err
@@ -243,7 +242,7 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, at time.Time,
 	}
 	var rs []row
 	var seen []int64 // the permanent objects
-	ch := &choice{sizesAt: at, restSizes: make([]float64, len(tableSizes))}
+	ch := &choice{restSizes: make([]float64, len(tableSizes))}
 	for rows.Next() {
 		var r row
 		var schema, name string
