@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	promslogflag.AddFlags(app, logCfg)
 	webFlags := kingpinflag.AddFlags(app, defaultAddress)
 
-	exp := app.Command("exporter", "Serve metrics (the default command).").Default()
+	exp := app.Command("exporter", "Serve metrics (the default command: its flags need no command name; \"help exporter\" lists them).").Default()
 	var (
 		configFile    = app.Flag("config.file", "Path to the configuration file (the exporter's: targets, auth modules, connection and collector settings; each command reads its own kind).").String()
 		configCheck   = app.Flag("config.check", "Validate the command's configuration file, then exit; the exporter also checks the data source settings and the custom queries.").Bool()
