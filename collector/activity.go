@@ -7,42 +7,43 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 const srcActivity = "pg_stat_activity"
 
 var (
-	actConns = Gauge("pg_stat_activity_connections",
+	actConns = metric.Gauge("pg_stat_activity_connections",
 		"Client backends by database, user, application_name, state and wait event type. Bounded by activity.max_label_sets: the largest groups keep their labels, the rest are added up in one series whose labels are all __other__.",
 		srcActivity, "13+", "datname", "usename", "application_name", "state", "wait_event_type")
-	actBackends = Gauge("pg_stat_activity_backends",
+	actBackends = metric.Gauge("pg_stat_activity_backends",
 		"Server processes by backend type (client backend, autovacuum worker, walsender, background worker, ...).",
 		srcActivity, "13+", "backend_type")
-	actInUse = Gauge("pg_connections_in_use",
+	actInUse = metric.Gauge("pg_connections_in_use",
 		"Client backends, the sessions that take a max_connections slot.",
 		srcActivity, "13+")
-	actMax = Gauge("pg_connections_max",
+	actMax = metric.Gauge("pg_connections_max",
 		"max_connections.", "pg_settings", "13+")
-	actReserved = Gauge("pg_connections_reserved",
+	actReserved = metric.Gauge("pg_connections_reserved",
 		"Slots of max_connections kept for superusers (superuser_reserved_connections) and, on 16+, for roles with pg_use_reserved_connections (reserved_connections); ordinary roles can use max minus reserved.",
 		"pg_settings", "13+")
-	actMaxTx = Gauge("pg_stat_activity_max_tx_duration_seconds",
+	actMaxTx = metric.Gauge("pg_stat_activity_max_tx_duration_seconds",
 		"Age of the oldest open transaction of client backends, by database and state; the exporter's own sessions are left out.",
 		srcActivity, "13+", "datname", "state")
-	actMaxQuery = Gauge("pg_stat_activity_max_query_duration_seconds",
+	actMaxQuery = metric.Gauge("pg_stat_activity_max_query_duration_seconds",
 		"Run time of the oldest statement still running (states active and fastpath function call) of client backends, by database and state; the exporter's own sessions are left out.",
 		srcActivity, "13+", "datname", "state")
-	actIdleInTx = Gauge("pg_stat_activity_idle_in_transaction_sessions",
+	actIdleInTx = metric.Gauge("pg_stat_activity_idle_in_transaction_sessions",
 		"Client backends idle inside a transaction (states idle in transaction and idle in transaction (aborted)), by database; the exporter's own sessions are left out.",
 		srcActivity, "13+", "datname")
-	actIdleInTxMax = Gauge("pg_stat_activity_idle_in_transaction_max_duration_seconds",
+	actIdleInTxMax = metric.Gauge("pg_stat_activity_idle_in_transaction_max_duration_seconds",
 		"How long the longest-idle session inside a transaction has been idle, by database (absent when there is none).",
 		srcActivity, "13+", "datname")
-	actLong = Gauge("pg_long_running_transactions",
+	actLong = metric.Gauge("pg_long_running_transactions",
 		"Client backends whose transaction is older than activity.long_transaction_threshold, by database; the exporter's own sessions are left out.",
 		srcActivity, "13+", "datname")
-	actLongThreshold = Gauge("pg_long_running_transactions_threshold_seconds",
+	actLongThreshold = metric.Gauge("pg_long_running_transactions_threshold_seconds",
 		"The threshold pg_long_running_transactions counts against (activity.long_transaction_threshold).",
 		"exporter", "13+")
 )
@@ -53,7 +54,7 @@ func init() {
 		Help:    "Sessions by database, user, application, state and wait; connections against max_connections; oldest transactions and statements; idle-in-transaction and long-running sessions, from pg_stat_activity",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{actConns, actBackends, actInUse, actMax, actReserved, actMaxTx, actMaxQuery,
+		Metrics: []*metric.Metric{actConns, actBackends, actInUse, actMax, actReserved, actMaxTx, actMaxQuery,
 			actIdleInTx, actIdleInTxMax, actLong, actLongThreshold},
 		New: func(o Options) (Collector, error) {
 			return &activityCollector{threshold: o.Config.Activity.Threshold(), limit: o.Config.Activity.LabelSets()}, nil

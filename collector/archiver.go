@@ -4,23 +4,25 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const srcArchiver = "pg_stat_archiver"
 
 var (
-	archArchived   = Counter("pg_stat_archiver_archived_total", "WAL files archived successfully.", srcArchiver, "13+")
-	archFailed     = Counter("pg_stat_archiver_failed_total", "Failed attempts to archive WAL files.", srcArchiver, "13+")
-	archLastOK     = Gauge("pg_stat_archiver_last_archived_timestamp_seconds", "When a WAL file was last archived successfully (absent if never).", srcArchiver, "13+")
-	archLastFail   = Gauge("pg_stat_archiver_last_failed_timestamp_seconds", "When archiving a WAL file last failed (absent if never).", srcArchiver, "13+")
-	archFailing    = Gauge("pg_stat_archiver_failing", "1 if the last archiving attempt failed (the last failure is newer than the last success), else 0.", srcArchiver, "13+")
-	archEnabled    = Gauge("pg_wal_archive_mode_enabled", "1 if archive_mode is on or always, 0 if off.", "archive_mode", "13+")
-	archReady      = Gauge("pg_wal_archive_ready_files", "Completed WAL files waiting to be archived (.ready files in pg_wal/archive_status).", "pg_ls_archive_statusdir()", "13+")
-	archReadyOld   = Gauge("pg_wal_archive_ready_oldest_timestamp_seconds", "When the oldest WAL file still waiting to be archived was completed (absent when none waits): its age is the data at risk, to compare with the RPO.", "pg_ls_archive_statusdir()", "13+")
-	walDirBytes    = Gauge("pg_wal_directory_size_bytes", "Total size of the files in the WAL directory.", "pg_ls_waldir()", "13+")
-	walDirFiles    = Gauge("pg_wal_directory_files", "Files in the WAL directory.", "pg_ls_waldir()", "13+")
-	walPosition    = Counter("pg_wal_lsn_bytes_total", "The WAL position as bytes since 0/0: the insert position on a primary, the replay position on a standby; its rate is the WAL generation rate.", "pg_current_wal_insert_lsn()", "13+")
-	archStatsReset = Gauge("pg_stat_archiver_stats_reset_timestamp_seconds", "When the archiver statistics were last reset (absent if never).", srcArchiver, "13+")
+	archArchived   = metric.Counter("pg_stat_archiver_archived_total", "WAL files archived successfully.", srcArchiver, "13+")
+	archFailed     = metric.Counter("pg_stat_archiver_failed_total", "Failed attempts to archive WAL files.", srcArchiver, "13+")
+	archLastOK     = metric.Gauge("pg_stat_archiver_last_archived_timestamp_seconds", "When a WAL file was last archived successfully (absent if never).", srcArchiver, "13+")
+	archLastFail   = metric.Gauge("pg_stat_archiver_last_failed_timestamp_seconds", "When archiving a WAL file last failed (absent if never).", srcArchiver, "13+")
+	archFailing    = metric.Gauge("pg_stat_archiver_failing", "1 if the last archiving attempt failed (the last failure is newer than the last success), else 0.", srcArchiver, "13+")
+	archEnabled    = metric.Gauge("pg_wal_archive_mode_enabled", "1 if archive_mode is on or always, 0 if off.", "archive_mode", "13+")
+	archReady      = metric.Gauge("pg_wal_archive_ready_files", "Completed WAL files waiting to be archived (.ready files in pg_wal/archive_status).", "pg_ls_archive_statusdir()", "13+")
+	archReadyOld   = metric.Gauge("pg_wal_archive_ready_oldest_timestamp_seconds", "When the oldest WAL file still waiting to be archived was completed (absent when none waits): its age is the data at risk, to compare with the RPO.", "pg_ls_archive_statusdir()", "13+")
+	walDirBytes    = metric.Gauge("pg_wal_directory_size_bytes", "Total size of the files in the WAL directory.", "pg_ls_waldir()", "13+")
+	walDirFiles    = metric.Gauge("pg_wal_directory_files", "Files in the WAL directory.", "pg_ls_waldir()", "13+")
+	walPosition    = metric.Counter("pg_wal_lsn_bytes_total", "The WAL position as bytes since 0/0: the insert position on a primary, the replay position on a standby; its rate is the WAL generation rate.", "pg_current_wal_insert_lsn()", "13+")
+	archStatsReset = metric.Gauge("pg_stat_archiver_stats_reset_timestamp_seconds", "When the archiver statistics were last reset (absent if never).", srcArchiver, "13+")
 )
 
 func init() {
@@ -29,7 +31,7 @@ func init() {
 		Help:    "WAL archiving (pg_stat_archiver, .ready backlog), WAL directory size and WAL position",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{archArchived, archFailed, archLastOK, archLastFail, archFailing, archEnabled, archReady, archReadyOld,
+		Metrics: []*metric.Metric{archArchived, archFailed, archLastOK, archLastFail, archFailing, archEnabled, archReady, archReadyOld,
 			walDirBytes, walDirFiles, walPosition, archStatsReset},
 		New: func(Options) (Collector, error) { return archiverCollector{}, nil },
 	})
@@ -75,7 +77,7 @@ func (archiverCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 	return nil
 }
 
-func emitIf(ch chan<- prometheus.Metric, m *Metric, v *float64, labels ...string) {
+func emitIf(ch chan<- prometheus.Metric, m *metric.Metric, v *float64, labels ...string) {
 	if v != nil {
 		m.Emit(ch, *v, labels...)
 	}

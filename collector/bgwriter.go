@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 // One set of names on every version: PostgreSQL 17 moved the checkpoint
@@ -12,27 +14,27 @@ import (
 const srcBgwriter = "pg_stat_bgwriter (13-16), pg_stat_checkpointer (17+)"
 
 var (
-	bgwCheckpointsTimed = Counter("pg_stat_bgwriter_checkpoints_timed_total",
+	bgwCheckpointsTimed = metric.Counter("pg_stat_bgwriter_checkpoints_timed_total",
 		"Checkpoints started because checkpoint_timeout passed (on 17+ also those skipped because nothing changed).", srcBgwriter, "13+")
-	bgwCheckpointsReq = Counter("pg_stat_bgwriter_checkpoints_req_total",
+	bgwCheckpointsReq = metric.Counter("pg_stat_bgwriter_checkpoints_req_total",
 		"Checkpoints requested: max_wal_size reached, CHECKPOINT, shutdown, backups.", srcBgwriter, "13+")
-	bgwWriteTime = Counter("pg_stat_bgwriter_checkpoint_write_time_seconds_total",
+	bgwWriteTime = metric.Counter("pg_stat_bgwriter_checkpoint_write_time_seconds_total",
 		"Time checkpoints spent writing files to disk.", srcBgwriter, "13+")
-	bgwSyncTime = Counter("pg_stat_bgwriter_checkpoint_sync_time_seconds_total",
+	bgwSyncTime = metric.Counter("pg_stat_bgwriter_checkpoint_sync_time_seconds_total",
 		"Time checkpoints spent syncing files to disk.", srcBgwriter, "13+")
-	bgwBuffersCheckpoint = Counter("pg_stat_bgwriter_buffers_checkpoint_total",
+	bgwBuffersCheckpoint = metric.Counter("pg_stat_bgwriter_buffers_checkpoint_total",
 		"Buffers written by checkpoints.", srcBgwriter, "13+")
-	bgwBuffersClean = Counter("pg_stat_bgwriter_buffers_clean_total",
+	bgwBuffersClean = metric.Counter("pg_stat_bgwriter_buffers_clean_total",
 		"Buffers written by the background writer.", "pg_stat_bgwriter", "13+")
-	bgwMaxwritten = Counter("pg_stat_bgwriter_maxwritten_clean_total",
+	bgwMaxwritten = metric.Counter("pg_stat_bgwriter_maxwritten_clean_total",
 		"Times the background writer stopped a round because it had written bgwriter_lru_maxpages buffers.", "pg_stat_bgwriter", "13+")
-	bgwAlloc = Counter("pg_stat_bgwriter_buffers_alloc_total",
+	bgwAlloc = metric.Counter("pg_stat_bgwriter_buffers_alloc_total",
 		"Buffers allocated.", "pg_stat_bgwriter", "13+")
-	bgwBuffersBackend = Counter("pg_stat_bgwriter_buffers_backend_total",
+	bgwBuffersBackend = metric.Counter("pg_stat_bgwriter_buffers_backend_total",
 		"Buffers written by backends themselves (on 16+ pg_stat_io breaks this down; 17 removed it).", "pg_stat_bgwriter", "13-16")
-	bgwBackendFsync = Counter("pg_stat_bgwriter_buffers_backend_fsync_total",
+	bgwBackendFsync = metric.Counter("pg_stat_bgwriter_buffers_backend_fsync_total",
 		"Times a backend had to fsync a file itself.", "pg_stat_bgwriter", "13-16")
-	bgwReset = Gauge("pg_stat_bgwriter_stats_reset_timestamp_seconds",
+	bgwReset = metric.Gauge("pg_stat_bgwriter_stats_reset_timestamp_seconds",
 		"When these counters were last reset; on 17+ the later of pg_stat_bgwriter's and pg_stat_checkpointer's resets.", srcBgwriter, "13+")
 )
 
@@ -42,7 +44,7 @@ func init() {
 		Help:    "Checkpoints and background writer activity from pg_stat_bgwriter and, on 17+, pg_stat_checkpointer",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{bgwCheckpointsTimed, bgwCheckpointsReq, bgwWriteTime, bgwSyncTime, bgwBuffersCheckpoint,
+		Metrics: []*metric.Metric{bgwCheckpointsTimed, bgwCheckpointsReq, bgwWriteTime, bgwSyncTime, bgwBuffersCheckpoint,
 			bgwBuffersClean, bgwMaxwritten, bgwAlloc, bgwBuffersBackend, bgwBackendFsync, bgwReset},
 		New: func(Options) (Collector, error) { return bgwriterCollector{}, nil },
 	})
@@ -73,7 +75,7 @@ func (bgwriterCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 	if err := s.Conn.QueryRow(ctx, q).Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &backend, &fsync, &reset); err != nil {
 		return err
 	}
-	for i, m := range []*Metric{bgwCheckpointsTimed, bgwCheckpointsReq, bgwWriteTime, bgwSyncTime, bgwBuffersCheckpoint,
+	for i, m := range []*metric.Metric{bgwCheckpointsTimed, bgwCheckpointsReq, bgwWriteTime, bgwSyncTime, bgwBuffersCheckpoint,
 		bgwBuffersClean, bgwMaxwritten, bgwAlloc} {
 		m.Emit(ch, v[i])
 	}

@@ -10,18 +10,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const srcBloat = "pg_class, pg_stats"
 
 var (
-	tableBloatBytes = Gauge("pg_table_bloat_bytes", "Estimated heap space beyond what the live rows need at the table's fillfactor, from planner statistics (see docs/bloat.md); the per-database rest has empty schemaname and relname.", srcBloat, "13+", tableLabels...)
-	tableBloatRatio = Gauge("pg_table_bloat_ratio", "pg_table_bloat_bytes over the heap size (REINDEX/repack is due past 0.5).", srcBloat, "13+", tableLabels...)
-	indexBloatBytes = Gauge("pg_index_bloat_bytes", "Estimated B-tree index space beyond what its entries need at the index's fillfactor; the per-database rest has empty object labels.", srcBloat, "13+", indexLabels...)
-	indexBloatRatio = Gauge("pg_index_bloat_ratio", "pg_index_bloat_bytes over the index size (REINDEX CONCURRENTLY is due past 0.5).", srcBloat, "13+", indexLabels...)
-	bloatMeasured   = Gauge("pg_table_bloat_measured_ratio", "Dead rows plus free space over the heap size, measured by pgstattuple_approx for the reported tables (objects.bloat.pgstattuple).", "pgstattuple_approx()", "13+", tableLabels...)
-	bloatUnknown    = Gauge("pg_bloat_unestimated_relations", "Tables and indexes with no estimate: never analyzed, or column statistics the exporter's role may not read (pg_stats shows only columns it may SELECT).", srcBloat, "13+", "datname")
-	bloatMetrics    = []*Metric{tableBloatBytes, tableBloatRatio, indexBloatBytes, indexBloatRatio, bloatMeasured, bloatUnknown}
+	tableBloatBytes = metric.Gauge("pg_table_bloat_bytes", "Estimated heap space beyond what the live rows need at the table's fillfactor, from planner statistics (see docs/bloat.md); the per-database rest has empty schemaname and relname.", srcBloat, "13+", tableLabels...)
+	tableBloatRatio = metric.Gauge("pg_table_bloat_ratio", "pg_table_bloat_bytes over the heap size (REINDEX/repack is due past 0.5).", srcBloat, "13+", tableLabels...)
+	indexBloatBytes = metric.Gauge("pg_index_bloat_bytes", "Estimated B-tree index space beyond what its entries need at the index's fillfactor; the per-database rest has empty object labels.", srcBloat, "13+", indexLabels...)
+	indexBloatRatio = metric.Gauge("pg_index_bloat_ratio", "pg_index_bloat_bytes over the index size (REINDEX CONCURRENTLY is due past 0.5).", srcBloat, "13+", indexLabels...)
+	bloatMeasured   = metric.Gauge("pg_table_bloat_measured_ratio", "Dead rows plus free space over the heap size, measured by pgstattuple_approx for the reported tables (objects.bloat.pgstattuple).", "pgstattuple_approx()", "13+", tableLabels...)
+	bloatUnknown    = metric.Gauge("pg_bloat_unestimated_relations", "Tables and indexes with no estimate: never analyzed, or column statistics the exporter's role may not read (pg_stats shows only columns it may SELECT).", srcBloat, "13+", "datname")
+	bloatMetrics    = []*metric.Metric{tableBloatBytes, tableBloatRatio, indexBloatBytes, indexBloatRatio, bloatMeasured, bloatUnknown}
 )
 
 func init() {
@@ -111,7 +112,7 @@ func (c *bloatCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 	}
 	n := c.limits.TopNOr(config.DefaultBloatTopN)
 	unknown := 0
-	emit := func(rows []bloatRow, bytesM, ratioM *Metric, isIndex bool) []bloatRow {
+	emit := func(rows []bloatRow, bytesM, ratioM *metric.Metric, isIndex bool) []bloatRow {
 		cs := make([]candidate, len(rows))
 		for i, r := range rows {
 			if r.bloat < 0 {

@@ -14,29 +14,31 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 // Meta-metrics of custom queries, one series per query (and database, for
 // queries that run on several).
 var (
-	customSuccess = Gauge("pg_custom_query_success",
+	customSuccess = metric.Gauge("pg_custom_query_success",
 		"1 if the custom query ran and all its rows converted, 0 if it failed; datname is empty for queries on the connection string's database.",
 		"queries.yaml", "all", "query", "datname")
-	customDuration = Gauge("pg_custom_query_duration_seconds",
+	customDuration = metric.Gauge("pg_custom_query_duration_seconds",
 		"Time the custom query (with its predicates) took on this scrape.",
 		"queries.yaml", "all", "query", "datname")
-	customRows = Gauge("pg_custom_query_rows",
+	customRows = metric.Gauge("pg_custom_query_rows",
 		"Rows the custom query returned on this scrape (at most the row limit of 10000).",
 		"queries.yaml", "all", "query", "datname")
-	customErrors = Counter("pg_custom_query_errors_total",
+	customErrors = metric.Counter("pg_custom_query_errors_total",
 		"Failed runs of the custom query by reason: sql (the query or a predicate failed), timeout, columns (a listed column is missing), value (NULL, non-numeric or duplicate rows), row_limit (more than 10000 rows; the rest were dropped).",
 		"queries.yaml", "all", "query", "datname", "reason")
 )
 
 // CustomQueryMetrics are the meta-metric families of custom queries, for
 // docs/metrics.md.
-func CustomQueryMetrics() []*Metric {
-	return []*Metric{customSuccess, customDuration, customRows, customErrors}
+func CustomQueryMetrics() []*metric.Metric {
+	return []*metric.Metric{customSuccess, customDuration, customRows, customErrors}
 }
 
 // CustomInstances loads queries.yaml files and makes one collector instance

@@ -8,38 +8,39 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 const srcStatDatabase = "pg_stat_database"
 
 var (
-	dbNumBackends   = Gauge("pg_stat_database_numbackends", "Backends connected to the database.", srcStatDatabase, "13+", "datname")
-	dbXactCommit    = Counter("pg_stat_database_xact_commit_total", "Transactions committed.", srcStatDatabase, "13+", "datname")
-	dbXactRollback  = Counter("pg_stat_database_xact_rollback_total", "Transactions rolled back (serialization failures and deadlock victims end here too).", srcStatDatabase, "13+", "datname")
-	dbBlksRead      = Counter("pg_stat_database_blks_read_total", "Disk blocks read (missed shared buffers).", srcStatDatabase, "13+", "datname")
-	dbBlksHit       = Counter("pg_stat_database_blks_hit_total", "Disk blocks found in shared buffers.", srcStatDatabase, "13+", "datname")
-	dbTupReturned   = Counter("pg_stat_database_tup_returned_total", "Live rows fetched by sequential scans and index entries returned by index scans.", srcStatDatabase, "13+", "datname")
-	dbTupFetched    = Counter("pg_stat_database_tup_fetched_total", "Live rows fetched by index scans.", srcStatDatabase, "13+", "datname")
-	dbTupInserted   = Counter("pg_stat_database_tup_inserted_total", "Rows inserted.", srcStatDatabase, "13+", "datname")
-	dbTupUpdated    = Counter("pg_stat_database_tup_updated_total", "Rows updated.", srcStatDatabase, "13+", "datname")
-	dbTupDeleted    = Counter("pg_stat_database_tup_deleted_total", "Rows deleted.", srcStatDatabase, "13+", "datname")
-	dbConflicts     = Counter("pg_stat_database_conflicts_total", "Queries cancelled by recovery conflicts (standbys only).", srcStatDatabase, "13+", "datname")
-	dbTempFiles     = Counter("pg_stat_database_temp_files_total", "Temporary files created by queries.", srcStatDatabase, "13+", "datname")
-	dbTempBytes     = Counter("pg_stat_database_temp_bytes_total", "Bytes written to temporary files by queries.", srcStatDatabase, "13+", "datname")
-	dbDeadlocks     = Counter("pg_stat_database_deadlocks_total", "Deadlocks detected.", srcStatDatabase, "13+", "datname")
-	dbChecksumFails = Counter("pg_stat_database_checksum_failures_total", "Data page checksum failures (0 when checksums are off).", srcStatDatabase, "13+", "datname")
-	dbBlkReadTime   = Counter("pg_stat_database_blk_read_time_seconds_total", "Time spent reading data file blocks (needs track_io_timing).", srcStatDatabase, "13+", "datname")
-	dbBlkWriteTime  = Counter("pg_stat_database_blk_write_time_seconds_total", "Time spent writing data file blocks (needs track_io_timing).", srcStatDatabase, "13+", "datname")
-	dbStatsReset    = Gauge("pg_stat_database_stats_reset_timestamp_seconds", "When the database's statistics were last reset (absent if never).", srcStatDatabase, "13+", "datname")
-	dbSessionTime   = Counter("pg_stat_database_session_time_seconds_total", "Time spent by sessions in this database.", srcStatDatabase, "14+", "datname")
-	dbActiveTime    = Counter("pg_stat_database_active_time_seconds_total", "Time spent executing statements.", srcStatDatabase, "14+", "datname")
-	dbIdleInXact    = Counter("pg_stat_database_idle_in_transaction_time_seconds_total", "Time spent idle in a transaction.", srcStatDatabase, "14+", "datname")
-	dbSessions      = Counter("pg_stat_database_sessions_total", "Sessions established.", srcStatDatabase, "14+", "datname")
-	dbAbandoned     = Counter("pg_stat_database_sessions_abandoned_total", "Sessions ended because the client went away.", srcStatDatabase, "14+", "datname")
-	dbFatal         = Counter("pg_stat_database_sessions_fatal_total", "Sessions ended by fatal errors.", srcStatDatabase, "14+", "datname")
-	dbKilled        = Counter("pg_stat_database_sessions_killed_total", "Sessions terminated by operator intervention.", srcStatDatabase, "14+", "datname")
-	dbSize          = Gauge("pg_database_size_bytes", "Disk space used by the database; re-read every objects.sizes_ttl (default 5m), since it stats every file.", "pg_database_size()", "13+", "datname")
+	dbNumBackends   = metric.Gauge("pg_stat_database_numbackends", "Backends connected to the database.", srcStatDatabase, "13+", "datname")
+	dbXactCommit    = metric.Counter("pg_stat_database_xact_commit_total", "Transactions committed.", srcStatDatabase, "13+", "datname")
+	dbXactRollback  = metric.Counter("pg_stat_database_xact_rollback_total", "Transactions rolled back (serialization failures and deadlock victims end here too).", srcStatDatabase, "13+", "datname")
+	dbBlksRead      = metric.Counter("pg_stat_database_blks_read_total", "Disk blocks read (missed shared buffers).", srcStatDatabase, "13+", "datname")
+	dbBlksHit       = metric.Counter("pg_stat_database_blks_hit_total", "Disk blocks found in shared buffers.", srcStatDatabase, "13+", "datname")
+	dbTupReturned   = metric.Counter("pg_stat_database_tup_returned_total", "Live rows fetched by sequential scans and index entries returned by index scans.", srcStatDatabase, "13+", "datname")
+	dbTupFetched    = metric.Counter("pg_stat_database_tup_fetched_total", "Live rows fetched by index scans.", srcStatDatabase, "13+", "datname")
+	dbTupInserted   = metric.Counter("pg_stat_database_tup_inserted_total", "Rows inserted.", srcStatDatabase, "13+", "datname")
+	dbTupUpdated    = metric.Counter("pg_stat_database_tup_updated_total", "Rows updated.", srcStatDatabase, "13+", "datname")
+	dbTupDeleted    = metric.Counter("pg_stat_database_tup_deleted_total", "Rows deleted.", srcStatDatabase, "13+", "datname")
+	dbConflicts     = metric.Counter("pg_stat_database_conflicts_total", "Queries cancelled by recovery conflicts (standbys only).", srcStatDatabase, "13+", "datname")
+	dbTempFiles     = metric.Counter("pg_stat_database_temp_files_total", "Temporary files created by queries.", srcStatDatabase, "13+", "datname")
+	dbTempBytes     = metric.Counter("pg_stat_database_temp_bytes_total", "Bytes written to temporary files by queries.", srcStatDatabase, "13+", "datname")
+	dbDeadlocks     = metric.Counter("pg_stat_database_deadlocks_total", "Deadlocks detected.", srcStatDatabase, "13+", "datname")
+	dbChecksumFails = metric.Counter("pg_stat_database_checksum_failures_total", "Data page checksum failures (0 when checksums are off).", srcStatDatabase, "13+", "datname")
+	dbBlkReadTime   = metric.Counter("pg_stat_database_blk_read_time_seconds_total", "Time spent reading data file blocks (needs track_io_timing).", srcStatDatabase, "13+", "datname")
+	dbBlkWriteTime  = metric.Counter("pg_stat_database_blk_write_time_seconds_total", "Time spent writing data file blocks (needs track_io_timing).", srcStatDatabase, "13+", "datname")
+	dbStatsReset    = metric.Gauge("pg_stat_database_stats_reset_timestamp_seconds", "When the database's statistics were last reset (absent if never).", srcStatDatabase, "13+", "datname")
+	dbSessionTime   = metric.Counter("pg_stat_database_session_time_seconds_total", "Time spent by sessions in this database.", srcStatDatabase, "14+", "datname")
+	dbActiveTime    = metric.Counter("pg_stat_database_active_time_seconds_total", "Time spent executing statements.", srcStatDatabase, "14+", "datname")
+	dbIdleInXact    = metric.Counter("pg_stat_database_idle_in_transaction_time_seconds_total", "Time spent idle in a transaction.", srcStatDatabase, "14+", "datname")
+	dbSessions      = metric.Counter("pg_stat_database_sessions_total", "Sessions established.", srcStatDatabase, "14+", "datname")
+	dbAbandoned     = metric.Counter("pg_stat_database_sessions_abandoned_total", "Sessions ended because the client went away.", srcStatDatabase, "14+", "datname")
+	dbFatal         = metric.Counter("pg_stat_database_sessions_fatal_total", "Sessions ended by fatal errors.", srcStatDatabase, "14+", "datname")
+	dbKilled        = metric.Counter("pg_stat_database_sessions_killed_total", "Sessions terminated by operator intervention.", srcStatDatabase, "14+", "datname")
+	dbSize          = metric.Gauge("pg_database_size_bytes", "Disk space used by the database; re-read every objects.sizes_ttl (default 5m), since it stats every file.", "pg_database_size()", "13+", "datname")
 )
 
 func init() {
@@ -48,7 +49,7 @@ func init() {
 		Help:    "Per-database activity, I/O, conflicts and size from pg_stat_database",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{dbNumBackends, dbXactCommit, dbXactRollback, dbBlksRead, dbBlksHit, dbTupReturned,
+		Metrics: []*metric.Metric{dbNumBackends, dbXactCommit, dbXactRollback, dbBlksRead, dbBlksHit, dbTupReturned,
 			dbTupFetched, dbTupInserted, dbTupUpdated, dbTupDeleted, dbConflicts, dbTempFiles, dbTempBytes,
 			dbDeadlocks, dbChecksumFails, dbBlkReadTime, dbBlkWriteTime, dbStatsReset, dbSessionTime,
 			dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled, dbSize},
@@ -166,7 +167,7 @@ func (c *databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 			&sess[0], &sess[1], &sess[2], &sess[3], &sess[4], &sess[5], &sess[6]); err != nil {
 			return err
 		}
-		for i, m := range []*Metric{dbNumBackends, dbXactCommit, dbXactRollback, dbBlksRead, dbBlksHit, dbTupReturned,
+		for i, m := range []*metric.Metric{dbNumBackends, dbXactCommit, dbXactRollback, dbBlksRead, dbBlksHit, dbTupReturned,
 			dbTupFetched, dbTupInserted, dbTupUpdated, dbTupDeleted, dbConflicts, dbTempFiles, dbTempBytes, dbDeadlocks, dbChecksumFails} {
 			m.Emit(ch, n[i], name)
 		}
@@ -179,7 +180,7 @@ func (c *databaseCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 			dbSize.Emit(ch, size, name)
 		}
 		if v14 {
-			for i, m := range []*Metric{dbSessionTime, dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled} {
+			for i, m := range []*metric.Metric{dbSessionTime, dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled} {
 				m.Emit(ch, sess[i], name)
 			}
 		}

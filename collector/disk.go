@@ -11,17 +11,19 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const srcStatfs = "statfs(2) on data_directory, pg_wal, pg_tablespace_location()"
 
 var (
 	fsLabels    = []string{"usage", "tablespace", "path"}
-	fsSize      = Gauge("pg_filesystem_size_bytes", "Size of the filesystem holding the data directory (usage data), the WAL directory (wal) or a tablespace; only when the exporter runs on the database host and can reach the path.", srcStatfs, "13+", fsLabels...)
-	fsFree      = Gauge("pg_filesystem_free_bytes", "Free bytes on that filesystem, including those reserved for root.", srcStatfs, "13+", fsLabels...)
-	fsAvail     = Gauge("pg_filesystem_avail_bytes", "Bytes on that filesystem available to unprivileged users such as the server's.", srcStatfs, "13+", fsLabels...)
-	fsFiles     = Gauge("pg_filesystem_files", "Inodes on that filesystem.", srcStatfs, "13+", fsLabels...)
-	fsFilesFree = Gauge("pg_filesystem_files_free", "Free inodes on that filesystem.", srcStatfs, "13+", fsLabels...)
+	fsSize      = metric.Gauge("pg_filesystem_size_bytes", "Size of the filesystem holding the data directory (usage data), the WAL directory (wal) or a tablespace; only when the exporter runs on the database host and can reach the path.", srcStatfs, "13+", fsLabels...)
+	fsFree      = metric.Gauge("pg_filesystem_free_bytes", "Free bytes on that filesystem, including those reserved for root.", srcStatfs, "13+", fsLabels...)
+	fsAvail     = metric.Gauge("pg_filesystem_avail_bytes", "Bytes on that filesystem available to unprivileged users such as the server's.", srcStatfs, "13+", fsLabels...)
+	fsFiles     = metric.Gauge("pg_filesystem_files", "Inodes on that filesystem.", srcStatfs, "13+", fsLabels...)
+	fsFilesFree = metric.Gauge("pg_filesystem_files_free", "Free inodes on that filesystem.", srcStatfs, "13+", fsLabels...)
 )
 
 func init() {
@@ -30,7 +32,7 @@ func init() {
 		Help:    "Free and total space of the filesystems holding the data directory, WAL and tablespaces, when the exporter runs on the database host",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{fsSize, fsFree, fsAvail, fsFiles, fsFilesFree},
+		Metrics: []*metric.Metric{fsSize, fsFree, fsAvail, fsFiles, fsFilesFree},
 		New: func(o Options) (Collector, error) {
 			return &diskCollector{logger: o.Logger}, nil
 		},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
 )
@@ -19,8 +20,8 @@ import (
 // Collectors that exist only in this test binary, to exercise the framework:
 // database scope, predicates, ErrNoData and the TTL cache.
 var (
-	visitMetric = collector.Gauge("pg_test_database_visit", "Test: 1 per database visited.", "current_database()", "all", "datname")
-	runsMetric  = collector.Counter("pg_test_runs_total", "Test: how often the cached collector really ran.", "test", "all")
+	visitMetric = metric.Gauge("pg_test_database_visit", "Test: 1 per database visited.", "current_database()", "all", "datname")
+	runsMetric  = metric.Counter("pg_test_runs_total", "Test: how often the cached collector really ran.", "test", "all")
 	visits      atomic.Int64
 	cachedRuns  atomic.Int64
 )
@@ -33,7 +34,7 @@ func (f funcCollector) Update(ctx context.Context, s *collector.Scrape, ch chan<
 
 func init() {
 	collector.Register(&collector.Spec{
-		Name: "test_dbscope", Help: "test", Scope: collector.Database, Metrics: []*collector.Metric{visitMetric},
+		Name: "test_dbscope", Help: "test", Scope: collector.Database, Metrics: []*metric.Metric{visitMetric},
 		New: func(collector.Options) (collector.Collector, error) {
 			return funcCollector(func(ctx context.Context, s *collector.Scrape, ch chan<- prometheus.Metric) error {
 				var db string
@@ -51,7 +52,7 @@ func init() {
 	})
 	collector.Register(&collector.Spec{
 		Name: "test_needs_ext", Help: "test", Scope: collector.Database, Extension: "pg_trgm",
-		Metrics: []*collector.Metric{},
+		Metrics: []*metric.Metric{},
 		New: func(collector.Options) (collector.Collector, error) {
 			return funcCollector(func(context.Context, *collector.Scrape, chan<- prometheus.Metric) error { return nil }), nil
 		},
@@ -81,7 +82,7 @@ func init() {
 		},
 	})
 	collector.Register(&collector.Spec{
-		Name: "test_cached", Help: "test", Scope: collector.Cluster, TTL: time.Hour, Metrics: []*collector.Metric{runsMetric},
+		Name: "test_cached", Help: "test", Scope: collector.Cluster, TTL: time.Hour, Metrics: []*metric.Metric{runsMetric},
 		New: func(collector.Options) (collector.Collector, error) {
 			return funcCollector(func(_ context.Context, _ *collector.Scrape, ch chan<- prometheus.Metric) error {
 				runsMetric.Emit(ch, float64(cachedRuns.Add(1)))

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const (
@@ -21,23 +22,23 @@ var indexLabels = []string{"datname", "schemaname", "relname", "indexrelname"}
 
 // Per-index counters in the query's column order; indexes outside the limits
 // are summed into one series per database with empty object labels.
-var indexStats = []*Metric{
-	Counter("pg_stat_user_indexes_idx_scan_total", "Index scans started on the index.", srcUserIndexes, "13+", indexLabels...),
-	Counter("pg_stat_user_indexes_idx_tup_read_total", "Index entries returned by scans of the index.", srcUserIndexes, "13+", indexLabels...),
-	Counter("pg_stat_user_indexes_idx_tup_fetch_total", "Live table rows fetched by simple scans of the index.", srcUserIndexes, "13+", indexLabels...),
-	Counter("pg_statio_user_indexes_idx_blks_read_total", "Index blocks read (missed shared buffers).", srcStatioIndexes, "13+", indexLabels...),
-	Counter("pg_statio_user_indexes_idx_blks_hit_total", "Index blocks found in shared buffers.", srcStatioIndexes, "13+", indexLabels...),
+var indexStats = []*metric.Metric{
+	metric.Counter("pg_stat_user_indexes_idx_scan_total", "Index scans started on the index.", srcUserIndexes, "13+", indexLabels...),
+	metric.Counter("pg_stat_user_indexes_idx_tup_read_total", "Index entries returned by scans of the index.", srcUserIndexes, "13+", indexLabels...),
+	metric.Counter("pg_stat_user_indexes_idx_tup_fetch_total", "Live table rows fetched by simple scans of the index.", srcUserIndexes, "13+", indexLabels...),
+	metric.Counter("pg_statio_user_indexes_idx_blks_read_total", "Index blocks read (missed shared buffers).", srcStatioIndexes, "13+", indexLabels...),
+	metric.Counter("pg_statio_user_indexes_idx_blks_hit_total", "Index blocks found in shared buffers.", srcStatioIndexes, "13+", indexLabels...),
 }
 
 var (
-	indexSize       = Gauge("pg_index_size_bytes", "Size of the index.", "pg_relation_size()", "13+", indexLabels...)
-	indexInvalid    = Gauge("pg_index_invalid", "1 for an index left invalid (by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY); named whatever the limits, up to objects.indexes.top_n.", "pg_index", "13+", indexLabels...)
-	indexUnused     = Gauge("pg_index_unused", "1 for an index never scanned since the statistics reset, at least 1 MB, not enforcing a constraint or uniqueness; named up to objects.indexes.top_n, largest first.", srcUserIndexes, "13+", indexLabels...)
-	indexesInvalid  = Gauge("pg_indexes_invalid", "Invalid indexes in the database.", "pg_index", "13+", "datname")
-	indexesUnused   = Gauge("pg_indexes_unused", "Unused indexes (as pg_index_unused) in the database.", srcUserIndexes, "13+", "datname")
-	indexesUnusedSz = Gauge("pg_indexes_unused_size_bytes", "Total size of the unused indexes in the database.", srcUserIndexes, "13+", "datname")
-	indexesReported = Gauge("pg_indexes_reported", "Indexes with series of their own (within objects.indexes limits).", srcUserIndexes, "13+", "datname")
-	indexesFolded   = Gauge("pg_indexes_folded", "Indexes summed into the per-database series with empty object labels.", srcUserIndexes, "13+", "datname")
+	indexSize       = metric.Gauge("pg_index_size_bytes", "Size of the index.", "pg_relation_size()", "13+", indexLabels...)
+	indexInvalid    = metric.Gauge("pg_index_invalid", "1 for an index left invalid (by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY); named whatever the limits, up to objects.indexes.top_n.", "pg_index", "13+", indexLabels...)
+	indexUnused     = metric.Gauge("pg_index_unused", "1 for an index never scanned since the statistics reset, at least 1 MB, not enforcing a constraint or uniqueness; named up to objects.indexes.top_n, largest first.", srcUserIndexes, "13+", indexLabels...)
+	indexesInvalid  = metric.Gauge("pg_indexes_invalid", "Invalid indexes in the database.", "pg_index", "13+", "datname")
+	indexesUnused   = metric.Gauge("pg_indexes_unused", "Unused indexes (as pg_index_unused) in the database.", srcUserIndexes, "13+", "datname")
+	indexesUnusedSz = metric.Gauge("pg_indexes_unused_size_bytes", "Total size of the unused indexes in the database.", srcUserIndexes, "13+", "datname")
+	indexesReported = metric.Gauge("pg_indexes_reported", "Indexes with series of their own (within objects.indexes limits).", srcUserIndexes, "13+", "datname")
+	indexesFolded   = metric.Gauge("pg_indexes_folded", "Indexes summed into the per-database series with empty object labels.", srcUserIndexes, "13+", "datname")
 )
 
 func init() {
@@ -46,7 +47,7 @@ func init() {
 		Help:    "Per-index scans, block I/O and size, invalid and unused indexes from pg_stat_user_indexes and pg_statio_user_indexes, bounded by objects.indexes",
 		Scope:   Database,
 		Default: true,
-		Metrics: append(append([]*Metric{}, indexStats...), indexSize, indexInvalid, indexUnused,
+		Metrics: append(append([]*metric.Metric{}, indexStats...), indexSize, indexInvalid, indexUnused,
 			indexesInvalid, indexesUnused, indexesUnusedSz, indexesReported, indexesFolded),
 		New: func(o Options) (Collector, error) {
 			return &indexesCollector{limits: &o.Config.Objects.Indexes, sizesTTL: o.Config.Objects.SizesTTLOr()}, nil

@@ -5,24 +5,26 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 var (
-	locksCount = Gauge("pg_locks",
+	locksCount = metric.Gauge("pg_locks",
 		"Heavyweight locks by lock type, mode and whether they are granted; relation locks in every mode are always present (0 when none). The scraping session's own locks are left out.",
 		"pg_locks", "13+", "locktype", "mode", "granted")
-	locksWaiting = Gauge("pg_locks_waiting_sessions",
+	locksWaiting = metric.Gauge("pg_locks_waiting_sessions",
 		"Processes waiting for a heavyweight lock (a process waits for one lock at a time).",
 		"pg_locks", "13+")
-	locksAdvisory = Gauge("pg_locks_advisory_held",
+	locksAdvisory = metric.Gauge("pg_locks_advisory_held",
 		"Advisory locks held (granted).", "pg_locks", "13+")
-	locksMaxWait = Gauge("pg_locks_max_wait_duration_seconds",
+	locksMaxWait = metric.Gauge("pg_locks_max_wait_duration_seconds",
 		"The longest current wait for a heavyweight lock, 0 when nobody waits. On 14+ from pg_locks.waitstart; on 13 the run time of the waiting statement.",
 		"pg_locks (14+), pg_stat_activity (13)", "13+")
-	locksBlocked = Gauge("pg_locks_blocked_sessions",
+	locksBlocked = metric.Gauge("pg_locks_blocked_sessions",
 		"Sessions blocked by another session's lock (pg_blocking_pids is not empty).",
 		"pg_stat_activity, pg_blocking_pids()", "13+")
-	locksBlocking = Gauge("pg_locks_blocking_sessions",
+	locksBlocking = metric.Gauge("pg_locks_blocking_sessions",
 		"Distinct sessions that block at least one other session (prepared transactions in the way count as one, process 0).",
 		"pg_stat_activity, pg_blocking_pids()", "13+")
 )
@@ -33,7 +35,7 @@ func init() {
 		Help:    "Locks by type, mode and granted; lock waits, blocked and blocking sessions, advisory locks, from pg_locks and pg_blocking_pids()",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{locksCount, locksWaiting, locksAdvisory, locksMaxWait, locksBlocked, locksBlocking},
+		Metrics: []*metric.Metric{locksCount, locksWaiting, locksAdvisory, locksMaxWait, locksBlocked, locksBlocking},
 		New:     func(Options) (Collector, error) { return locksCollector{}, nil },
 	})
 }

@@ -6,19 +6,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 var (
-	poolConns = Gauge("pg_pool_connections",
+	poolConns = metric.Gauge("pg_pool_connections",
 		"Client backends of a configured service pool (pools: in the config file), by state; active, idle and idle in transaction are always present.",
 		srcActivity, "13+", "pool", "state")
-	poolMin = Gauge("pg_pool_min_connections",
+	poolMin = metric.Gauge("pg_pool_min_connections",
 		"The pool's configured min_connections.", "config file", "13+", "pool")
-	poolMax = Gauge("pg_pool_max_connections",
+	poolMax = metric.Gauge("pg_pool_max_connections",
 		"The pool's configured max_connections; pg_pool_connections summed over state divided by this is the pool's utilization.",
 		"config file", "13+", "pool")
-	poolUnmatched = Gauge("pg_pool_unmatched_connections",
+	poolUnmatched = metric.Gauge("pg_pool_unmatched_connections",
 		"Client backends that match no configured pool, by application_name (the exporter's own sessions are left out). Bounded by activity.max_label_sets; the rest are added up under __other__.",
 		srcActivity, "13+", "application_name")
 )
@@ -29,7 +30,7 @@ func init() {
 		Help:    "Connections of each configured service pool against its min/max, and client sessions outside every pool, from pg_stat_activity",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{poolConns, poolMin, poolMax, poolUnmatched},
+		Metrics: []*metric.Metric{poolConns, poolMin, poolMax, poolUnmatched},
 		New: func(o Options) (Collector, error) {
 			return &poolsCollector{pools: o.Config.Pools, limit: o.Config.Activity.LabelSets()}, nil
 		},

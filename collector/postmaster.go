@@ -5,13 +5,15 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 var (
-	pmStartTime = Gauge("pg_postmaster_start_timestamp_seconds", "When the server was started.", "pg_postmaster_start_time()", "13+")
-	pmConfLoad  = Gauge("pg_config_load_timestamp_seconds", "When the server last loaded its configuration files.", "pg_conf_load_time()", "13+")
-	pmVersion   = Gauge("pg_server_version_num", "The server's version as a number, e.g. 170004 for 17.4.", "server_version_num", "13+")
-	pmInfo      = Gauge("pg_server_info", "Always 1; labels carry the server's version and major version.", "server_version", "13+", "version", "major")
+	pmStartTime = metric.Gauge("pg_postmaster_start_timestamp_seconds", "When the server was started.", "pg_postmaster_start_time()", "13+")
+	pmConfLoad  = metric.Gauge("pg_config_load_timestamp_seconds", "When the server last loaded its configuration files.", "pg_conf_load_time()", "13+")
+	pmVersion   = metric.Gauge("pg_server_version_num", "The server's version as a number, e.g. 170004 for 17.4.", "server_version_num", "13+")
+	pmInfo      = metric.Gauge("pg_server_info", "Always 1; labels carry the server's version and major version.", "server_version", "13+", "version", "major")
 )
 
 func init() {
@@ -20,7 +22,7 @@ func init() {
 		Help:    "Server start time, configuration load time and version",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{pmStartTime, pmConfLoad, pmVersion, pmInfo},
+		Metrics: []*metric.Metric{pmStartTime, pmConfLoad, pmVersion, pmInfo},
 		New:     func(Options) (Collector, error) { return postmasterCollector{}, nil },
 	})
 }

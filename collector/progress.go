@@ -4,20 +4,22 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const srcProgress = "pg_stat_progress_*"
 
 var (
 	progressLabels = []string{"command", "datname", "phase"}
-	progressOps    = Gauge("pg_progress_operations", "Running VACUUM, ANALYZE, CREATE INDEX, CLUSTER/VACUUM FULL and base backups, by command and phase (datname is empty for base backups).", srcProgress, "13+", progressLabels...)
-	progressBlocks = Gauge("pg_progress_blocks", "Blocks the running operations will process in their current phase (vacuum and cluster: heap; analyze: sample; create_index: blocks).", srcProgress, "13+", progressLabels...)
-	progressBlkDne = Gauge("pg_progress_blocks_done", "Blocks the running operations have processed in their current phase.", srcProgress, "13+", progressLabels...)
-	progressTuples = Gauge("pg_progress_tuples", "Tuples the running CREATE INDEX operations will process in their current phase.", srcProgress, "13+", progressLabels...)
-	progressTupDne = Gauge("pg_progress_tuples_done", "Tuples processed (create_index: of pg_progress_tuples; cluster: heap tuples scanned).", srcProgress, "13+", progressLabels...)
-	progressBytes  = Gauge("pg_progress_bytes", "Bytes the running base backups will stream (0 while unknown).", "pg_stat_progress_basebackup", "13+", progressLabels...)
-	progressBytDne = Gauge("pg_progress_bytes_done", "Bytes the running base backups have streamed.", "pg_stat_progress_basebackup", "13+", progressLabels...)
-	progressFams   = []*Metric{progressOps, progressBlocks, progressBlkDne, progressTuples, progressTupDne, progressBytes, progressBytDne}
+	progressOps    = metric.Gauge("pg_progress_operations", "Running VACUUM, ANALYZE, CREATE INDEX, CLUSTER/VACUUM FULL and base backups, by command and phase (datname is empty for base backups).", srcProgress, "13+", progressLabels...)
+	progressBlocks = metric.Gauge("pg_progress_blocks", "Blocks the running operations will process in their current phase (vacuum and cluster: heap; analyze: sample; create_index: blocks).", srcProgress, "13+", progressLabels...)
+	progressBlkDne = metric.Gauge("pg_progress_blocks_done", "Blocks the running operations have processed in their current phase.", srcProgress, "13+", progressLabels...)
+	progressTuples = metric.Gauge("pg_progress_tuples", "Tuples the running CREATE INDEX operations will process in their current phase.", srcProgress, "13+", progressLabels...)
+	progressTupDne = metric.Gauge("pg_progress_tuples_done", "Tuples processed (create_index: of pg_progress_tuples; cluster: heap tuples scanned).", srcProgress, "13+", progressLabels...)
+	progressBytes  = metric.Gauge("pg_progress_bytes", "Bytes the running base backups will stream (0 while unknown).", "pg_stat_progress_basebackup", "13+", progressLabels...)
+	progressBytDne = metric.Gauge("pg_progress_bytes_done", "Bytes the running base backups have streamed.", "pg_stat_progress_basebackup", "13+", progressLabels...)
+	progressFams   = []*metric.Metric{progressOps, progressBlocks, progressBlkDne, progressTuples, progressTupDne, progressBytes, progressBytDne}
 )
 
 func init() {

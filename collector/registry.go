@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -85,7 +86,7 @@ type Spec struct {
 	// collector with collectors.<name>.ttl).
 	TTL time.Duration
 	// Metrics are the families the collector can emit, for docs/metrics.md.
-	Metrics []*Metric
+	Metrics []*metric.Metric
 	New     func(Options) (Collector, error)
 }
 
@@ -95,9 +96,6 @@ var specs = map[string]*Spec{}
 func Register(s *Spec) {
 	if _, dup := specs[s.Name]; dup {
 		panic("collector registered twice: " + s.Name)
-	}
-	for _, m := range s.Metrics {
-		m.collector = s.Name
 	}
 	specs[s.Name] = s
 }

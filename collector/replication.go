@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const (
@@ -14,34 +16,34 @@ const (
 )
 
 var (
-	replIsReplica = Gauge("pg_replication_is_replica",
+	replIsReplica = metric.Gauge("pg_replication_is_replica",
 		"1 if the server is in recovery (a standby), 0 if it is a primary.", srcRecovery, "13+")
-	replLagSeconds = Gauge("pg_replication_replay_lag_seconds",
+	replLagSeconds = metric.Gauge("pg_replication_replay_lag_seconds",
 		"On a standby: how far replay is behind, 0 when everything received has been replayed (so an idle primary shows no lag), else now() minus the commit time of the last replayed transaction (absent while none has been replayed since the standby started).",
 		srcRecovery, "13+")
-	replLagBytes = Gauge("pg_replication_replay_lag_bytes",
+	replLagBytes = metric.Gauge("pg_replication_replay_lag_bytes",
 		"On a streaming standby: WAL received but not yet replayed.", srcRecovery, "13+")
-	replLastReplay = Gauge("pg_replication_last_replay_timestamp_seconds",
+	replLastReplay = metric.Gauge("pg_replication_last_replay_timestamp_seconds",
 		"On a standby: commit time of the last transaction replayed.", srcRecovery, "13+")
-	walRcvConnected = Gauge("pg_replication_wal_receiver_connected",
+	walRcvConnected = metric.Gauge("pg_replication_wal_receiver_connected",
 		"On a standby: 1 if a WAL receiver is streaming from an upstream server, else 0.", srcWalReceiver, "13+")
-	walRcvStatus = Gauge("pg_replication_wal_receiver_status",
+	walRcvStatus = metric.Gauge("pg_replication_wal_receiver_status",
 		"On a standby: 1 for the WAL receiver's current status (stopped when none runs), 0 for the others.", srcWalReceiver, "13+", "status")
-	walRcvLastMsg = Gauge("pg_replication_wal_receiver_last_message_receipt_timestamp_seconds",
+	walRcvLastMsg = metric.Gauge("pg_replication_wal_receiver_last_message_receipt_timestamp_seconds",
 		"On a standby: when the WAL receiver last heard from the upstream server.", srcWalReceiver, "13+")
 
 	standbyLabels  = []string{"application_name", "client_addr"}
-	standbyWrite   = Gauge("pg_replication_standby_write_lag_seconds", "Time until a standby wrote recent WAL (0 when it has caught up and no WAL flows).", srcStatRepl, "13+", standbyLabels...)
-	standbyFlush   = Gauge("pg_replication_standby_flush_lag_seconds", "Time until a standby flushed recent WAL (0 when it has caught up and no WAL flows).", srcStatRepl, "13+", standbyLabels...)
-	standbyReplay  = Gauge("pg_replication_standby_replay_lag_seconds", "Time until a standby replayed recent WAL (0 when it has caught up and no WAL flows).", srcStatRepl, "13+", standbyLabels...)
-	standbySent    = Gauge("pg_replication_standby_sent_lag_bytes", "WAL not yet sent to the standby.", srcStatRepl, "13+", standbyLabels...)
-	standbyWriteB  = Gauge("pg_replication_standby_write_lag_bytes", "WAL not yet written by the standby.", srcStatRepl, "13+", standbyLabels...)
-	standbyFlushB  = Gauge("pg_replication_standby_flush_lag_bytes", "WAL not yet flushed by the standby.", srcStatRepl, "13+", standbyLabels...)
-	standbyReplayB = Gauge("pg_replication_standby_replay_lag_bytes", "WAL not yet replayed by the standby.", srcStatRepl, "13+", standbyLabels...)
-	standbyState   = Gauge("pg_replication_standby_state", "1 for the WAL sender's current state, 0 for the others. Standby series are per WAL sender, so bounded by max_wal_senders; client_addr is empty for Unix-socket connections, and senders that share application_name and client_addr get /2, /3 appended to the name in order of connection.", srcStatRepl, "13+", "application_name", "client_addr", "state")
-	standbySync    = Gauge("pg_replication_standby_sync_state", "1 for the standby's current synchronous state, 0 for the others.", srcStatRepl, "13+", "application_name", "client_addr", "sync_state")
-	standbyConns   = Gauge("pg_replication_standby_connections", "WAL senders per application_name (base backups included); more than 1 means standbys share a name.", srcStatRepl, "13+", "application_name")
-	standbysUp     = Gauge("pg_replication_connected_standbys", "Standbys connected through WAL senders (base backups excluded).", srcStatRepl, "13+")
+	standbyWrite   = metric.Gauge("pg_replication_standby_write_lag_seconds", "Time until a standby wrote recent WAL (0 when it has caught up and no WAL flows).", srcStatRepl, "13+", standbyLabels...)
+	standbyFlush   = metric.Gauge("pg_replication_standby_flush_lag_seconds", "Time until a standby flushed recent WAL (0 when it has caught up and no WAL flows).", srcStatRepl, "13+", standbyLabels...)
+	standbyReplay  = metric.Gauge("pg_replication_standby_replay_lag_seconds", "Time until a standby replayed recent WAL (0 when it has caught up and no WAL flows).", srcStatRepl, "13+", standbyLabels...)
+	standbySent    = metric.Gauge("pg_replication_standby_sent_lag_bytes", "WAL not yet sent to the standby.", srcStatRepl, "13+", standbyLabels...)
+	standbyWriteB  = metric.Gauge("pg_replication_standby_write_lag_bytes", "WAL not yet written by the standby.", srcStatRepl, "13+", standbyLabels...)
+	standbyFlushB  = metric.Gauge("pg_replication_standby_flush_lag_bytes", "WAL not yet flushed by the standby.", srcStatRepl, "13+", standbyLabels...)
+	standbyReplayB = metric.Gauge("pg_replication_standby_replay_lag_bytes", "WAL not yet replayed by the standby.", srcStatRepl, "13+", standbyLabels...)
+	standbyState   = metric.Gauge("pg_replication_standby_state", "1 for the WAL sender's current state, 0 for the others. Standby series are per WAL sender, so bounded by max_wal_senders; client_addr is empty for Unix-socket connections, and senders that share application_name and client_addr get /2, /3 appended to the name in order of connection.", srcStatRepl, "13+", "application_name", "client_addr", "state")
+	standbySync    = metric.Gauge("pg_replication_standby_sync_state", "1 for the standby's current synchronous state, 0 for the others.", srcStatRepl, "13+", "application_name", "client_addr", "sync_state")
+	standbyConns   = metric.Gauge("pg_replication_standby_connections", "WAL senders per application_name (base backups included); more than 1 means standbys share a name.", srcStatRepl, "13+", "application_name")
+	standbysUp     = metric.Gauge("pg_replication_connected_standbys", "Standbys connected through WAL senders (base backups excluded).", srcStatRepl, "13+")
 )
 
 var (
@@ -56,7 +58,7 @@ func init() {
 		Help:    "Role (primary or standby), standby replay lag, WAL receiver status and per-standby lag from pg_stat_replication",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{replIsReplica, replLagSeconds, replLagBytes, replLastReplay, walRcvConnected, walRcvStatus, walRcvLastMsg,
+		Metrics: []*metric.Metric{replIsReplica, replLagSeconds, replLagBytes, replLastReplay, walRcvConnected, walRcvStatus, walRcvLastMsg,
 			standbyWrite, standbyFlush, standbyReplay, standbySent, standbyWriteB, standbyFlushB, standbyReplayB,
 			standbyState, standbySync, standbyConns, standbysUp},
 		New: func(Options) (Collector, error) { return replicationCollector{}, nil },
@@ -170,7 +172,7 @@ func standbys(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error
 		if n := seen[k]; n > 1 {
 			name = fmt.Sprintf("%s/%d", app, n)
 		}
-		for i, m := range []*Metric{standbyWrite, standbyFlush, standbyReplay, standbySent, standbyWriteB, standbyFlushB, standbyReplayB} {
+		for i, m := range []*metric.Metric{standbyWrite, standbyFlush, standbyReplay, standbySent, standbyWriteB, standbyFlushB, standbyReplayB} {
 			emitIf(ch, m, v[i], name, addr)
 		}
 		emitEnum(ch, standbyState, senderStates, state, name, addr)
@@ -188,7 +190,7 @@ func standbys(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error
 
 // emitEnum emits 1 for the current value and 0 for the other known ones; an
 // unknown current value (from a newer server) gets its own series.
-func emitEnum(ch chan<- prometheus.Metric, m *Metric, known []string, current string, labels ...string) {
+func emitEnum(ch chan<- prometheus.Metric, m *metric.Metric, known []string, current string, labels ...string) {
 	found := false
 	for _, k := range known {
 		v := 0.0

@@ -4,25 +4,27 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const srcSlots = "pg_replication_slots"
 
 var (
 	slotLabels   = []string{"slot_name", "slot_type", "database"}
-	slotActive   = Gauge("pg_replication_slot_active", "1 if a connection is using the slot now, else 0.", srcSlots, "13+", slotLabels...)
-	slotRetained = Gauge("pg_replication_slot_retained_wal_bytes",
+	slotActive   = metric.Gauge("pg_replication_slot_active", "1 if a connection is using the slot now, else 0.", srcSlots, "13+", slotLabels...)
+	slotRetained = metric.Gauge("pg_replication_slot_retained_wal_bytes",
 		"WAL the slot keeps from being removed: the current WAL position (on a standby, the last received or replayed one) minus restart_lsn.",
 		srcSlots, "13+", slotLabels...)
-	slotWALStatus = Gauge("pg_replication_slot_wal_status",
+	slotWALStatus = metric.Gauge("pg_replication_slot_wal_status",
 		"1 for the slot's current wal_status (reserved, extended, unreserved, lost), 0 for the others.",
 		srcSlots, "13+", "slot_name", "slot_type", "database", "wal_status")
-	slotSafeSize = Gauge("pg_replication_slot_safe_wal_size_bytes",
+	slotSafeSize = metric.Gauge("pg_replication_slot_safe_wal_size_bytes",
 		"WAL that can still be written before the slot risks losing what it needs (absent when max_slot_wal_keep_size is -1).",
 		srcSlots, "13+", slotLabels...)
-	slotXminAge        = Gauge("pg_replication_slot_xmin_age", "Age in transactions of the oldest transaction the slot keeps VACUUM from cleaning up after (absent when the slot holds none).", srcSlots, "13+", slotLabels...)
-	slotCatalogXminAge = Gauge("pg_replication_slot_catalog_xmin_age", "Age in transactions of the oldest catalog transaction the slot holds back (logical slots).", srcSlots, "13+", slotLabels...)
-	slotCount          = Gauge("pg_replication_slots", "Replication slots on the server, by type and whether they are active.", srcSlots, "13+", "slot_type", "active")
+	slotXminAge        = metric.Gauge("pg_replication_slot_xmin_age", "Age in transactions of the oldest transaction the slot keeps VACUUM from cleaning up after (absent when the slot holds none).", srcSlots, "13+", slotLabels...)
+	slotCatalogXminAge = metric.Gauge("pg_replication_slot_catalog_xmin_age", "Age in transactions of the oldest catalog transaction the slot holds back (logical slots).", srcSlots, "13+", slotLabels...)
+	slotCount          = metric.Gauge("pg_replication_slots", "Replication slots on the server, by type and whether they are active.", srcSlots, "13+", "slot_type", "active")
 )
 
 var slotWALStatuses = []string{"reserved", "extended", "unreserved", "lost"}
@@ -33,7 +35,7 @@ func init() {
 		Help:    "Replication slots: activity, retained WAL, wal_status, safe_wal_size and xmin ages",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{slotActive, slotRetained, slotWALStatus, slotSafeSize, slotXminAge, slotCatalogXminAge, slotCount},
+		Metrics: []*metric.Metric{slotActive, slotRetained, slotWALStatus, slotSafeSize, slotXminAge, slotCatalogXminAge, slotCount},
 		New:     func(Options) (Collector, error) { return slotsCollector{}, nil },
 	})
 }

@@ -8,14 +8,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 var (
-	schemaIssues = Gauge("pg_schema_issues", "Schema problems in the database by kind: table_without_primary_key, foreign_key_without_index, constraint_not_validated, trigger_disabled.", "pg_constraint, pg_index, pg_trigger", "13+", "datname", "issue")
-	schemaIssue  = Gauge("pg_schema_issue", "1 for each object with a schema problem (object is the constraint or trigger name, empty for a table); up to objects.schema.max_objects per kind, by name.", "pg_constraint, pg_index, pg_trigger", "13+", "datname", "issue", "schemaname", "relname", "object")
-	seqUsed      = Gauge("pg_sequence_used_ratio", "Share of the sequence's range already used; the most used up to objects.schema.max_objects per database.", "pg_sequences", "13+", "datname", "schemaname", "sequencename")
-	seqMaxUsed   = Gauge("pg_sequences_max_used_ratio", "The highest pg_sequence_used_ratio among the sequences the exporter may read.", "pg_sequences", "13+", "datname")
-	seqHidden    = Gauge("pg_sequences_unreadable", "Sequences whose value the exporter's role may not read (grant USAGE or SELECT on them, or pg_read_all_data on 14+).", "pg_sequences", "13+", "datname")
+	schemaIssues = metric.Gauge("pg_schema_issues", "Schema problems in the database by kind: table_without_primary_key, foreign_key_without_index, constraint_not_validated, trigger_disabled.", "pg_constraint, pg_index, pg_trigger", "13+", "datname", "issue")
+	schemaIssue  = metric.Gauge("pg_schema_issue", "1 for each object with a schema problem (object is the constraint or trigger name, empty for a table); up to objects.schema.max_objects per kind, by name.", "pg_constraint, pg_index, pg_trigger", "13+", "datname", "issue", "schemaname", "relname", "object")
+	seqUsed      = metric.Gauge("pg_sequence_used_ratio", "Share of the sequence's range already used; the most used up to objects.schema.max_objects per database.", "pg_sequences", "13+", "datname", "schemaname", "sequencename")
+	seqMaxUsed   = metric.Gauge("pg_sequences_max_used_ratio", "The highest pg_sequence_used_ratio among the sequences the exporter may read.", "pg_sequences", "13+", "datname")
+	seqHidden    = metric.Gauge("pg_sequences_unreadable", "Sequences whose value the exporter's role may not read (grant USAGE or SELECT on them, or pg_read_all_data on 14+).", "pg_sequences", "13+", "datname")
 )
 
 // SchemaIssueKinds are the values of the issue label.
@@ -28,7 +29,7 @@ func init() {
 		Scope:   Database,
 		Default: true,
 		TTL:     5 * time.Minute,
-		Metrics: []*Metric{schemaIssues, schemaIssue, seqUsed, seqMaxUsed, seqHidden},
+		Metrics: []*metric.Metric{schemaIssues, schemaIssue, seqUsed, seqMaxUsed, seqHidden},
 		New: func(o Options) (Collector, error) {
 			return &schemaCollector{max: o.Config.Objects.Schema.MaxObjectsOr(config.DefaultSchemaObjects)}, nil
 		},

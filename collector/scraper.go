@@ -10,31 +10,32 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 // Meta-metrics, emitted by the framework for every scrape.
 var (
-	upMetric = Gauge("pg_up",
+	upMetric = metric.Gauge("pg_up",
 		"1 if the server answered the scrape's first query, 0 if it could not be reached (or the circuit breaker is open).",
 		"exporter", "all")
-	successMetric = Gauge("pg_scrape_collector_success",
+	successMetric = metric.Gauge("pg_scrape_collector_success",
 		"1 if the collector succeeded on this scrape, 0 if it failed; datname is empty for cluster-wide collectors.",
 		"exporter", "all", "collector", "datname")
-	durationMetric = Gauge("pg_scrape_collector_duration_seconds",
+	durationMetric = metric.Gauge("pg_scrape_collector_duration_seconds",
 		"Time the collector took on this scrape (0 when served from its cache).",
 		"exporter", "all", "collector", "datname")
-	cacheAgeMetric = Gauge("pg_scrape_collector_cache_age_seconds",
+	cacheAgeMetric = metric.Gauge("pg_scrape_collector_cache_age_seconds",
 		"Age of the result served for a collector with a TTL cache; 0 right after it ran.",
 		"exporter", "all", "collector", "datname")
-	scrapeDurationMetric = Gauge("pg_scrape_duration_seconds",
+	scrapeDurationMetric = metric.Gauge("pg_scrape_duration_seconds",
 		"Time the whole scrape of this target took.",
 		"exporter", "all")
 )
 
 // MetaMetrics are the framework's own families, for docs/metrics.md.
-func MetaMetrics() []*Metric {
-	return []*Metric{upMetric, successMetric, durationMetric, cacheAgeMetric, scrapeDurationMetric}
+func MetaMetrics() []*metric.Metric {
+	return []*metric.Metric{upMetric, successMetric, durationMetric, cacheAgeMetric, scrapeDurationMetric}
 }
 
 // Scraper runs a fixed set of collectors against targets.

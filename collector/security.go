@@ -5,23 +5,25 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 var (
-	secSSLConns = Gauge("pg_stat_ssl_connections",
+	secSSLConns = metric.Gauge("pg_stat_ssl_connections",
 		"Client and replication connections by database, user and whether they use SSL. Bounded by activity.max_label_sets: the largest groups keep their labels, the rest are added up under __other__.",
 		"pg_stat_ssl, pg_stat_activity", "13+", "datname", "usename", "ssl")
-	secSSL = Gauge("pg_security_ssl_enabled",
+	secSSL = metric.Gauge("pg_security_ssl_enabled",
 		"1 if the server accepts SSL connections (ssl = on).", "pg_settings", "13+")
-	secPwEnc = Gauge("pg_security_password_encryption_info",
+	secPwEnc = metric.Gauge("pg_security_password_encryption_info",
 		"Always 1; method is password_encryption, how new passwords are stored (scram-sha-256 or md5).", "pg_settings", "13+", "method")
-	secSuper = Gauge("pg_security_superuser_roles",
+	secSuper = metric.Gauge("pg_security_superuser_roles",
 		"Roles with the superuser attribute.", "pg_roles", "13+")
-	secLogin = Gauge("pg_security_login_roles",
+	secLogin = metric.Gauge("pg_security_login_roles",
 		"Roles that can log in.", "pg_roles", "13+")
-	secExpired = Gauge("pg_security_login_roles_password_expired",
+	secExpired = metric.Gauge("pg_security_login_roles_password_expired",
 		"Login roles whose password has expired (rolvaliduntil in the past); whether they have a password at all is not visible without superuser.", "pg_roles", "13+")
-	secNoExpiry = Gauge("pg_security_login_roles_password_never_expires",
+	secNoExpiry = metric.Gauge("pg_security_login_roles_password_never_expires",
 		"Login roles whose password never expires (no rolvaliduntil, or infinity).", "pg_roles", "13+")
 )
 
@@ -31,7 +33,7 @@ func init() {
 		Help:    "Connections with and without SSL, ssl and password_encryption settings, superuser and login roles, password expiry, from what pg_monitor can read",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{secSSLConns, secSSL, secPwEnc, secSuper, secLogin, secExpired, secNoExpiry},
+		Metrics: []*metric.Metric{secSSLConns, secSSL, secPwEnc, secSuper, secLogin, secExpired, secNoExpiry},
 		New: func(o Options) (Collector, error) {
 			return &securityCollector{limit: o.Config.Activity.LabelSets()}, nil
 		},

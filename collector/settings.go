@@ -8,9 +8,11 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
-var settingsPattern = &Metric{
+var settingsPattern = &metric.Metric{
 	Name:     "pg_settings_<name>[_bytes|_seconds]",
 	Help:     "Every numeric and boolean server setting (booleans as 0/1), in base units: memory and sizes in bytes, times in seconds. Names ending in _count, _sum, _bucket or _total get _value appended; the settings the exporter sets on its own session (application_name, statement_timeout, lock_timeout, default_transaction_read_only, idle_in_transaction_session_timeout) are left out.",
 	Type:     prometheus.GaugeValue,
@@ -25,7 +27,7 @@ func init() {
 		Help:    "Numeric and boolean server settings from pg_settings, in base units",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{settingsPattern},
+		Metrics: []*metric.Metric{settingsPattern},
 		New:     func(Options) (Collector, error) { return &settingsCollector{}, nil },
 	})
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
-func ioCounter(name, help, versions string) *Metric {
-	return Counter(name, help, "pg_stat_io", versions, "backend_type", "object", "context")
+func ioCounter(name, help, versions string) *metric.Metric {
+	return metric.Counter(name, help, "pg_stat_io", versions, "backend_type", "object", "context")
 }
 
 var (
@@ -27,11 +29,11 @@ var (
 	ioReadBytes  = ioCounter("pg_stat_io_read_bytes_total", "Bytes read (reads times op_bytes on 16-17, read_bytes on 18+).", "16+")
 	ioWriteBytes = ioCounter("pg_stat_io_write_bytes_total", "Bytes written (writes times op_bytes on 16-17, write_bytes on 18+).", "16+")
 	ioExtendByte = ioCounter("pg_stat_io_extend_bytes_total", "Bytes added by extending relations (extends times op_bytes on 16-17, extend_bytes on 18+).", "16+")
-	ioReset      = Gauge("pg_stat_io_stats_reset_timestamp_seconds", "When pg_stat_io was last reset.", "pg_stat_io", "16+")
+	ioReset      = metric.Gauge("pg_stat_io_stats_reset_timestamp_seconds", "When pg_stat_io was last reset.", "pg_stat_io", "16+")
 
 	// ioValues are the columns after backend_type, object and context, in the
 	// queries' order.
-	ioValues = []*Metric{ioReads, ioWrites, ioWritebacks, ioExtends, ioHits, ioEvictions, ioReuses, ioFsyncs,
+	ioValues = []*metric.Metric{ioReads, ioWrites, ioWritebacks, ioExtends, ioHits, ioEvictions, ioReuses, ioFsyncs,
 		ioReadTime, ioWriteTime, ioWbTime, ioExtendTime, ioFsyncTime, ioReadBytes, ioWriteBytes, ioExtendByte}
 )
 
@@ -42,7 +44,7 @@ func init() {
 		Scope:      Cluster,
 		Default:    true,
 		MinVersion: 160000,
-		Metrics:    append(append([]*Metric(nil), ioValues...), ioReset),
+		Metrics:    append(append([]*metric.Metric(nil), ioValues...), ioReset),
 		New:        func(Options) (Collector, error) { return statIOCollector{}, nil },
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const srcStatements = "pg_stat_statements"
@@ -17,46 +18,46 @@ const srcStatements = "pg_stat_statements"
 var (
 	stmtLabels  = []string{"datname", "usename"}
 	topLabels   = []string{"datname", "usename", "queryid"}
-	stmtDur     = Histogram("pg_statement_duration_seconds", "Statement execution time per call, from the mean of each statement over each scrape interval weighted by its calls (see docs/statement-latency.md).", srcStatements, "13+", StatementBuckets, "datname")
-	stmtEntries = Gauge("pg_stat_statements_entries", "Statements pg_stat_statements currently tracks (top-level only).", srcStatements, "13+")
-	stmtDealloc = Counter("pg_stat_statements_dealloc_total", "Times pg_stat_statements evicted its least-used entries to make room (raise pg_stat_statements.max if it grows).", "pg_stat_statements_info", "14+")
-	stmtReset   = Gauge("pg_stat_statements_stats_reset_timestamp_seconds", "When all of pg_stat_statements was last reset.", "pg_stat_statements_info", "14+")
+	stmtDur     = metric.Histogram("pg_statement_duration_seconds", "Statement execution time per call, from the mean of each statement over each scrape interval weighted by its calls (see docs/statement-latency.md).", srcStatements, "13+", StatementBuckets, "datname")
+	stmtEntries = metric.Gauge("pg_stat_statements_entries", "Statements pg_stat_statements currently tracks (top-level only).", srcStatements, "13+")
+	stmtDealloc = metric.Counter("pg_stat_statements_dealloc_total", "Times pg_stat_statements evicted its least-used entries to make room (raise pg_stat_statements.max if it grows).", "pg_stat_statements_info", "14+")
+	stmtReset   = metric.Gauge("pg_stat_statements_stats_reset_timestamp_seconds", "When all of pg_stat_statements was last reset.", "pg_stat_statements_info", "14+")
 
 	// Totals per database and user, accumulated from deltas so they stay
 	// monotonic when entries are evicted or reset.
-	stmtTotals = [stNum]*Metric{
-		stCalls:         Counter("pg_stat_statements_calls_total", "Statement executions.", srcStatements, "13+", stmtLabels...),
-		stExecTime:      Counter("pg_stat_statements_exec_time_seconds_total", "Time spent executing statements.", srcStatements, "13+", stmtLabels...),
-		stPlanTime:      Counter("pg_stat_statements_plan_time_seconds_total", "Time spent planning statements (needs pg_stat_statements.track_planning).", srcStatements, "13+", stmtLabels...),
-		stRows:          Counter("pg_stat_statements_rows_total", "Rows retrieved or affected by statements.", srcStatements, "13+", stmtLabels...),
-		stSharedHit:     Counter("pg_stat_statements_shared_blks_hit_total", "Shared buffer hits.", srcStatements, "13+", stmtLabels...),
-		stSharedRead:    Counter("pg_stat_statements_shared_blks_read_total", "Shared blocks read (missed shared buffers).", srcStatements, "13+", stmtLabels...),
-		stSharedDirtied: Counter("pg_stat_statements_shared_blks_dirtied_total", "Shared blocks dirtied.", srcStatements, "13+", stmtLabels...),
-		stSharedWritten: Counter("pg_stat_statements_shared_blks_written_total", "Shared blocks written by backends.", srcStatements, "13+", stmtLabels...),
-		stLocalHit:      Counter("pg_stat_statements_local_blks_hit_total", "Local (temporary table) buffer hits.", srcStatements, "13+", stmtLabels...),
-		stLocalRead:     Counter("pg_stat_statements_local_blks_read_total", "Local blocks read.", srcStatements, "13+", stmtLabels...),
-		stLocalDirtied:  Counter("pg_stat_statements_local_blks_dirtied_total", "Local blocks dirtied.", srcStatements, "13+", stmtLabels...),
-		stLocalWritten:  Counter("pg_stat_statements_local_blks_written_total", "Local blocks written.", srcStatements, "13+", stmtLabels...),
-		stTempRead:      Counter("pg_stat_statements_temp_blks_read_total", "Temporary file blocks read.", srcStatements, "13+", stmtLabels...),
-		stTempWritten:   Counter("pg_stat_statements_temp_blks_written_total", "Temporary file blocks written.", srcStatements, "13+", stmtLabels...),
-		stBlkReadTime:   Counter("pg_stat_statements_blk_read_time_seconds_total", "Time reading shared and local blocks (needs track_io_timing; blk_read_time before 17, shared_ plus local_blk_read_time from 17).", srcStatements, "13+", stmtLabels...),
-		stBlkWriteTime:  Counter("pg_stat_statements_blk_write_time_seconds_total", "Time writing shared and local blocks (needs track_io_timing).", srcStatements, "13+", stmtLabels...),
-		stWALRecords:    Counter("pg_stat_statements_wal_records_total", "WAL records generated.", srcStatements, "13+", stmtLabels...),
-		stWALFPI:        Counter("pg_stat_statements_wal_fpi_total", "WAL full page images generated.", srcStatements, "13+", stmtLabels...),
-		stWALBytes:      Counter("pg_stat_statements_wal_bytes_total", "WAL generated.", srcStatements, "13+", stmtLabels...),
+	stmtTotals = [stNum]*metric.Metric{
+		stCalls:         metric.Counter("pg_stat_statements_calls_total", "Statement executions.", srcStatements, "13+", stmtLabels...),
+		stExecTime:      metric.Counter("pg_stat_statements_exec_time_seconds_total", "Time spent executing statements.", srcStatements, "13+", stmtLabels...),
+		stPlanTime:      metric.Counter("pg_stat_statements_plan_time_seconds_total", "Time spent planning statements (needs pg_stat_statements.track_planning).", srcStatements, "13+", stmtLabels...),
+		stRows:          metric.Counter("pg_stat_statements_rows_total", "Rows retrieved or affected by statements.", srcStatements, "13+", stmtLabels...),
+		stSharedHit:     metric.Counter("pg_stat_statements_shared_blks_hit_total", "Shared buffer hits.", srcStatements, "13+", stmtLabels...),
+		stSharedRead:    metric.Counter("pg_stat_statements_shared_blks_read_total", "Shared blocks read (missed shared buffers).", srcStatements, "13+", stmtLabels...),
+		stSharedDirtied: metric.Counter("pg_stat_statements_shared_blks_dirtied_total", "Shared blocks dirtied.", srcStatements, "13+", stmtLabels...),
+		stSharedWritten: metric.Counter("pg_stat_statements_shared_blks_written_total", "Shared blocks written by backends.", srcStatements, "13+", stmtLabels...),
+		stLocalHit:      metric.Counter("pg_stat_statements_local_blks_hit_total", "Local (temporary table) buffer hits.", srcStatements, "13+", stmtLabels...),
+		stLocalRead:     metric.Counter("pg_stat_statements_local_blks_read_total", "Local blocks read.", srcStatements, "13+", stmtLabels...),
+		stLocalDirtied:  metric.Counter("pg_stat_statements_local_blks_dirtied_total", "Local blocks dirtied.", srcStatements, "13+", stmtLabels...),
+		stLocalWritten:  metric.Counter("pg_stat_statements_local_blks_written_total", "Local blocks written.", srcStatements, "13+", stmtLabels...),
+		stTempRead:      metric.Counter("pg_stat_statements_temp_blks_read_total", "Temporary file blocks read.", srcStatements, "13+", stmtLabels...),
+		stTempWritten:   metric.Counter("pg_stat_statements_temp_blks_written_total", "Temporary file blocks written.", srcStatements, "13+", stmtLabels...),
+		stBlkReadTime:   metric.Counter("pg_stat_statements_blk_read_time_seconds_total", "Time reading shared and local blocks (needs track_io_timing; blk_read_time before 17, shared_ plus local_blk_read_time from 17).", srcStatements, "13+", stmtLabels...),
+		stBlkWriteTime:  metric.Counter("pg_stat_statements_blk_write_time_seconds_total", "Time writing shared and local blocks (needs track_io_timing).", srcStatements, "13+", stmtLabels...),
+		stWALRecords:    metric.Counter("pg_stat_statements_wal_records_total", "WAL records generated.", srcStatements, "13+", stmtLabels...),
+		stWALFPI:        metric.Counter("pg_stat_statements_wal_fpi_total", "WAL full page images generated.", srcStatements, "13+", stmtLabels...),
+		stWALBytes:      metric.Counter("pg_stat_statements_wal_bytes_total", "WAL generated.", srcStatements, "13+", stmtLabels...),
 	}
 
 	// The top statements by total execution time, as pg_stat_statements has
 	// them (they restart from zero when the entry is reset or evicted).
-	topCalls    = Counter("pg_stat_statements_top_calls_total", "Executions of one of the top statements by total execution time.", srcStatements, "13+", topLabels...)
-	topExec     = Counter("pg_stat_statements_top_exec_time_seconds_total", "Execution time of one of the top statements.", srcStatements, "13+", topLabels...)
-	topPlan     = Counter("pg_stat_statements_top_plan_time_seconds_total", "Planning time of one of the top statements.", srcStatements, "13+", topLabels...)
-	topRows     = Counter("pg_stat_statements_top_rows_total", "Rows retrieved or affected by one of the top statements.", srcStatements, "13+", topLabels...)
-	topRead     = Counter("pg_stat_statements_top_shared_blks_read_total", "Shared blocks read by one of the top statements.", srcStatements, "13+", topLabels...)
-	topHit      = Counter("pg_stat_statements_top_shared_blks_hit_total", "Shared buffer hits of one of the top statements.", srcStatements, "13+", topLabels...)
-	topTemp     = Counter("pg_stat_statements_top_temp_blks_written_total", "Temporary file blocks written by one of the top statements.", srcStatements, "13+", topLabels...)
-	topText     = Gauge("pg_stat_statements_query_info", "Always 1; the shortened text of a top statement (only with objects.statements.query_text).", srcStatements, "13+", "datname", "usename", "queryid", "query")
-	stmtMetrics = append(append([]*Metric{stmtDur, stmtEntries, stmtDealloc, stmtReset}, stmtTotals[:]...),
+	topCalls    = metric.Counter("pg_stat_statements_top_calls_total", "Executions of one of the top statements by total execution time.", srcStatements, "13+", topLabels...)
+	topExec     = metric.Counter("pg_stat_statements_top_exec_time_seconds_total", "Execution time of one of the top statements.", srcStatements, "13+", topLabels...)
+	topPlan     = metric.Counter("pg_stat_statements_top_plan_time_seconds_total", "Planning time of one of the top statements.", srcStatements, "13+", topLabels...)
+	topRows     = metric.Counter("pg_stat_statements_top_rows_total", "Rows retrieved or affected by one of the top statements.", srcStatements, "13+", topLabels...)
+	topRead     = metric.Counter("pg_stat_statements_top_shared_blks_read_total", "Shared blocks read by one of the top statements.", srcStatements, "13+", topLabels...)
+	topHit      = metric.Counter("pg_stat_statements_top_shared_blks_hit_total", "Shared buffer hits of one of the top statements.", srcStatements, "13+", topLabels...)
+	topTemp     = metric.Counter("pg_stat_statements_top_temp_blks_written_total", "Temporary file blocks written by one of the top statements.", srcStatements, "13+", topLabels...)
+	topText     = metric.Gauge("pg_stat_statements_query_info", "Always 1; the shortened text of a top statement (only with objects.statements.query_text).", srcStatements, "13+", "datname", "usename", "queryid", "query")
+	stmtMetrics = append(append([]*metric.Metric{stmtDur, stmtEntries, stmtDealloc, stmtReset}, stmtTotals[:]...),
 		topCalls, topExec, topPlan, topRows, topRead, topHit, topTemp, topText)
 )
 

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const (
@@ -20,52 +21,52 @@ var tableLabels = []string{"datname", "schemaname", "relname"}
 // The per-table counters and gauges, in the query's column order. Tables
 // outside the limits are summed into one series per database with empty
 // schemaname and relname.
-var tableStats = []*Metric{
-	Counter("pg_stat_user_tables_seq_scan_total", "Sequential scans started on the table.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_seq_tup_read_total", "Live rows fetched by sequential scans.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_idx_scan_total", "Index scans started on the table's indexes.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_idx_tup_fetch_total", "Live rows fetched by index scans.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_n_tup_ins_total", "Rows inserted.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_n_tup_upd_total", "Rows updated (HOT updates included).", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_n_tup_del_total", "Rows deleted.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_n_tup_hot_upd_total", "Rows updated without touching indexes (HOT).", srcUserTables, "13+", tableLabels...),
-	Gauge("pg_stat_user_tables_n_live_tup", "Estimated live rows.", srcUserTables, "13+", tableLabels...),
-	Gauge("pg_stat_user_tables_n_dead_tup", "Estimated dead rows (VACUUM is due past 10 000).", srcUserTables, "13+", tableLabels...),
-	Gauge("pg_stat_user_tables_n_mod_since_analyze", "Rows changed since the last ANALYZE (ANALYZE is due past 5 000).", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_vacuum_count_total", "Manual VACUUMs.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_autovacuum_count_total", "Autovacuum runs.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_analyze_count_total", "Manual ANALYZEs.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_stat_user_tables_autoanalyze_count_total", "Autoanalyze runs.", srcUserTables, "13+", tableLabels...),
-	Counter("pg_statio_user_tables_heap_blks_read_total", "Heap blocks read (missed shared buffers).", srcStatioTables, "13+", tableLabels...),
-	Counter("pg_statio_user_tables_heap_blks_hit_total", "Heap blocks found in shared buffers.", srcStatioTables, "13+", tableLabels...),
-	Counter("pg_statio_user_tables_idx_blks_read_total", "Blocks of the table's indexes read.", srcStatioTables, "13+", tableLabels...),
-	Counter("pg_statio_user_tables_idx_blks_hit_total", "Blocks of the table's indexes found in shared buffers.", srcStatioTables, "13+", tableLabels...),
-	Counter("pg_statio_user_tables_toast_blks_read_total", "TOAST blocks read (TOAST index included).", srcStatioTables, "13+", tableLabels...),
-	Counter("pg_statio_user_tables_toast_blks_hit_total", "TOAST blocks found in shared buffers (TOAST index included).", srcStatioTables, "13+", tableLabels...),
+var tableStats = []*metric.Metric{
+	metric.Counter("pg_stat_user_tables_seq_scan_total", "Sequential scans started on the table.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_seq_tup_read_total", "Live rows fetched by sequential scans.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_idx_scan_total", "Index scans started on the table's indexes.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_idx_tup_fetch_total", "Live rows fetched by index scans.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_n_tup_ins_total", "Rows inserted.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_n_tup_upd_total", "Rows updated (HOT updates included).", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_n_tup_del_total", "Rows deleted.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_n_tup_hot_upd_total", "Rows updated without touching indexes (HOT).", srcUserTables, "13+", tableLabels...),
+	metric.Gauge("pg_stat_user_tables_n_live_tup", "Estimated live rows.", srcUserTables, "13+", tableLabels...),
+	metric.Gauge("pg_stat_user_tables_n_dead_tup", "Estimated dead rows (VACUUM is due past 10 000).", srcUserTables, "13+", tableLabels...),
+	metric.Gauge("pg_stat_user_tables_n_mod_since_analyze", "Rows changed since the last ANALYZE (ANALYZE is due past 5 000).", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_vacuum_count_total", "Manual VACUUMs.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_autovacuum_count_total", "Autovacuum runs.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_analyze_count_total", "Manual ANALYZEs.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_stat_user_tables_autoanalyze_count_total", "Autoanalyze runs.", srcUserTables, "13+", tableLabels...),
+	metric.Counter("pg_statio_user_tables_heap_blks_read_total", "Heap blocks read (missed shared buffers).", srcStatioTables, "13+", tableLabels...),
+	metric.Counter("pg_statio_user_tables_heap_blks_hit_total", "Heap blocks found in shared buffers.", srcStatioTables, "13+", tableLabels...),
+	metric.Counter("pg_statio_user_tables_idx_blks_read_total", "Blocks of the table's indexes read.", srcStatioTables, "13+", tableLabels...),
+	metric.Counter("pg_statio_user_tables_idx_blks_hit_total", "Blocks of the table's indexes found in shared buffers.", srcStatioTables, "13+", tableLabels...),
+	metric.Counter("pg_statio_user_tables_toast_blks_read_total", "TOAST blocks read (TOAST index included).", srcStatioTables, "13+", tableLabels...),
+	metric.Counter("pg_statio_user_tables_toast_blks_hit_total", "TOAST blocks found in shared buffers (TOAST index included).", srcStatioTables, "13+", tableLabels...),
 }
 
 // Timestamps are per table only (a sum of them means nothing).
-var tableTimes = []*Metric{
-	Gauge("pg_stat_user_tables_last_vacuum_timestamp_seconds", "Last manual VACUUM (absent if never).", srcUserTables, "13+", tableLabels...),
-	Gauge("pg_stat_user_tables_last_autovacuum_timestamp_seconds", "Last autovacuum (absent if never).", srcUserTables, "13+", tableLabels...),
-	Gauge("pg_stat_user_tables_last_analyze_timestamp_seconds", "Last manual ANALYZE (absent if never).", srcUserTables, "13+", tableLabels...),
-	Gauge("pg_stat_user_tables_last_autoanalyze_timestamp_seconds", "Last autoanalyze (absent if never).", srcUserTables, "13+", tableLabels...),
+var tableTimes = []*metric.Metric{
+	metric.Gauge("pg_stat_user_tables_last_vacuum_timestamp_seconds", "Last manual VACUUM (absent if never).", srcUserTables, "13+", tableLabels...),
+	metric.Gauge("pg_stat_user_tables_last_autovacuum_timestamp_seconds", "Last autovacuum (absent if never).", srcUserTables, "13+", tableLabels...),
+	metric.Gauge("pg_stat_user_tables_last_analyze_timestamp_seconds", "Last manual ANALYZE (absent if never).", srcUserTables, "13+", tableLabels...),
+	metric.Gauge("pg_stat_user_tables_last_autoanalyze_timestamp_seconds", "Last autoanalyze (absent if never).", srcUserTables, "13+", tableLabels...),
 }
 
 // Sizes, from the TTL-cached sizes query.
-var tableSizes = []*Metric{
-	Gauge("pg_table_size_bytes", "Heap size with its free space and visibility maps, without TOAST and indexes.", "pg_table_size()", "13+", tableLabels...),
-	Gauge("pg_table_toast_size_bytes", "TOAST table and TOAST index size.", "pg_total_relation_size()", "13+", tableLabels...),
-	Gauge("pg_table_indexes_size_bytes", "Size of the table's indexes.", "pg_indexes_size()", "13+", tableLabels...),
+var tableSizes = []*metric.Metric{
+	metric.Gauge("pg_table_size_bytes", "Heap size with its free space and visibility maps, without TOAST and indexes.", "pg_table_size()", "13+", tableLabels...),
+	metric.Gauge("pg_table_toast_size_bytes", "TOAST table and TOAST index size.", "pg_total_relation_size()", "13+", tableLabels...),
+	metric.Gauge("pg_table_indexes_size_bytes", "Size of the table's indexes.", "pg_indexes_size()", "13+", tableLabels...),
 }
 
 var (
-	tablesReported = Gauge("pg_tables_reported", "Tables with series of their own (within objects.tables limits).", srcUserTables, "13+", "datname")
-	tablesFolded   = Gauge("pg_tables_folded", "Tables summed into the per-database series with empty schemaname and relname.", srcUserTables, "13+", "datname")
+	tablesReported = metric.Gauge("pg_tables_reported", "Tables with series of their own (within objects.tables limits).", srcUserTables, "13+", "datname")
+	tablesFolded   = metric.Gauge("pg_tables_folded", "Tables summed into the per-database series with empty schemaname and relname.", srcUserTables, "13+", "datname")
 )
 
 func init() {
-	ms := append(append(append([]*Metric{}, tableStats...), tableTimes...), tableSizes...)
+	ms := append(append(append([]*metric.Metric{}, tableStats...), tableTimes...), tableSizes...)
 	Register(&Spec{
 		Name:    "tables",
 		Help:    "Per-table scans, row changes, vacuum/analyze, block I/O and sizes from pg_stat_user_tables and pg_statio_user_tables, bounded by objects.tables",

@@ -4,18 +4,20 @@ import (
 	"context"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 var (
-	walRecords    = Counter("pg_stat_wal_records_total", "WAL records generated.", "pg_stat_wal", "14+")
-	walFPI        = Counter("pg_stat_wal_fpi_total", "WAL full page images generated.", "pg_stat_wal", "14+")
-	walBytes      = Counter("pg_stat_wal_bytes_total", "WAL generated, in bytes.", "pg_stat_wal", "14+")
-	walBufFull    = Counter("pg_stat_wal_buffers_full_total", "Times WAL was written to disk because the WAL buffers were full.", "pg_stat_wal", "14+")
-	walWrite      = Counter("pg_stat_wal_write_total", "Times WAL buffers were written to disk (18 moved this to pg_stat_io, object wal).", "pg_stat_wal", "14-17")
-	walSync       = Counter("pg_stat_wal_sync_total", "Times WAL files were synced to disk (18 moved this to pg_stat_io, object wal).", "pg_stat_wal", "14-17")
-	walWriteTime  = Counter("pg_stat_wal_write_time_seconds_total", "Time spent writing WAL buffers to disk (needs track_wal_io_timing).", "pg_stat_wal", "14-17")
-	walSyncTime   = Counter("pg_stat_wal_sync_time_seconds_total", "Time spent syncing WAL files to disk (needs track_wal_io_timing).", "pg_stat_wal", "14-17")
-	walStatsReset = Gauge("pg_stat_wal_stats_reset_timestamp_seconds", "When pg_stat_wal was last reset.", "pg_stat_wal", "14+")
+	walRecords    = metric.Counter("pg_stat_wal_records_total", "WAL records generated.", "pg_stat_wal", "14+")
+	walFPI        = metric.Counter("pg_stat_wal_fpi_total", "WAL full page images generated.", "pg_stat_wal", "14+")
+	walBytes      = metric.Counter("pg_stat_wal_bytes_total", "WAL generated, in bytes.", "pg_stat_wal", "14+")
+	walBufFull    = metric.Counter("pg_stat_wal_buffers_full_total", "Times WAL was written to disk because the WAL buffers were full.", "pg_stat_wal", "14+")
+	walWrite      = metric.Counter("pg_stat_wal_write_total", "Times WAL buffers were written to disk (18 moved this to pg_stat_io, object wal).", "pg_stat_wal", "14-17")
+	walSync       = metric.Counter("pg_stat_wal_sync_total", "Times WAL files were synced to disk (18 moved this to pg_stat_io, object wal).", "pg_stat_wal", "14-17")
+	walWriteTime  = metric.Counter("pg_stat_wal_write_time_seconds_total", "Time spent writing WAL buffers to disk (needs track_wal_io_timing).", "pg_stat_wal", "14-17")
+	walSyncTime   = metric.Counter("pg_stat_wal_sync_time_seconds_total", "Time spent syncing WAL files to disk (needs track_wal_io_timing).", "pg_stat_wal", "14-17")
+	walStatsReset = metric.Gauge("pg_stat_wal_stats_reset_timestamp_seconds", "When pg_stat_wal was last reset.", "pg_stat_wal", "14+")
 )
 
 func init() {
@@ -25,7 +27,7 @@ func init() {
 		Scope:      Cluster,
 		Default:    true,
 		MinVersion: 140000,
-		Metrics:    []*Metric{walRecords, walFPI, walBytes, walBufFull, walWrite, walSync, walWriteTime, walSyncTime, walStatsReset},
+		Metrics:    []*metric.Metric{walRecords, walFPI, walBytes, walBufFull, walWrite, walSync, walWriteTime, walSyncTime, walStatsReset},
 		New:        func(Options) (Collector, error) { return walCollector{}, nil },
 	})
 }
@@ -52,10 +54,10 @@ func (walCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.
 	if err := s.Conn.QueryRow(ctx, q).Scan(&v[0], &v[1], &v[2], &v[3], &io[0], &io[1], &io[2], &io[3], &reset); err != nil {
 		return err
 	}
-	for i, m := range []*Metric{walRecords, walFPI, walBytes, walBufFull} {
+	for i, m := range []*metric.Metric{walRecords, walFPI, walBytes, walBufFull} {
 		m.Emit(ch, v[i])
 	}
-	for i, m := range []*Metric{walWrite, walSync, walWriteTime, walSyncTime} {
+	for i, m := range []*metric.Metric{walWrite, walSync, walWriteTime, walSyncTime} {
 		if io[i] != nil {
 			m.Emit(ch, *io[i])
 		}

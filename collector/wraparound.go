@@ -5,29 +5,30 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 var (
-	wrapFrozen = Gauge("pg_database_wraparound_age_datfrozenxid",
+	wrapFrozen = metric.Gauge("pg_database_wraparound_age_datfrozenxid",
 		"Transactions since the database was last frozen completely: age(datfrozenxid). Autovacuum forces a freeze at autovacuum_freeze_max_age; the server stops assigning transaction IDs near 2^31.",
 		"pg_database", "13+", "datname")
-	wrapMinMxid = Gauge("pg_database_wraparound_age_datminmxid",
+	wrapMinMxid = metric.Gauge("pg_database_wraparound_age_datminmxid",
 		"Multixacts since the database's oldest remaining multixact: mxid_age(datminmxid).",
 		"pg_database", "13+", "datname")
-	wrapFreezeMax = Gauge("pg_database_wraparound_freeze_max_age",
+	wrapFreezeMax = metric.Gauge("pg_database_wraparound_freeze_max_age",
 		"autovacuum_freeze_max_age: the datfrozenxid age at which autovacuum forces an anti-wraparound vacuum.",
 		"pg_settings", "13+")
-	wrapMxFreezeMax = Gauge("pg_database_wraparound_multixact_freeze_max_age",
+	wrapMxFreezeMax = metric.Gauge("pg_database_wraparound_multixact_freeze_max_age",
 		"autovacuum_multixact_freeze_max_age: the datminmxid age at which autovacuum forces an anti-wraparound vacuum.",
 		"pg_settings", "13+")
-	wrapHorizon = Gauge("pg_xmin_horizon_age",
+	wrapHorizon = metric.Gauge("pg_xmin_horizon_age",
 		"Age in transactions of the oldest xmin each kind of holder keeps, 0 when it keeps none: holder=backend (backend_xmin or backend_xid of any backend but the exporter's, including walsenders with hot_standby_feedback), replication_slot (xmin), replication_slot_catalog (catalog_xmin), prepared_transaction. VACUUM cannot remove rows newer than the oldest of them.",
 		"pg_stat_activity, pg_replication_slots, pg_prepared_xacts", "13+", "holder")
-	wrapPrepared = Gauge("pg_prepared_transactions",
+	wrapPrepared = metric.Gauge("pg_prepared_transactions",
 		"Transactions prepared for two-phase commit and not yet committed or rolled back.",
 		"pg_prepared_xacts", "13+")
-	wrapPreparedAge = Gauge("pg_prepared_transactions_max_age_seconds",
+	wrapPreparedAge = metric.Gauge("pg_prepared_transactions_max_age_seconds",
 		"Time since the oldest prepared transaction was prepared, 0 when there is none.",
 		"pg_prepared_xacts", "13+")
 )
@@ -38,7 +39,7 @@ func init() {
 		Help:    "Transaction ID and multixact age per database, what holds back the xmin horizon, and prepared transactions",
 		Scope:   Cluster,
 		Default: true,
-		Metrics: []*Metric{wrapFrozen, wrapMinMxid, wrapFreezeMax, wrapMxFreezeMax, wrapHorizon, wrapPrepared, wrapPreparedAge},
+		Metrics: []*metric.Metric{wrapFrozen, wrapMinMxid, wrapFreezeMax, wrapMxFreezeMax, wrapHorizon, wrapPrepared, wrapPreparedAge},
 		New:     func(Options) (Collector, error) { return wraparoundCollector{}, nil },
 	})
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/version"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 const (
@@ -19,42 +19,42 @@ const (
 // here once: the receiver builds its collectors from these declarations and
 // docs/metrics.md lists them (Metrics).
 var (
-	mActions = collector.Counter("pg_remediation_actions_total",
+	mActions = metric.Counter("pg_remediation_actions_total",
 		"Remediation decisions by action, alert name and result ("+strings.Join(decisionResults, ", ")+").",
 		srcReceiver, allVersions, "action", "alertname", "result")
-	mDuration = collector.Histogram("pg_remediation_action_duration_seconds",
+	mDuration = metric.Histogram("pg_remediation_action_duration_seconds",
 		"Time spent on an action, from leaving the queue to its decision.",
 		srcReceiver, allVersions, []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600}, "action")
-	mAlerts = collector.Counter("pg_remediation_alerts_total",
+	mAlerts = metric.Counter("pg_remediation_alerts_total",
 		"Alerts received, by what became of them (queued, duplicate, ignored when no rule maps them, resolved).",
 		srcReceiver, allVersions, "result")
-	mRequests = collector.Counter("pg_remediation_webhook_requests_total",
+	mRequests = metric.Counter("pg_remediation_webhook_requests_total",
 		"Webhook requests by HTTP status code.", srcReceiver, allVersions, "code")
-	mAcceptDuration = collector.Histogram("pg_remediation_webhook_accept_duration_seconds",
+	mAcceptDuration = metric.Histogram("pg_remediation_webhook_accept_duration_seconds",
 		"Time to validate and queue one webhook request.",
 		srcReceiver, allVersions, []float64{0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25})
-	mReloadOK = collector.Gauge("pg_remediation_config_last_reload_successful",
+	mReloadOK = metric.Gauge("pg_remediation_config_last_reload_successful",
 		"1 if the last configuration load succeeded.", srcReceiver, allVersions)
-	mReloadTime = collector.Gauge("pg_remediation_config_last_reload_success_timestamp_seconds",
+	mReloadTime = metric.Gauge("pg_remediation_config_last_reload_success_timestamp_seconds",
 		"When the configuration was last loaded successfully.", srcReceiver, allVersions)
-	mQueueLength = collector.Gauge("pg_remediation_queue_length",
+	mQueueLength = metric.Gauge("pg_remediation_queue_length",
 		"Actions waiting in the queue.", srcReceiver, allVersions)
-	mQueueCapacity = collector.Gauge("pg_remediation_queue_capacity",
+	mQueueCapacity = metric.Gauge("pg_remediation_queue_capacity",
 		"Size of the queue; a notification that does not fit is answered 503.", srcReceiver, allVersions)
-	mDeferred = collector.Gauge("pg_remediation_deferred_actions",
+	mDeferred = metric.Gauge("pg_remediation_deferred_actions",
 		"Actions waiting for their maintenance window.", srcReceiver, allVersions)
-	mCircuit = collector.Gauge("pg_remediation_circuit_state",
+	mCircuit = metric.Gauge("pg_remediation_circuit_state",
 		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", srcReceiver, allVersions, "target")
-	mCircuitOpens = collector.Counter("pg_remediation_circuit_opened_total",
+	mCircuitOpens = metric.Counter("pg_remediation_circuit_opened_total",
 		"Times a target's circuit breaker opened.", srcReceiver, allVersions, "target")
-	mBuildInfo = collector.Gauge("pg_remediation_build_info",
+	mBuildInfo = metric.Gauge("pg_remediation_build_info",
 		"Always 1; labels carry the receiver's version, revision, branch, Go version and build tags.",
 		srcReceiver, allVersions, "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
 )
 
 // Metrics are the receiver's families, for docs/metrics.md.
-func Metrics() []*collector.Metric {
-	return []*collector.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
+func Metrics() []*metric.Metric {
+	return []*metric.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
 		mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo}
 }
 
@@ -84,7 +84,7 @@ func newMetrics(reg prometheus.Registerer, r *Receiver) *metrics {
 	return m
 }
 
-func histogramOpts(m *collector.Metric) prometheus.HistogramOpts {
+func histogramOpts(m *metric.Metric) prometheus.HistogramOpts {
 	return prometheus.HistogramOpts{Name: m.Name, Help: m.Help, Buckets: m.Buckets}
 }
 
@@ -93,7 +93,7 @@ func histogramOpts(m *collector.Metric) prometheus.HistogramOpts {
 type stateCollector struct{ r *Receiver }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range []*collector.Metric{mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo} {
+	for _, m := range []*metric.Metric{mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo} {
 		ch <- m.Desc()
 	}
 }

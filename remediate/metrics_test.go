@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
 )
 
@@ -88,7 +88,7 @@ func TestMetricsMatchCatalogue(t *testing.T) {
 	gathered := map[string]bool{}
 	for _, f := range families {
 		gathered[f.GetName()] = true
-		i := slices.IndexFunc(Metrics(), func(m *collector.Metric) bool { return m.Name == f.GetName() })
+		i := slices.IndexFunc(Metrics(), func(m *metric.Metric) bool { return m.Name == f.GetName() })
 		if i < 0 {
 			t.Errorf("the receiver serves %s, which Metrics does not list", f.GetName())
 			continue

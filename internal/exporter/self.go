@@ -7,34 +7,34 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/version"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 const srcExporter = "exporter"
 
 var (
-	poolMax          = collector.Gauge("pg_exporter_pool_max_connections", "The most connections the exporter opens to the target, across its databases.", srcExporter, "all", "target")
-	poolConns        = collector.Gauge("pg_exporter_pool_connections", "The exporter's open connections to the target by state (idle, in_use).", srcExporter, "all", "target", "state")
-	poolAcquires     = collector.Counter("pg_exporter_pool_acquires_total", "Connections handed to collectors.", srcExporter, "all", "target")
-	poolAcquireErrs  = collector.Counter("pg_exporter_pool_acquire_errors_total", "Requests for a connection that failed (server unreachable or deadline reached while waiting).", srcExporter, "all", "target")
-	poolAcquireWait  = collector.Counter("pg_exporter_pool_acquire_wait_seconds_total", "Time collectors spent waiting for a connection, including connecting.", srcExporter, "all", "target")
-	poolConnects     = collector.Counter("pg_exporter_pool_connects_total", "Connection attempts.", srcExporter, "all", "target")
-	poolConnectErrs  = collector.Counter("pg_exporter_pool_connect_errors_total", "Connection attempts that failed.", srcExporter, "all", "target")
-	poolClosed       = collector.Counter("pg_exporter_pool_closed_connections_total", "Connections closed, by reason: idle (evicted or replaced by one to another database) or broken (network error, cancelled query).", srcExporter, "all", "target", "reason")
-	breakerState     = collector.Gauge("pg_exporter_circuit_breaker_state", "The target's circuit breaker: 0 closed, 1 open (no connection attempts), 2 half-open (one trial allowed).", srcExporter, "all", "target")
-	breakerOpened    = collector.Counter("pg_exporter_circuit_breaker_opened_total", "How often the target's circuit breaker opened.", srcExporter, "all", "target")
-	targetsOpen      = collector.Gauge("pg_exporter_targets", "Targets with an open connection pool.", srcExporter, "all")
-	reloadSuccessful = collector.Gauge("pg_exporter_config_last_reload_successful", "1 if the last configuration reload succeeded (or none was attempted), 0 if it failed and the previous configuration stays in force.", srcExporter, "all")
-	reloadTimestamp  = collector.Gauge("pg_exporter_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", srcExporter, "all")
+	poolMax          = metric.Gauge("pg_exporter_pool_max_connections", "The most connections the exporter opens to the target, across its databases.", srcExporter, "all", "target")
+	poolConns        = metric.Gauge("pg_exporter_pool_connections", "The exporter's open connections to the target by state (idle, in_use).", srcExporter, "all", "target", "state")
+	poolAcquires     = metric.Counter("pg_exporter_pool_acquires_total", "Connections handed to collectors.", srcExporter, "all", "target")
+	poolAcquireErrs  = metric.Counter("pg_exporter_pool_acquire_errors_total", "Requests for a connection that failed (server unreachable or deadline reached while waiting).", srcExporter, "all", "target")
+	poolAcquireWait  = metric.Counter("pg_exporter_pool_acquire_wait_seconds_total", "Time collectors spent waiting for a connection, including connecting.", srcExporter, "all", "target")
+	poolConnects     = metric.Counter("pg_exporter_pool_connects_total", "Connection attempts.", srcExporter, "all", "target")
+	poolConnectErrs  = metric.Counter("pg_exporter_pool_connect_errors_total", "Connection attempts that failed.", srcExporter, "all", "target")
+	poolClosed       = metric.Counter("pg_exporter_pool_closed_connections_total", "Connections closed, by reason: idle (evicted or replaced by one to another database) or broken (network error, cancelled query).", srcExporter, "all", "target", "reason")
+	breakerState     = metric.Gauge("pg_exporter_circuit_breaker_state", "The target's circuit breaker: 0 closed, 1 open (no connection attempts), 2 half-open (one trial allowed).", srcExporter, "all", "target")
+	breakerOpened    = metric.Counter("pg_exporter_circuit_breaker_opened_total", "How often the target's circuit breaker opened.", srcExporter, "all", "target")
+	targetsOpen      = metric.Gauge("pg_exporter_targets", "Targets with an open connection pool.", srcExporter, "all")
+	reloadSuccessful = metric.Gauge("pg_exporter_config_last_reload_successful", "1 if the last configuration reload succeeded (or none was attempted), 0 if it failed and the previous configuration stays in force.", srcExporter, "all")
+	reloadTimestamp  = metric.Gauge("pg_exporter_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", srcExporter, "all")
 	// Emitted by client_golang's version collector, registered in main.
-	programBuildInfo = collector.Gauge("pg_hardening_exporter_build_info", "Always 1; the Prometheus convention <program>_build_info with the same labels as pg_exporter_build_info.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
-	buildInfo        = collector.Gauge("pg_exporter_build_info", "Always 1; labels carry the exporter's version, revision, branch, Go version and build tags.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
+	programBuildInfo = metric.Gauge("pg_hardening_exporter_build_info", "Always 1; the Prometheus convention <program>_build_info with the same labels as pg_exporter_build_info.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
+	buildInfo        = metric.Gauge("pg_exporter_build_info", "Always 1; labels carry the exporter's version, revision, branch, Go version and build tags.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
 )
 
 // SelfMetrics are the exporter's own families, for docs/metrics.md.
-func SelfMetrics() []*collector.Metric {
-	return []*collector.Metric{poolMax, poolConns, poolAcquires, poolAcquireErrs, poolAcquireWait, poolConnects,
+func SelfMetrics() []*metric.Metric {
+	return []*metric.Metric{poolMax, poolConns, poolAcquires, poolAcquireErrs, poolAcquireWait, poolConnects,
 		poolConnectErrs, poolClosed, breakerState, breakerOpened, targetsOpen, reloadSuccessful, reloadTimestamp, buildInfo, programBuildInfo}
 }
 
@@ -43,7 +43,7 @@ type PoolCollector struct{ Manager *target.Manager }
 
 // Describe sends the descriptors.
 func (c PoolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range []*collector.Metric{poolMax, poolConns, poolAcquires, poolAcquireErrs, poolAcquireWait,
+	for _, m := range []*metric.Metric{poolMax, poolConns, poolAcquires, poolAcquireErrs, poolAcquireWait,
 		poolConnects, poolConnectErrs, poolClosed, breakerState, breakerOpened, targetsOpen} {
 		ch <- m.Desc()
 	}
@@ -111,7 +111,7 @@ func (s *State) Collect(ch chan<- prometheus.Metric) {
 	}
 	reloadSuccessful.Emit(ch, v)
 	reloadTimestamp.Emit(ch, float64(at.UnixNano())/1e9)
-	for _, m := range []*collector.Metric{buildInfo, programBuildInfo} {
+	for _, m := range []*metric.Metric{buildInfo, programBuildInfo} {
 		m.Emit(ch, 1, version.Version, version.Revision, version.Branch, version.GoVersion, version.GoOS, version.GoArch, version.GetTags())
 	}
 }

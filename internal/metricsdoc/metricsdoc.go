@@ -10,6 +10,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
@@ -62,7 +63,7 @@ func Render() []byte {
 	return b.Bytes()
 }
 
-func table(b *bytes.Buffer, ms []*collector.Metric) {
+func table(b *bytes.Buffer, ms []*metric.Metric) {
 	b.WriteString("| name | type | labels | source | versions | help |\n|---|---|---|---|---|---|\n")
 	for _, m := range ms {
 		labels := strings.Join(m.Labels, ", ")
@@ -76,8 +77,8 @@ func table(b *bytes.Buffer, ms []*collector.Metric) {
 // queries, PgBouncer, backup sources, each collector, and the remediation
 // receiver (served by its own process). Rule and dashboard tests check their
 // expressions against it.
-func All() []*collector.Metric {
-	var out []*collector.Metric
+func All() []*metric.Metric {
+	var out []*metric.Metric
 	out = append(out, collector.MetaMetrics()...)
 	out = append(out, exporter.SelfMetrics()...)
 	out = append(out, collector.CustomQueryMetrics()...)

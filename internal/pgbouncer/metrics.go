@@ -1,23 +1,21 @@
 package pgbouncer
 
-import (
-	"github.com/pghardening/pg_hardening_exporter/collector"
-)
+import "github.com/pghardening/pg_hardening_exporter/internal/metric"
 
 // column maps one numeric column of a SHOW command to a family. scale turns
 // PgBouncer's unit into the base unit (microseconds to seconds).
 type column struct {
 	name   string
-	metric *collector.Metric
+	metric *metric.Metric
 	scale  float64
 }
 
-func gauge(name, help, source, versions string, labels ...string) *collector.Metric {
-	return collector.Gauge(name, help, source, versions, append([]string{"pgbouncer"}, labels...)...)
+func gauge(name, help, source, versions string, labels ...string) *metric.Metric {
+	return metric.Gauge(name, help, source, versions, append([]string{"pgbouncer"}, labels...)...)
 }
 
-func counter(name, help, source, versions string, labels ...string) *collector.Metric {
-	return collector.Counter(name, help, source, versions, append([]string{"pgbouncer"}, labels...)...)
+func counter(name, help, source, versions string, labels ...string) *metric.Metric {
+	return metric.Counter(name, help, source, versions, append([]string{"pgbouncer"}, labels...)...)
 }
 
 // Names follow prometheus-community/pgbouncer_exporter where it has one, so
@@ -71,7 +69,7 @@ var (
 		{"disabled", gauge("pgbouncer_databases_disabled", "1 if the database is disabled (DISABLE).", "SHOW DATABASES", "1.x", databaseLabels...), 1},
 	}
 
-	listItems = map[string]*collector.Metric{}
+	listItems = map[string]*metric.Metric{}
 	listOrder = []string{"databases", "users", "peers", "pools", "peer_pools", "free_clients", "used_clients", "login_clients",
 		"free_servers", "used_servers", "dns_names", "dns_zones", "dns_queries", "dns_pending"}
 
@@ -95,8 +93,8 @@ func init() {
 }
 
 // Metrics are the families the PgBouncer collector can emit, for docs/metrics.md.
-func Metrics() []*collector.Metric {
-	out := []*collector.Metric{upMetric, durationMetric, commandSuccess, versionInfo}
+func Metrics() []*metric.Metric {
+	out := []*metric.Metric{upMetric, durationMetric, commandSuccess, versionInfo}
 	for _, c := range poolColumns {
 		out = append(out, c.metric)
 	}

@@ -24,8 +24,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -426,7 +426,7 @@ func emitDatabases(bouncer string, t *table, ch chan<- prometheus.Metric) {
 	}
 }
 
-func reservePoolMetric() *collector.Metric {
+func reservePoolMetric() *metric.Metric {
 	for _, c := range databaseColumns {
 		if c.name == "reserve_pool" {
 			return c.metric

@@ -16,11 +16,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/promtest"
@@ -135,7 +135,7 @@ func startCentralExporter(ctx context.Context, t *testing.T, dsn string, ss side
 // whether or not it has a default target.
 func selfFamilies() map[string]bool {
 	out := map[string]bool{}
-	for _, ms := range [][]*collector.Metric{exporter.SelfMetrics(), pgbouncer.Metrics(), backup.Metrics()} {
+	for _, ms := range [][]*metric.Metric{exporter.SelfMetrics(), pgbouncer.Metrics(), backup.Metrics()} {
 		for _, m := range ms {
 			out[m.Name] = true
 		}

@@ -1,11 +1,14 @@
-package collector
+// Package metric declares metric families once, with what docs/metrics.md says
+// about them, and emits their samples as const metrics. It imports nothing of
+// this module, so every part of the exporter and the receiver can use it.
+package metric
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metric is one metric family a collector emits, with what docs/metrics.md says
-// about it. Descriptors are built once; Emit makes a const metric per scrape.
+// Metric is one metric family the exporter or the receiver emits, with what
+// docs/metrics.md says about it. Descriptors are built once; Emit makes a const metric per scrape.
 type Metric struct {
 	Name     string
 	Help     string
@@ -19,8 +22,7 @@ type Metric struct {
 	// Buckets are the upper bounds of a histogram family (nil otherwise).
 	Buckets []float64
 
-	collector string
-	desc      *prometheus.Desc
+	desc *prometheus.Desc
 }
 
 // Gauge declares a gauge family.
@@ -64,9 +66,6 @@ func (m *Metric) EmitHistogram(ch chan<- prometheus.Metric, count uint64, sum fl
 	}
 	ch <- prometheus.MustNewConstHistogram(m.desc, count, sum, b, labels...)
 }
-
-// Collector is the name of the collector that declared the family.
-func (m *Metric) Collector() string { return m.collector }
 
 // TypeName is "gauge", "counter", "histogram" or "untyped".
 func (m *Metric) TypeName() string {
