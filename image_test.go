@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // The Dockerfile builds with buildah from the static binary alone, and the

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // pgExporterExample finds the example queries.yaml (plain or gzipped) of

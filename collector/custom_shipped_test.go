@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // appSchema is the spec's schema (leads, agents, lead_assignments, from its

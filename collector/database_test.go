@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 func TestDatabaseCollectorCountsCommitsRollbacksAndSize(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // srv is the PostgreSQL cluster every integration test in this package uses.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 // writeServerCert writes a self-signed certificate and its key for

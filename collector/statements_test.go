@@ -8,8 +8,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 // ensureStatements installs pg_stat_statements in the postgres database, where

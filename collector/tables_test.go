@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 // fixture creates db and runs the statements in it.

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 func TestPreparedTransactionAndSnapshotHoldTheHorizon(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // scrape reads the receiver's /metrics over HTTP, as Prometheus does, and

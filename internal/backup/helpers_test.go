@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 type collectFunc func(chan<- prometheus.Metric)

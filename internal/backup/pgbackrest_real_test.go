@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 // sourceView looks up the series of one source.

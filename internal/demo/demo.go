@@ -19,8 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/bouncertest"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // Options configure a run.

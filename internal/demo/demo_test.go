@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/bouncertest"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // The demo, driven like a newcomer would: the alerts it promises fire in

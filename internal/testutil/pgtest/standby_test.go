@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // A standby made from the shared cluster is in recovery, streams from it

@@ -1,5 +1,5 @@
 // Package bouncertest starts real PgBouncers for integration tests, in front
-// of a test PostgreSQL (internal/pgtest).
+// of a test PostgreSQL (internal/testutil/pgtest).
 //
 // Each PgBouncer gets a generated pgbouncer.ini, an auth_file and its log in a
 // fresh temporary directory, listens on 127.0.0.1 on a free port, and maps
@@ -33,7 +33,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // BinEnv names another pgbouncer binary.

@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // Options describe what Prometheus scrapes and evaluates.
