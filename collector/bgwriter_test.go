@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -26,7 +27,7 @@ func TestCheckpointWALAndIOCounters(t *testing.T) {
 	}
 	req0, _ := r0.Value("pg_stat_bgwriter_checkpoints_req_total", nil)
 	buf0, _ := r0.Value("pg_stat_bgwriter_buffers_checkpoint_total", nil)
-	r, ok := scrapeUntil(t, sc, func(r scrapetest.Result) bool {
+	r, ok := scrapeUntil(t, sc, func(r families.Result) bool {
 		req, _ := r.Value("pg_stat_bgwriter_checkpoints_req_total", nil)
 		buf, _ := r.Value("pg_stat_bgwriter_buffers_checkpoint_total", nil)
 		return req > req0 && buf > buf0
@@ -48,7 +49,7 @@ func TestCheckpointWALAndIOCounters(t *testing.T) {
 	}
 	if wal {
 		b0, _ := r0.Value("pg_stat_wal_bytes_total", nil)
-		if r, ok := scrapeUntil(t, sc, func(r scrapetest.Result) bool { b, _ := r.Value("pg_stat_wal_bytes_total", nil); return b > b0+2e6 }); !ok {
+		if r, ok := scrapeUntil(t, sc, func(r families.Result) bool { b, _ := r.Value("pg_stat_wal_bytes_total", nil); return b > b0+2e6 }); !ok {
 			t.Errorf("2 MB table written, WAL bytes went from %v:\n%s", b0, r.String("pg_stat_wal_bytes_total"))
 		}
 		_, writes := r.Value("pg_stat_wal_write_total", nil)

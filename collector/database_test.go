@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -57,7 +58,7 @@ func TestDatabaseCollectorCountsCommitsRollbacksAndSize(t *testing.T) {
 	}
 	conn.Close(ctx)
 
-	var after scrapetest.Result
+	var after families.Result
 	deadline := 50
 	for i := 0; i < deadline; i++ {
 		after = sc.Scrape(t)

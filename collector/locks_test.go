@@ -8,12 +8,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 // scrapeUntil scrapes until ok holds or 10 s pass, and returns the last result.
-func scrapeUntil(t *testing.T, sc *scrapetest.Scraper, ok func(scrapetest.Result) bool) (scrapetest.Result, bool) {
+func scrapeUntil(t *testing.T, sc *scrapetest.Scraper, ok func(families.Result) bool) (families.Result, bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -49,7 +50,7 @@ func TestLocksBlockedSessionAndGrowingWait(t *testing.T) {
 	}()
 
 	sc := scrapetest.New(t, s.SuperuserDSN(""), nil, "locks")
-	r1, ok := scrapeUntil(t, sc, func(r scrapetest.Result) bool { v, _ := r.Value("pg_locks_blocked_sessions", nil); return v == 1 })
+	r1, ok := scrapeUntil(t, sc, func(r families.Result) bool { v, _ := r.Value("pg_locks_blocked_sessions", nil); return v == 1 })
 	if !ok {
 		t.Fatalf("no blocked session seen:\n%s", r1.String("pg_locks_blocked_sessions"))
 	}
@@ -78,7 +79,7 @@ func TestLocksBlockedSessionAndGrowingWait(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	r3, ok := scrapeUntil(t, sc, func(r scrapetest.Result) bool { v, _ := r.Value("pg_locks_blocked_sessions", nil); return v == 0 })
+	r3, ok := scrapeUntil(t, sc, func(r families.Result) bool { v, _ := r.Value("pg_locks_blocked_sessions", nil); return v == 0 })
 	if !ok {
 		t.Fatal("blocked session still reported after the holder rolled back")
 	}
@@ -118,7 +119,7 @@ func TestDeadlockIsCountedAndBlockingClears(t *testing.T) {
 		errs <- err
 	}()
 	// b closes the cycle only once a waits for it.
-	if r, ok := scrapeUntil(t, sc, func(r scrapetest.Result) bool { v, _ := r.Value("pg_locks_blocked_sessions", nil); return v == 1 }); !ok {
+	if r, ok := scrapeUntil(t, sc, func(r families.Result) bool { v, _ := r.Value("pg_locks_blocked_sessions", nil); return v == 1 }); !ok {
 		t.Fatalf("session a never waited for b:\n%s", r.String("pg_locks_blocked_sessions"))
 	}
 	go func() {
@@ -143,7 +144,7 @@ func TestDeadlockIsCountedAndBlockingClears(t *testing.T) {
 	a.Close(ctx)
 	b.Close(ctx)
 
-	after, ok := scrapeUntil(t, sc, func(r scrapetest.Result) bool {
+	after, ok := scrapeUntil(t, sc, func(r families.Result) bool {
 		v, _ := r.Value("pg_stat_database_deadlocks_total", db)
 		return v >= d0+1
 	})

@@ -9,43 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
-// unchecked runs one scrape per Collect and declares no descriptors, so a
-// family that appears between registering and gathering (a first archiver
-// failure, a first replayed commit) is not mistaken for an inconsistency.
-type unchecked struct{ c prometheus.Collector }
-
-func (unchecked) Describe(chan<- *prometheus.Desc)      {}
-func (u unchecked) Collect(ch chan<- prometheus.Metric) { u.c.Collect(ch) }
-
-// scrapeOnce scrapes once through a pedantic registry, which still rejects
-// duplicate and inconsistent series.
-func scrapeOnce(t *testing.T, sc *scrapetest.Scraper) scrapetest.Result {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(unchecked{sc.Collector()})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	out := scrapetest.Result{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
-
 // waitFor scrapes until cond holds or 30 s pass, and returns the last result.
-func waitFor(t *testing.T, sc *scrapetest.Scraper, what string, cond func(scrapetest.Result) bool) scrapetest.Result {
+func waitFor(t *testing.T, sc *scrapetest.Scraper, what string, cond func(families.Result) bool) families.Result {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r := scrapeOnce(t, sc)
+		r := sc.Scrape(t)
 		r.RequireUp(t)
 		if cond(r) {
 			return r
@@ -57,7 +31,7 @@ func waitFor(t *testing.T, sc *scrapetest.Scraper, what string, cond func(scrape
 	}
 }
 
-func mustValue(t *testing.T, r scrapetest.Result, name string, labels map[string]string) float64 {
+func mustValue(t *testing.T, r families.Result, name string, labels map[string]string) float64 {
 	t.Helper()
 	v, ok := r.Value(name, labels)
 	if !ok {
@@ -91,7 +65,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 	app := map[string]string{"application_name": pgtest.StandbyApplicationName}
 
 	t.Run("roles", func(t *testing.T) {
-		r := waitFor(t, onPrimary, "one streaming standby on the primary", func(r scrapetest.Result) bool {
+		r := waitFor(t, onPrimary, "one streaming standby on the primary", func(r families.Result) bool {
 			v, _ := r.Value("pg_replication_connected_standbys", nil)
 			s, _ := r.Value("pg_replication_standby_state", map[string]string{"application_name": pgtest.StandbyApplicationName, "state": "streaming"})
 			return v == 1 && s == 1
@@ -108,7 +82,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if _, ok := r["pg_replication_replay_lag_seconds"]; ok {
 			t.Error("a primary reports standby replay lag")
 		}
-		s := scrapeOnce(t, onStandby)
+		s := onStandby.Scrape(t)
 		s.RequireUp(t)
 		if v := mustValue(t, s, "pg_replication_is_replica", nil); v != 1 {
 			t.Errorf("standby is_replica = %v", v)
@@ -126,7 +100,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if err := primary.Exec(ctx, "", "CREATE TABLE lag_first (i int)"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, onStandby, "a replayed transaction", func(r scrapetest.Result) bool {
+		waitFor(t, onStandby, "a replayed transaction", func(r families.Result) bool {
 			_, ok := r.Value("pg_replication_last_replay_timestamp_seconds", nil)
 			return ok
 		})
@@ -137,14 +111,14 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if err := primary.Exec(ctx, "", "CREATE TABLE lag_probe AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 20000) g"); err != nil {
 			t.Fatal(err)
 		}
-		s := waitFor(t, onStandby, "received but unreplayed WAL on the paused standby", func(r scrapetest.Result) bool {
+		s := waitFor(t, onStandby, "received but unreplayed WAL on the paused standby", func(r families.Result) bool {
 			v, _ := r.Value("pg_replication_replay_lag_bytes", nil)
 			return v > 1<<20
 		})
 		if v := mustValue(t, s, "pg_replication_replay_lag_seconds", nil); v <= 0 {
 			t.Errorf("paused standby with unreplayed WAL shows replay lag %v s", v)
 		}
-		p := waitFor(t, onPrimary, "replay byte lag on the primary", func(r scrapetest.Result) bool {
+		p := waitFor(t, onPrimary, "replay byte lag on the primary", func(r families.Result) bool {
 			v, _ := r.Value("pg_replication_standby_replay_lag_bytes", app)
 			return v > 1<<20
 		})
@@ -154,18 +128,18 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if err := standby.Exec(ctx, "", "SELECT pg_wal_replay_resume()"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, onStandby, "the standby catching up", func(r scrapetest.Result) bool {
+		waitFor(t, onStandby, "the standby catching up", func(r families.Result) bool {
 			v, _ := r.Value("pg_replication_replay_lag_bytes", nil)
 			return v == 0
 		})
-		waitFor(t, onPrimary, "the primary seeing the standby caught up", func(r scrapetest.Result) bool {
+		waitFor(t, onPrimary, "the primary seeing the standby caught up", func(r families.Result) bool {
 			v, _ := r.Value("pg_replication_standby_replay_lag_bytes", app)
 			return v == 0
 		})
 		// Idle primary: the last replayed commit grows old, the lag stays 0.
 		sleep(1500)
 		for i := 0; i < 2; i++ {
-			s := scrapeOnce(t, onStandby)
+			s := onStandby.Scrape(t)
 			s.RequireUp(t)
 			last := mustValue(t, s, "pg_replication_last_replay_timestamp_seconds", nil)
 			if age := float64(time.Now().UnixNano())/1e9 - last; age < 1 {
@@ -183,7 +157,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 			t.Fatal(err)
 		}
 		slot := map[string]string{"slot_name": "held", "slot_type": "physical"}
-		r := scrapeOnce(t, onPrimary)
+		r := onPrimary.Scrape(t)
 		r.RequireUp(t)
 		before := mustValue(t, r, "pg_replication_slot_retained_wal_bytes", slot)
 		if v := mustValue(t, r, "pg_replication_slot_active", slot); v != 0 {
@@ -198,7 +172,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if err := primary.Exec(ctx, "", "CREATE TABLE slot_probe AS SELECT g FROM generate_series(1, 50000) g", "SELECT pg_switch_wal()"); err != nil {
 			t.Fatal(err)
 		}
-		r = scrapeOnce(t, onPrimary)
+		r = onPrimary.Scrape(t)
 		r.RequireUp(t)
 		after := mustValue(t, r, "pg_replication_slot_retained_wal_bytes", slot)
 		conn, err := primary.Connect(ctx, "")
@@ -222,7 +196,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if err := primary.Exec(ctx, "", "SELECT pg_switch_wal()"); err != nil {
 			t.Fatal(err)
 		}
-		r := waitFor(t, onPrimary, "archive_command 'false' failing", func(r scrapetest.Result) bool {
+		r := waitFor(t, onPrimary, "archive_command 'false' failing", func(r families.Result) bool {
 			f, _ := r.Value("pg_stat_archiver_failed_total", nil)
 			v, _ := r.Value("pg_stat_archiver_failing", nil)
 			return f >= 1 && v == 1
@@ -241,7 +215,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 			t.Errorf("WAL directory size %v is less than one segment", v)
 		}
 		pos := mustValue(t, r, "pg_wal_lsn_bytes_total", nil)
-		waitFor(t, onPrimary, "the failed counter rising further", func(r scrapetest.Result) bool {
+		waitFor(t, onPrimary, "the failed counter rising further", func(r families.Result) bool {
 			f, _ := r.Value("pg_stat_archiver_failed_total", nil)
 			return f > failed
 		})
@@ -259,7 +233,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 			"CREATE TABLE archive_probe AS SELECT 1 AS i", "SELECT pg_switch_wal()"); err != nil {
 			t.Fatal(err)
 		}
-		r = waitFor(t, onPrimary, "archiving recovered", func(r scrapetest.Result) bool {
+		r = waitFor(t, onPrimary, "archiving recovered", func(r families.Result) bool {
 			v, _ := r.Value("pg_stat_archiver_failing", nil)
 			n, _ := r.Value("pg_wal_archive_ready_files", nil)
 			return v == 0 && n == 0
@@ -276,7 +250,7 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if v := mustValue(t, r, "pg_wal_lsn_bytes_total", nil); v <= pos {
 			t.Errorf("WAL position did not advance: %v then %v", pos, v)
 		}
-		s := scrapeOnce(t, onStandby)
+		s := onStandby.Scrape(t)
 		s.RequireUp(t)
 		if v := mustValue(t, s, "pg_wal_lsn_bytes_total", nil); v <= 0 || v > mustValue(t, r, "pg_wal_lsn_bytes_total", nil) {
 			t.Errorf("standby WAL position %v is not within the primary's", v)

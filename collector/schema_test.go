@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -148,7 +149,7 @@ func TestProgressShowsWaitingCreateIndex(t *testing.T) {
 	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "progress")
 	// The build starts in phase "initializing" and moves on to wait for the
 	// open writer; scrape until it is there.
-	running := func(r scrapetest.Result) bool {
+	running := func(r families.Result) bool {
 		return r.Sum("pg_progress_operations", map[string]string{"command": "create_index", "datname": "progressdb",
 			"phase": "waiting for writers before build"}) == 1
 	}

@@ -8,6 +8,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -23,7 +24,7 @@ func ensureStatements(t *testing.T, s *pgtest.Server) {
 
 // histogram returns the pg_statement_duration_seconds buckets (upper bound ->
 // cumulative count) and the sample count for datname.
-func histogram(t *testing.T, r scrapetest.Result, datname string) (map[float64]uint64, uint64) {
+func histogram(t *testing.T, r families.Result, datname string) (map[float64]uint64, uint64) {
 	t.Helper()
 	mf := r["pg_statement_duration_seconds"]
 	if mf == nil {
@@ -71,7 +72,7 @@ type latencyCounts struct{ fast, mid, slow, total uint64 }
 
 // delta returns the calls under 0.1 s, between 0.1 and 0.5 s and over 0.5 s
 // added between two scrapes.
-func delta(t *testing.T, a, b scrapetest.Result, db string) latencyCounts {
+func delta(t *testing.T, a, b families.Result, db string) latencyCounts {
 	t.Helper()
 	ba, ca := histogram(t, a, db)
 	bb, cb := histogram(t, b, db)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -79,7 +80,7 @@ func awaitValues(t *testing.T, s *pgtest.Server, db, query string, done func([]f
 
 // scrapeUntil scrapes until ok holds or five seconds pass, and returns the
 // last result.
-func scrapeFor(t *testing.T, sc *scrapetest.Scraper, ok func(scrapetest.Result) bool) scrapetest.Result {
+func scrapeFor(t *testing.T, sc *scrapetest.Scraper, ok func(families.Result) bool) families.Result {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -106,7 +107,7 @@ func TestTablesDeadTuplesVacuumAndSequentialScans(t *testing.T) {
 		"INSERT INTO scanned SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g")
 	flushStats(t, s, "tabstats", "SELECT count(*) FROM scanned", "SELECT count(*) FROM scanned", "SELECT count(*) FROM scanned")
 	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "tables")
-	r := scrapeFor(t, sc, func(r scrapetest.Result) bool {
+	r := scrapeFor(t, sc, func(r families.Result) bool {
 		d, _ := r.Value("pg_stat_user_tables_n_dead_tup", rel("tabstats", "dead"))
 		n, _ := r.Value("pg_stat_user_tables_seq_scan_total", rel("tabstats", "scanned"))
 		return d >= 20000 && n >= 3
@@ -128,7 +129,7 @@ func TestTablesDeadTuplesVacuumAndSequentialScans(t *testing.T) {
 	}
 	before := float64(time.Now().Unix()) - 1
 	flushStats(t, s, "tabstats", "VACUUM dead")
-	r = scrapeFor(t, sc, func(r scrapetest.Result) bool {
+	r = scrapeFor(t, sc, func(r families.Result) bool {
 		_, ok := r.Value("pg_stat_user_tables_last_vacuum_timestamp_seconds", rel("tabstats", "dead"))
 		return ok
 	})
@@ -164,7 +165,7 @@ func TestIndexesUnusedAndInvalid(t *testing.T) {
 		t.Fatalf("CREATE UNIQUE INDEX CONCURRENTLY on duplicates: %v", err)
 	}
 	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "indexes")
-	r := scrapeFor(t, sc, func(r scrapetest.Result) bool {
+	r := scrapeFor(t, sc, func(r families.Result) bool {
 		v, _ := r.Value("pg_stat_user_indexes_idx_scan_total", idx("idxstats", "t", "t_w_used"))
 		return v >= 1
 	})
@@ -276,7 +277,7 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 	// scrape waits until the server's statistics show the rows inserted (so
 	// that a new choice sees them), scrapes, and checks that the reported
 	// tables and the rest add up to them.
-	scrape := func(inserted float64) scrapetest.Result {
+	scrape := func(inserted float64) families.Result {
 		t.Helper()
 		flushStats(t, s, "choice")
 		have := awaitValues(t, s, "choice", "SELECT sum(n_tup_ins)::float8 FROM pg_stat_user_tables", func(v []float64) bool { return v[0] == inserted })[0]
@@ -290,7 +291,7 @@ func TestObjectChoiceFollowsCreatedAndDroppedObjects(t *testing.T) {
 		}
 		return r
 	}
-	reported := func(r scrapetest.Result, fam, table string) bool {
+	reported := func(r families.Result, fam, table string) bool {
 		_, ok := r.Value(fam, rel("choice", table))
 		return ok
 	}

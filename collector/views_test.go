@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -79,7 +80,7 @@ func TestTableAndIndexStatsEqualTheViews(t *testing.T) {
 	// The views, read before and after the scrape: equal reads mean nothing
 	// moved in between.
 	var tables, indexes map[string][]float64
-	var r scrapetest.Result
+	var r families.Result
 	for try := 0; ; try++ {
 		tables, indexes = readView(t, conn, tableView, len(tableFams)), readView(t, conn, indexView, len(indexFams))
 		r = scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "tables", "indexes").Scrape(t)

@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 type collectFunc func(chan<- prometheus.Metric)
@@ -18,41 +17,13 @@ type collectFunc func(chan<- prometheus.Metric)
 func (f collectFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
 func (f collectFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
-// gather collects c through a pedantic registry, which rejects duplicate or
-// inconsistent series.
-func gather(t *testing.T, c prometheus.Collector) scrapetest.Result {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	out := scrapetest.Result{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
-
 // reportMetrics renders a report as one source's series.
-func reportMetrics(t *testing.T, r *Report, now time.Time, retention time.Duration, window int) scrapetest.Result {
+func reportMetrics(t *testing.T, r *Report, now time.Time, retention time.Duration, window int) families.Result {
 	t.Helper()
-	return gather(t, collectFunc(func(ch chan<- prometheus.Metric) { r.emit(ch, "src", now, retention, window) }))
+	return families.Gather(t, collectFunc(func(ch chan<- prometheus.Metric) { r.emit(ch, "src", now, retention, window) }))
 }
 
-func value(t *testing.T, r scrapetest.Result, name string, labels map[string]string) float64 {
-	t.Helper()
-	v, ok := r.Value(name, labels)
-	if !ok {
-		t.Fatalf("%s%v: want exactly one series\n%s", name, labels, r.String(name))
-	}
-	return v
-}
-
-func absent(t *testing.T, r scrapetest.Result, name string, labels map[string]string) {
+func absent(t *testing.T, r families.Result, name string, labels map[string]string) {
 	t.Helper()
 	if vs := r.Values(name, labels); len(vs) > 0 {
 		t.Errorf("%s%v present (%v), want absent", name, labels, vs)

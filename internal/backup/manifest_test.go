@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 )
 
 func writeFile(t *testing.T, dir, name, content string) {
@@ -59,54 +60,54 @@ func TestManifestDirectory(t *testing.T) {
 	full := labels("stanza", "app", "type", "full")
 	incr := labels("stanza", "app", "type", "incr")
 	at := func(s string) float64 { tm, _ := time.Parse(time.RFC3339, s); return unix(tm) }
-	if v := value(t, r, "pg_backup_last_success_timestamp_seconds", full); v != at("2026-11-21T02:20:00Z") {
+	if v := r.One(t, "pg_backup_last_success_timestamp_seconds", full); v != at("2026-11-21T02:20:00Z") {
 		t.Errorf("full success %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_success_timestamp_seconds", incr); v != at("2026-11-21T02:20:00Z") {
+	if v := r.One(t, "pg_backup_last_success_timestamp_seconds", incr); v != at("2026-11-21T02:20:00Z") {
 		t.Errorf("incr covered by full %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_failure_timestamp_seconds", incr); v != at("2026-11-21T08:00:05Z") {
+	if v := r.One(t, "pg_backup_last_failure_timestamp_seconds", incr); v != at("2026-11-21T08:00:05Z") {
 		t.Errorf("incr failure %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_duration_seconds", full); v != 1200 {
+	if v := r.One(t, "pg_backup_last_duration_seconds", full); v != 1200 {
 		t.Errorf("duration %v", v)
 	}
-	if v := value(t, r, "pg_backup_previous_mean_size_bytes", full); v != 1000 {
+	if v := r.One(t, "pg_backup_previous_mean_size_bytes", full); v != 1000 {
 		t.Errorf("mean %v", v)
 	}
-	if v := value(t, r, "pg_backup_repository_size_bytes", labels("stanza", "app")); v != 9000 {
+	if v := r.One(t, "pg_backup_repository_size_bytes", labels("stanza", "app")); v != 9000 {
 		t.Errorf("repository %v", v)
 	}
-	if v := value(t, r, "pg_backup_repository_encrypted", labels("stanza", "app")); v != 1 {
+	if v := r.One(t, "pg_backup_repository_encrypted", labels("stanza", "app")); v != 1 {
 		t.Errorf("encrypted %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_verification_success", labels("stanza", "app")); v != 0 {
+	if v := r.One(t, "pg_backup_last_verification_success", labels("stanza", "app")); v != 0 {
 		t.Errorf("latest verification failed, got %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_successful_verification_timestamp_seconds", labels("stanza", "app")); v != at("2026-11-21T03:00:00Z") {
+	if v := r.One(t, "pg_backup_last_successful_verification_timestamp_seconds", labels("stanza", "app")); v != at("2026-11-21T03:00:00Z") {
 		t.Errorf("last good verification %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_successful_restore_test_timestamp_seconds", labels("stanza", "app")); v != at("2026-11-01T05:00:00Z") {
+	if v := r.One(t, "pg_backup_last_successful_restore_test_timestamp_seconds", labels("stanza", "app")); v != at("2026-11-01T05:00:00Z") {
 		t.Errorf("restore test %v", v)
 	}
-	if v := value(t, r, "pg_backup_beyond_retention_backups", labels("stanza", "app")); v != 1 {
+	if v := r.One(t, "pg_backup_beyond_retention_backups", labels("stanza", "app")); v != 1 {
 		t.Errorf("beyond retention %v", v)
 	}
 
 	// Through the collector, the skipped files are counted and the source is up.
 	c := NewCollector([]config.BackupSource{{Name: "m", Type: config.BackupManifest, Directory: dir, Timeout: time.Second, TTL: time.Minute, SizeWindow: 7}}, quietLogger())
-	g := gather(t, c)
-	if v := value(t, g, "pg_backup_source_up", labels("source", "m")); v != 1 {
+	g := families.Gather(t, c)
+	if v := g.One(t, "pg_backup_source_up", labels("source", "m")); v != 1 {
 		t.Errorf("up %v", v)
 	}
-	if v := value(t, g, "pg_backup_source_skipped_entries", labels("source", "m")); v != 5 {
+	if v := g.One(t, "pg_backup_source_skipped_entries", labels("source", "m")); v != 5 {
 		t.Errorf("skipped %v", v)
 	}
 
 	// A missing directory is a failed read, not a crash.
 	c = NewCollector([]config.BackupSource{{Name: "gone", Type: config.BackupManifest, Directory: filepath.Join(dir, "nope"), Timeout: time.Second, SizeWindow: 7}}, quietLogger())
-	g = gather(t, c)
-	if v := value(t, g, "pg_backup_source_up", labels("source", "gone")); v != 0 {
+	g = families.Gather(t, c)
+	if v := g.One(t, "pg_backup_source_up", labels("source", "gone")); v != 0 {
 		t.Errorf("missing directory: up %v", v)
 	}
 }

@@ -130,10 +130,10 @@ func TestPgBackRestUnreadable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	r := reportMetrics(t, rep, time.Now(), 0, 7)
-	if v := value(t, r, "pg_backup_stanza_status_code", labels("stanza", "")); v != 99 {
+	if v := r.One(t, "pg_backup_stanza_status_code", labels("stanza", "")); v != 99 {
 		t.Errorf("status %v", v)
 	}
-	if v := value(t, r, "pg_backup_repository_status_code", labels("repo", "1")); v != 99 {
+	if v := r.One(t, "pg_backup_repository_status_code", labels("repo", "1")); v != 99 {
 		t.Errorf("repo status %v", v)
 	}
 	absent(t, r, "pg_backup_last_success_timestamp_seconds", nil)
@@ -154,34 +154,34 @@ func TestWALGDocumentedFormat(t *testing.T) {
 		return unix(tm)
 	}
 	full, delta := labels("stanza", "", "type", "full"), labels("stanza", "", "type", "delta")
-	if v := value(t, r, "pg_backup_last_success_timestamp_seconds", full); v != ts("2026-11-21T02:00:38.25Z") {
+	if v := r.One(t, "pg_backup_last_success_timestamp_seconds", full); v != ts("2026-11-21T02:00:38.25Z") {
 		t.Errorf("full %v", v)
 	}
 	// The newer full backup is also the latest base for a delta.
-	if v := value(t, r, "pg_backup_last_success_timestamp_seconds", delta); v != ts("2026-11-21T02:00:38.25Z") {
+	if v := r.One(t, "pg_backup_last_success_timestamp_seconds", delta); v != ts("2026-11-21T02:00:38.25Z") {
 		t.Errorf("delta %v", v)
 	}
-	if v := value(t, r, "pg_backup_backups", full); v != 2 {
+	if v := r.One(t, "pg_backup_backups", full); v != 2 {
 		t.Errorf("full count %v", v)
 	}
-	if v := value(t, r, "pg_backup_backups", delta); v != 1 {
+	if v := r.One(t, "pg_backup_backups", delta); v != 1 {
 		t.Errorf("delta count %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_size_bytes", full); v != 3170304 {
+	if v := r.One(t, "pg_backup_last_size_bytes", full); v != 3170304 {
 		t.Errorf("full size %v", v)
 	}
-	if v := value(t, r, "pg_backup_previous_mean_size_bytes", full); v != 3062538 {
+	if v := r.One(t, "pg_backup_previous_mean_size_bytes", full); v != 3062538 {
 		t.Errorf("previous mean %v", v)
 	}
 	absent(t, r, "pg_backup_previous_mean_size_bytes", delta)
-	if v := value(t, r, "pg_backup_last_duration_seconds", full); v != 36.75 {
+	if v := r.One(t, "pg_backup_last_duration_seconds", full); v != 36.75 {
 		t.Errorf("duration %v", v)
 	}
-	if v := value(t, r, "pg_backup_repository_size_bytes", nil); v != 3062538+412096+3170304 {
+	if v := r.One(t, "pg_backup_repository_size_bytes", nil); v != 3062538+412096+3170304 {
 		t.Errorf("repository %v", v)
 	}
 	// 30 h retention at noon on the 21st: only the first full backup is older.
-	if v := value(t, r, "pg_backup_beyond_retention_backups", nil); v != 1 {
+	if v := r.One(t, "pg_backup_beyond_retention_backups", nil); v != 1 {
 		t.Errorf("beyond retention %v", v)
 	}
 	for _, empty := range []string{"", "null", "  null\n", "[]"} {
@@ -199,29 +199,29 @@ func TestBarmanRecorded(t *testing.T) {
 	}
 	r := reportMetrics(t, rep, time.Unix(1795656000, 0), 0, 7)
 	full := labels("stanza", "pg", "type", "full")
-	if v := value(t, r, "pg_backup_last_success_timestamp_seconds", full); v != 1795655936 {
+	if v := r.One(t, "pg_backup_last_success_timestamp_seconds", full); v != 1795655936 {
 		t.Errorf("last success %v", v)
 	}
-	if v := value(t, r, "pg_backup_backups", full); v != 2 {
+	if v := r.One(t, "pg_backup_backups", full); v != 2 {
 		t.Errorf("count %v", v)
 	}
-	if v := value(t, r, "pg_backup_failed_runs", full); v != 1 {
+	if v := r.One(t, "pg_backup_failed_runs", full); v != 1 {
 		t.Errorf("failed %v", v)
 	}
 	failedAt, _ := time.ParseInLocation(barmanIDLayout, "20261126T011913", time.Local)
-	if v := value(t, r, "pg_backup_last_failure_timestamp_seconds", full); v != unix(failedAt) {
+	if v := r.One(t, "pg_backup_last_failure_timestamp_seconds", full); v != unix(failedAt) {
 		t.Errorf("last failure %v, want %v", v, unix(failedAt))
 	}
-	if v := value(t, r, "pg_backup_last_size_bytes", full); v != 27041013 {
+	if v := r.One(t, "pg_backup_last_size_bytes", full); v != 27041013 {
 		t.Errorf("size %v", v)
 	}
-	if v := value(t, r, "pg_backup_previous_mean_size_bytes", full); v != 23367823 {
+	if v := r.One(t, "pg_backup_previous_mean_size_bytes", full); v != 23367823 {
 		t.Errorf("mean %v", v)
 	}
-	if v := value(t, r, "pg_backup_oldest_timestamp_seconds", labels("stanza", "pg")); v != 1795655886 {
+	if v := r.One(t, "pg_backup_oldest_timestamp_seconds", labels("stanza", "pg")); v != 1795655886 {
 		t.Errorf("oldest %v", v)
 	}
-	if v := value(t, r, "pg_backup_repository_size_bytes", labels("stanza", "pg")); v != 27041013+23367823+1379540 {
+	if v := r.One(t, "pg_backup_repository_size_bytes", labels("stanza", "pg")); v != 27041013+23367823+1379540 {
 		t.Errorf("repository %v", v)
 	}
 	if _, err := parseBarman(testdata(t, "barman-list-backups.json"), "other"); err == nil || !strings.Contains(err.Error(), `no server "other"`) {
@@ -240,17 +240,17 @@ func TestSummaryWindowAndCoverage(t *testing.T) {
 	rep.Runs = append(rep.Runs, Run{Stanza: "s", Type: "full", OK: false, End: base.Add(10 * time.Hour), Size: -1, DatabaseSize: -1})
 	r := reportMetrics(t, rep, base.Add(11*time.Hour), 0, 3)
 	full := labels("type", "full")
-	if v := value(t, r, "pg_backup_previous_mean_size_bytes", full); v != 20 {
+	if v := r.One(t, "pg_backup_previous_mean_size_bytes", full); v != 20 {
 		t.Errorf("mean of the 3 before the last = %v, want 20", v)
 	}
-	if v := value(t, r, "pg_backup_last_size_bytes", full); v != 40 {
+	if v := r.One(t, "pg_backup_last_size_bytes", full); v != 40 {
 		t.Errorf("last size %v", v)
 	}
-	if v := value(t, r, "pg_backup_last_failure_timestamp_seconds", full); v != unix(base.Add(10*time.Hour)) {
+	if v := r.One(t, "pg_backup_last_failure_timestamp_seconds", full); v != unix(base.Add(10*time.Hour)) {
 		t.Errorf("failure %v", v)
 	}
 	for _, typ := range []string{"diff", "incr"} {
-		if v := value(t, r, "pg_backup_last_success_timestamp_seconds", labels("type", typ)); v != unix(base.Add(4*time.Hour)) {
+		if v := r.One(t, "pg_backup_last_success_timestamp_seconds", labels("type", typ)); v != unix(base.Add(4*time.Hour)) {
 			t.Errorf("%s stand-in %v", typ, v)
 		}
 		absent(t, r, "pg_backup_backups", labels("type", typ))

@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
 // sourceView looks up the series of one source.
 type sourceView struct {
-	r      scrapetest.Result
+	r      families.Result
 	source string
 }
 
@@ -131,12 +131,12 @@ pg1-user=%s
 		{Name: "pbr", Type: config.BackupPgBackRest, Command: tool, Stanza: "demo", Timeout: time.Minute, Retention: 30 * 24 * time.Hour, SizeWindow: 7},
 		{Name: "rec", Type: config.BackupManifest, Directory: manifests, Timeout: time.Minute, Retention: 30 * 24 * time.Hour, SizeWindow: 7},
 	}, quietLogger())
-	r := gather(t, c)
+	r := families.Gather(t, c)
 	info, err := runTool(ctx, append(append([]string(nil), tool...), pbrArgs("demo")...), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := value(t, r, "pg_backup_source_up", labels("source", "pbr")); v != 1 {
+	if v := r.One(t, "pg_backup_source_up", labels("source", "pbr")); v != 1 {
 		t.Fatalf("pgbackrest source up = %v", v)
 	}
 	checkPgBackRestMetrics(t, sourceView{r, "pbr"}, info)
@@ -144,8 +144,8 @@ pg1-user=%s
 		t.Errorf("%d backup types listed, want full and incr", n)
 	}
 	incr := labels("source", "rec", "stanza", "demo", "type", "incr")
-	pbrIncr := value(t, r, "pg_backup_last_success_timestamp_seconds", labels("source", "pbr", "type", "incr"))
-	recIncr := value(t, r, "pg_backup_last_success_timestamp_seconds", incr)
+	pbrIncr := r.One(t, "pg_backup_last_success_timestamp_seconds", labels("source", "pbr", "type", "incr"))
+	recIncr := r.One(t, "pg_backup_last_success_timestamp_seconds", incr)
 	if recIncr < pbrIncr || recIncr > pbrIncr+30 {
 		t.Errorf("backup-record saw the incremental end at %v, pgBackRest at %v", recIncr, pbrIncr)
 	}
@@ -164,16 +164,16 @@ pg1-user=%s
 			t.Fatalf("backup into an unreadable repository succeeded\n%s", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
-		r = gather(t, c)
-		failedAt = append(failedAt, value(t, r, "pg_backup_last_failure_timestamp_seconds", incr))
-		if v := value(t, r, "pg_backup_failed_runs", incr); v != float64(i+1) {
+		r = families.Gather(t, c)
+		failedAt = append(failedAt, r.One(t, "pg_backup_last_failure_timestamp_seconds", incr))
+		if v := r.One(t, "pg_backup_failed_runs", incr); v != float64(i+1) {
 			t.Errorf("failed runs %v, want %d", v, i+1)
 		}
 	}
 	if failedAt[1] <= failedAt[0] || failedAt[0] <= recIncr {
 		t.Errorf("failure timestamps %v did not move forward from the last success %v", failedAt, recIncr)
 	}
-	if v := value(t, r, "pg_backup_last_success_timestamp_seconds", incr); v != recIncr {
+	if v := r.One(t, "pg_backup_last_success_timestamp_seconds", incr); v != recIncr {
 		t.Errorf("a failed run moved the last success: %v -> %v", recIncr, v)
 	}
 	for _, rec := range records(t, manifests) {
@@ -181,10 +181,10 @@ pg1-user=%s
 			t.Errorf("failure record without exit code or error: %+v", rec)
 		}
 	}
-	if v := value(t, r, "pg_backup_source_up", labels("source", "pbr")); v != 0 {
+	if v := r.One(t, "pg_backup_source_up", labels("source", "pbr")); v != 0 {
 		t.Errorf("pgbackrest source up = %v with an unreadable repository", v)
 	}
-	if v := value(t, r, "pg_backup_repository_status_code", labels("source", "pbr", "repo", "1")); v != pbrOther {
+	if v := r.One(t, "pg_backup_repository_status_code", labels("source", "pbr", "repo", "1")); v != pbrOther {
 		t.Errorf("repository status %v, want %d", v, pbrOther)
 	}
 }

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
@@ -41,53 +41,6 @@ func startBouncer(t *testing.T, s *pgtest.Server) *bouncertest.Bouncer {
 		PoolSize:     1,
 		Extra:        []string{"max_client_conn = 40", "reserve_pool_size = 0"},
 	})
-}
-
-type families map[string]*dto.MetricFamily
-
-func gather(t *testing.T, c prometheus.Collector) families {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	out := families{}
-	for _, mf := range mfs {
-		out[mf.GetName()] = mf
-	}
-	return out
-}
-
-func (f families) value(t *testing.T, name string, labels map[string]string) float64 {
-	t.Helper()
-	var found []float64
-	for _, m := range f[name].GetMetric() {
-		have := map[string]string{}
-		for _, lp := range m.GetLabel() {
-			have[lp.GetName()] = lp.GetValue()
-		}
-		match := true
-		for k, v := range labels {
-			if have[k] != v {
-				match = false
-			}
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Gauge != nil:
-			found = append(found, m.GetGauge().GetValue())
-		case m.Counter != nil:
-			found = append(found, m.GetCounter().GetValue())
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s%v: %d series match, want 1", name, labels, len(found))
-	}
-	return found[0]
 }
 
 // Three clients holding transactions on a pool of one server connection leave
@@ -134,46 +87,46 @@ func TestWaitingClients(t *testing.T) {
 		}()
 	}
 	labels := map[string]string{"pgbouncer": "main", "database": "postgres", "user": pgtest.Superuser}
-	var f families
+	var f families.Result
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		f = gather(t, c)
-		if f.value(t, "pgbouncer_pools_client_waiting_connections", labels) == 2 || time.Now().After(deadline) {
+		f = families.Gather(t, c)
+		if f.One(t, "pgbouncer_pools_client_waiting_connections", labels) == 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if v := f.value(t, "pgbouncer_pools_client_waiting_connections", labels); v != 2 {
+	if v := f.One(t, "pgbouncer_pools_client_waiting_connections", labels); v != 2 {
 		t.Fatalf("client_waiting = %v, want 2", v)
 	}
-	if v := f.value(t, "pgbouncer_pools_client_active_connections", labels); v != 1 {
+	if v := f.One(t, "pgbouncer_pools_client_active_connections", labels); v != 1 {
 		t.Errorf("client_active = %v, want 1", v)
 	}
-	if v := f.value(t, "pgbouncer_pools_server_active_connections", labels); v != 1 {
+	if v := f.One(t, "pgbouncer_pools_server_active_connections", labels); v != 1 {
 		t.Errorf("server_active = %v, want 1", v)
 	}
-	if v := f.value(t, "pgbouncer_up", map[string]string{"pgbouncer": "main"}); v != 1 {
+	if v := f.One(t, "pgbouncer_up", map[string]string{"pgbouncer": "main"}); v != 1 {
 		t.Errorf("pgbouncer_up = %v", v)
 	}
-	wait1 := f.value(t, "pgbouncer_pools_client_maxwait_seconds", labels)
+	wait1 := f.One(t, "pgbouncer_pools_client_maxwait_seconds", labels)
 	time.Sleep(300 * time.Millisecond)
-	f = gather(t, c)
-	wait2 := f.value(t, "pgbouncer_pools_client_maxwait_seconds", labels)
+	f = families.Gather(t, c)
+	wait2 := f.One(t, "pgbouncer_pools_client_maxwait_seconds", labels)
 	if !(wait2 > wait1) || wait1 <= 0 {
 		t.Errorf("maxwait did not grow between scrapes: %v then %v", wait1, wait2)
 	}
 
 	// The rest of what the admin console says, against the generated ini.
-	if v := f.value(t, "pgbouncer_config_max_client_connections", nil); v != 40 {
+	if v := f.One(t, "pgbouncer_config_max_client_connections", nil); v != 40 {
 		t.Errorf("config max_client_connections = %v, want 40", v)
 	}
-	if v := f.value(t, "pgbouncer_config_default_pool_size", nil); v != 1 {
+	if v := f.One(t, "pgbouncer_config_default_pool_size", nil); v != 1 {
 		t.Errorf("config default_pool_size = %v, want 1", v)
 	}
-	if v := f.value(t, "pgbouncer_databases_current_connections", map[string]string{"name": "postgres"}); v != 1 {
+	if v := f.One(t, "pgbouncer_databases_current_connections", map[string]string{"name": "postgres"}); v != 1 {
 		t.Errorf("databases current_connections{postgres} = %v, want 1", v)
 	}
 	// Four clients: the three above and the collector's own admin connection.
-	if v := f.value(t, "pgbouncer_lists_used_clients", nil); v != 4 {
+	if v := f.One(t, "pgbouncer_lists_used_clients", nil); v != 4 {
 		t.Errorf("lists used_clients = %v, want 4", v)
 	}
 	vi := f["pgbouncer_version_info"].GetMetric()
@@ -181,7 +134,7 @@ func TestWaitingClients(t *testing.T) {
 		t.Errorf("version_info = %v", vi)
 	}
 	for _, cmd := range []string{"version", "pools", "stats", "databases", "lists", "config"} {
-		if v := f.value(t, "pgbouncer_scrape_command_success", map[string]string{"command": cmd}); v != 1 {
+		if v := f.One(t, "pgbouncer_scrape_command_success", map[string]string{"command": cmd}); v != 1 {
 			t.Errorf("SHOW %s failed", cmd)
 		}
 	}
@@ -190,12 +143,12 @@ func TestWaitingClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
-	f = gather(t, c)
-	if v := f.value(t, "pgbouncer_pools_client_waiting_connections", labels); v != 0 {
+	f = families.Gather(t, c)
+	if v := f.One(t, "pgbouncer_pools_client_waiting_connections", labels); v != 0 {
 		t.Errorf("client_waiting after commit = %v, want 0", v)
 	}
 	// Three transactions and one more statement each ran through the pool.
-	if v := f.value(t, "pgbouncer_stats_sql_transactions_pooled_total", map[string]string{"database": "postgres"}); v < 3 {
+	if v := f.One(t, "pgbouncer_stats_sql_transactions_pooled_total", map[string]string{"database": "postgres"}); v < 3 {
 		t.Errorf("stats transactions = %v, want >= 3", v)
 	}
 	for _, conn := range conns {
@@ -237,23 +190,23 @@ func TestTwoBouncersOneDown(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f := gather(t, c)
+	f := families.Gather(t, c)
 	for _, n := range []string{"a", "b"} {
-		if v := f.value(t, "pgbouncer_up", map[string]string{"pgbouncer": n}); v != 1 {
+		if v := f.One(t, "pgbouncer_up", map[string]string{"pgbouncer": n}); v != 1 {
 			t.Fatalf("pgbouncer_up{%s} = %v", n, v)
 		}
 	}
 	if err := b.StopServer(); err != nil {
 		t.Fatal(err)
 	}
-	f = gather(t, c)
-	if v := f.value(t, "pgbouncer_up", map[string]string{"pgbouncer": "a"}); v != 1 {
+	f = families.Gather(t, c)
+	if v := f.One(t, "pgbouncer_up", map[string]string{"pgbouncer": "a"}); v != 1 {
 		t.Errorf("pgbouncer_up{a} = %v after b stopped", v)
 	}
-	if v := f.value(t, "pgbouncer_up", map[string]string{"pgbouncer": "b"}); v != 0 {
+	if v := f.One(t, "pgbouncer_up", map[string]string{"pgbouncer": "b"}); v != 0 {
 		t.Errorf("pgbouncer_up{b} = %v after b stopped", v)
 	}
-	f.value(t, "pgbouncer_pools_client_waiting_connections", map[string]string{"pgbouncer": "a", "database": "pgbouncer"})
+	f.One(t, "pgbouncer_pools_client_waiting_connections", map[string]string{"pgbouncer": "a", "database": "pgbouncer"})
 	for _, m := range f["pgbouncer_pools_client_waiting_connections"].GetMetric() {
 		if labelOf(m, "pgbouncer") == "b" {
 			t.Errorf("a stopped PgBouncer still has pool series: %v", m)
@@ -262,8 +215,8 @@ func TestTwoBouncersOneDown(t *testing.T) {
 	if err := b.StartServer(); err != nil {
 		t.Fatal(err)
 	}
-	f = gather(t, c)
-	if v := f.value(t, "pgbouncer_up", map[string]string{"pgbouncer": "b"}); v != 1 {
+	f = families.Gather(t, c)
+	if v := f.One(t, "pgbouncer_up", map[string]string{"pgbouncer": "b"}); v != 1 {
 		t.Errorf("pgbouncer_up{b} = %v after restart", v)
 	}
 }
