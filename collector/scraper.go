@@ -72,9 +72,6 @@ func NewScraper(instances []*Instance, logger *slog.Logger) *Scraper {
 	return &Scraper{instances: instances, logger: logger, cache: map[cacheKey]*cached{}, dbExts: map[cacheKey]*cachedExts{}}
 }
 
-// Instances returns the collectors the scraper runs.
-func (s *Scraper) Instances() []*Instance { return s.instances }
-
 // dbExtensionsTTL bounds how stale a non-default database's extension list is.
 const dbExtensionsTTL = 5 * time.Minute
 

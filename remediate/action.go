@@ -20,7 +20,14 @@ type actionSpec struct {
 
 var actions = map[string]*actionSpec{}
 
-func register(s *actionSpec) { actions[s.name] = s }
+// register adds an action; called from init(). A name registered twice is a
+// programming error, caught at start as the collector registry does.
+func register(s *actionSpec) {
+	if _, dup := actions[s.name]; dup {
+		panic("remediation action registered twice: " + s.name)
+	}
+	actions[s.name] = s
+}
 
 func actionNames() []string {
 	out := make([]string, 0, len(actions))

@@ -44,7 +44,7 @@ const (
 	maxAlerts     = 1000
 	maxLabels     = 64
 	maxLabelName  = 128
-	maxFingerprnt = 64
+	maxFingerprint = 64
 )
 
 var (
@@ -121,7 +121,7 @@ func (a *Alert) validate() error {
 	}
 	if a.Fingerprint == "" {
 		a.Fingerprint = labelsFingerprint(a.Labels)
-	} else if len(a.Fingerprint) > maxFingerprnt || !fingerprintRE.MatchString(a.Fingerprint) {
+	} else if len(a.Fingerprint) > maxFingerprint || !fingerprintRE.MatchString(a.Fingerprint) {
 		return fmt.Errorf("fingerprint %q is not an Alertmanager fingerprint", truncate(a.Fingerprint, 64))
 	}
 	return nil
