@@ -9,12 +9,9 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/promslog"
@@ -23,11 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
-	"github.com/pghardening/pg_hardening_exporter/internal/backup"
-	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -75,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// The exporter's own flags belong to its command (the default one, so
 	// they need no command name), so the other commands' --help lists only
 	// what they read.
-	sel := collector.AddFlags(exp)
+	enabledCollectors := exporter.CollectorFlags(exp)
 	mixinCmd, mixinFl := addMixinCommand(app)
 	rem := addRemediateCommand(app)
 	record := addBackupRecord(app)
@@ -90,8 +83,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := promslog.New(logCfg)
 	switch cmd {
 	case exp.FullCommand():
-		return runExporter(stdout, stderr, logger, webFlags, *configFile, *configCheck, *dsnFlag, *metricsPath,
-			exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax}, sel, *queryPaths)
+		er := &exporterRun{
+			settings: exporter.Settings{
+				ConfigFile: *configFile, Collectors: enabledCollectors(), QueryPaths: *queryPaths, BuiltinQueries: defaultQueries,
+				Timeouts: exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax},
+			},
+			check: *configCheck, web: webFlags, metricsPath: *metricsPath, dsnFlag: *dsnFlag,
+		}
+		return er.run(stdout, stderr, logger)
 	case mixinCmd.FullCommand():
 		return runMixin(stdout, stderr, mixinFl)
 	case rem.cmd.FullCommand():
@@ -104,81 +103,68 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool, dsnFlag, metricsPath string,
-	timeouts exporter.Timeouts, sel *collector.Selection, queryPaths []string) int {
-	cfg, err := config.Load(configFile)
-	if err == nil {
-		err = cfg.CheckCollectors(collector.Known)
+// exporterRun is what the exporter command (and check-config) run with.
+type exporterRun struct {
+	settings    exporter.Settings
+	check       bool
+	web         *web.FlagConfig
+	metricsPath string
+	dsnFlag     string
+}
+
+// resolveDataSource sets the default target from the data source settings
+// (the flag and the environment, which it reads).
+func (er *exporterRun) resolveDataSource() (resolved target.Resolved, haveDSN bool, err error) {
+	resolved, haveDSN, err = target.DSNSettings{FlagDSN: er.dsnFlag}.Resolve(os.Getenv)
+	if err == nil && haveDSN {
+		er.settings.Default, err = target.ParseDSN(resolved.Setting, resolved.DSN, resolved.Password)
 	}
+	return resolved, haveDSN, err
+}
+
+func (er *exporterRun) run(stdout, stderr io.Writer, logger *slog.Logger) int {
+	er.settings.Logger = logger
+	resolved, haveDSN, err := er.resolveDataSource()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	if er.check {
+		cfg, err := exporter.Load(er.settings)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", name, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "exporter configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
+			orDefault(er.settings.ConfigFile), len(cfg.Targets), len(cfg.AuthModules), er.settings.Collectors)
+		return 0
+	}
+
+	// The Go runtime and process collectors sit beside the exporter's own
+	// State, which reports pg_hardening_exporter_build_info (the Prometheus
+	// convention <program>_build_info) and pg_exporter_build_info.
+	er.settings.Runtime = []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	exp, err := exporter.New(er.settings)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", name, err)
 		return 1
 	}
-	resolved, haveDSN, err := target.DSNSettings{FlagDSN: dsnFlag}.Resolve(os.Getenv)
-	var conn *pgx.ConnConfig
-	if err == nil && haveDSN {
-		conn, err = target.ParseDSN(resolved.Setting, resolved.DSN, resolved.Password)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 1
-	}
-	names := sel.Names()
-	bouncers := pgbouncer.New(logger)
-	defer bouncers.Close()
-	backups := backup.NewCollector(nil, logger)
-	build := func(c *config.Config) (*collector.Scraper, error) {
-		ins, err := collector.Build(names, collector.Options{Config: c, Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		custom, err := collector.CustomInstances(customSources(queryPaths, c), names, collector.Options{Config: c, Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		if err := bouncers.Configure(c.PgBouncers); err != nil {
-			return nil, err
-		}
-		backups.Configure(c.BackupSources)
-		return collector.NewScraper(append(ins, custom...), logger), nil
-	}
-	scraper, err := build(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 1
-	}
-	if check {
-		fmt.Fprintf(stdout, "exporter configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
-			orDefault(configFile), len(cfg.Targets), len(cfg.AuthModules), names)
-		return 0
-	}
+	defer exp.Close()
 
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext())
 	if haveDSN {
-		logger.Info("scraping the default target on "+metricsPath, "target", target.Describe(conn), "from", resolved.Setting)
+		logger.Info("scraping the default target on "+er.metricsPath, "target", target.Describe(er.settings.Default), "from", resolved.Setting)
 	} else {
-		logger.Info("no DATA_SOURCE_NAME or DATA_SOURCE_URI set: " + metricsPath + " serves only the exporter's own metrics; use /probe for configured targets")
+		logger.Info("no DATA_SOURCE_NAME or DATA_SOURCE_URI set: " + er.metricsPath + " serves only the exporter's own metrics; use /probe for configured targets")
 	}
-	logger.Info("enabled collectors", "collectors", names)
-
-	// The exporter's State reports pg_hardening_exporter_build_info (the Prometheus
-	// convention <program>_build_info) and pg_exporter_build_info with the same labels.
-	exp, err := exporter.New(exporter.Options{ConfigFile: configFile, Config: cfg, Default: conn, Build: build, Scraper: scraper,
-		Timeouts: timeouts, Logger: logger, Self: []prometheus.Collector{collectors.NewGoCollector(),
-			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), bouncers, backups}})
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
-		return 1
-	}
-	defer exp.Close()
-	reloader := exp.Reloader
+	logger.Info("enabled collectors", "collectors", er.settings.Collectors)
 
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        name,
 		Description: "Prometheus exporter for PostgreSQL",
 		Version:     version.Info(),
 		Links: []web.LandingLinks{
-			{Address: metricsPath, Text: "Metrics"},
+			{Address: er.metricsPath, Text: "Metrics"},
 			{Address: "/probe?target=", Text: "Probe a configured target"},
 			{Address: "/-/healthy", Text: "Health"},
 		},
@@ -187,18 +173,11 @@ func runExporter(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.Fl
 		logger.Error("cannot build the landing page", "err", err)
 		return 1
 	}
-	mux := exp.Server.Routes(metricsPath, reloader, landing)
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		for range hup {
-			_ = reloader.Reload()
-		}
-	}()
-
+	mux := exp.Server.Routes(er.metricsPath, exp.Reloader, landing)
+	stop := onHangup(func() { _ = exp.Reloader.Reload() })
+	defer stop()
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return serve(server, webFlags, logger)
+	return serve(server, er.web, logger)
 }
 
 func orDefault(file string) string {

@@ -5,9 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -72,14 +69,8 @@ func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, w
 		logger.Info("remediation configuration reloaded", "file", configFile, "mode", c.Mode)
 		return nil
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			_ = reload()
-		}
-	}()
+	stop := onHangup(func() { _ = reload() })
+	defer stop()
 	logger.Info("starting the remediation receiver", "version", version.Info(), "mode", cfg.Mode,
 		"webhook", remediate.WebhookPath, "targets", len(cfg.Targets), "rules", len(cfg.Rules))
 	if cfg.Mode == remediate.ModeDryRun {

@@ -35,3 +35,24 @@ func serve(server *http.Server, webFlags *web.FlagConfig, logger *slog.Logger) i
 	}
 	return 0
 }
+
+// onHangup calls reload on every SIGHUP until the returned stop is called.
+func onHangup(reload func()) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
+}

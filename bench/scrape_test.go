@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
@@ -26,20 +25,15 @@ func BenchmarkScrape(b *testing.B) {
 	if dsn == "" {
 		b.Skip("BENCH_DSN is not set: bench/run.sh sets it to its fixture; or point it at a server to measure")
 	}
-	cfg := &config.Config{}
-	if p := os.Getenv("BENCH_CONFIG"); p != "" {
-		var err error
-		if cfg, err = config.Load(p); err != nil {
-			b.Fatal(err)
-		}
-	}
 	cc, err := target.ParseDSN("BENCH_DSN", dsn, "")
 	if err != nil {
 		b.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	exp, err := exporter.New(exporter.Options{Config: cfg, Default: cc,
-		Build: exporter.BuildCollectors(exporter.DefaultCollectors(), quiet), Logger: quiet,
+	// The same assembly as the binary's: default collectors and the shipped
+	// queries.yaml.
+	exp, err := exporter.New(exporter.Settings{ConfigFile: os.Getenv("BENCH_CONFIG"), Collectors: exporter.DefaultCollectors(),
+		QueryPaths: []string{"../queries.yaml"}, Default: cc, Logger: quiet,
 		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: time.Minute, Max: time.Minute}})
 	if err != nil {
 		b.Fatal(err)

@@ -42,9 +42,10 @@ func CustomQueryMetrics() []*metric.Metric {
 }
 
 // CustomInstances loads queries.yaml files and makes one collector instance
-// per query, for the Scraper to run beside the built-in collectors.
-func CustomInstances(sources []CustomSource, enabled []string, opts Options) ([]*Instance, error) {
-	qs, err := LoadCustomQueries(sources, enabled)
+// per query, for the Scraper to run beside the built-in collectors (enabled)
+// and the exporter's other families (served).
+func CustomInstances(sources []CustomSource, enabled []string, served []Served) ([]*Instance, error) {
+	qs, err := LoadCustomQueries(sources, enabled, served...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 )
@@ -103,9 +104,10 @@ var (
 )
 
 // LoadCustomQueries reads and validates queries.yaml files. enabled names the
-// built-in collectors that run, whose metric names a query must not reuse.
-// Every problem is reported, each as "file:line: what; what to do".
-func LoadCustomQueries(sources []CustomSource, enabled []string) ([]*CustomQuery, error) {
+// built-in collectors that run and served the exporter's other families,
+// whose metric names a query must not reuse. Every problem is reported, each
+// as "file:line: what; what to do".
+func LoadCustomQueries(sources []CustomSource, enabled []string, served ...Served) ([]*CustomQuery, error) {
 	var all []*CustomQuery
 	var errs []string
 	for _, src := range sources {
@@ -130,7 +132,7 @@ func LoadCustomQueries(sources []CustomSource, enabled []string) ([]*CustomQuery
 		all = append(all, qs...)
 		errs = append(errs, es...)
 	}
-	errs = append(errs, checkCustomNames(all, enabled)...)
+	errs = append(errs, checkCustomNames(all, enabled, served)...)
 	if len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "\n"))
 	}
@@ -279,14 +281,14 @@ func parseCustomQuery(file string, k, v *yaml.Node) (*CustomQuery, []string) {
 			if err != nil {
 				add(val.Line, "runonserver %q: %v; or use min_version and max_version", r, err)
 			}
-			q.minVersion, q.maxVersion = maxInt(q.minVersion, lo), minBound(q.maxVersion, hi)
+			q.minVersion, q.maxVersion = max(q.minVersion, lo), minBound(q.maxVersion, hi)
 		case "min_version", "max_version":
 			n, err := versionNum(val)
 			if err != nil {
 				add(val.Line, "%s: %v", key.Value, err)
 			}
 			if key.Value == "min_version" {
-				q.minVersion = maxInt(q.minVersion, n)
+				q.minVersion = max(q.minVersion, n)
 			} else {
 				q.maxVersion = minBound(q.maxVersion, n)
 			}
@@ -543,13 +545,6 @@ func duration(n *yaml.Node, out *time.Duration) bool {
 	return true
 }
 
-func maxInt(a, b int) int {
-	if b > a {
-		return b
-	}
-	return a
-}
-
 // minBound is the tighter of two upper bounds where 0 means none.
 func minBound(a, b int) int {
 	switch {
@@ -579,9 +574,9 @@ func versionNum(n *yaml.Node) (int, error) {
 		}
 		return 0, fmt.Errorf("%d is not a PostgreSQL version; use a major such as 14 or a server_version_num such as 140000", v)
 	}
-	maj, min, ok := strings.Cut(s, ".")
-	a, err1 := strconv.Atoi(maj)
-	b, err2 := strconv.Atoi(min)
+	major, minor, ok := strings.Cut(s, ".")
+	a, err1 := strconv.Atoi(major)
+	b, err2 := strconv.Atoi(minor)
 	if !ok || err1 != nil || err2 != nil || a < 7 || a > 99 || b < 0 || b > 99 {
 		return 0, fmt.Errorf("%q is not a PostgreSQL version; use a major such as 14, \"9.6\" or a server_version_num such as 140000", s)
 	}
@@ -593,8 +588,8 @@ func versionNum(n *yaml.Node) (int, error) {
 
 // semverRange converts postgres_exporter's version ranges (">=10.0.0 <12.0.0",
 // space-separated comparisons that must all hold) to server_version_num
-// bounds: min <= version < max, 0 meaning unbounded.
-func semverRange(r string) (min, max int, err error) {
+// bounds: lo <= version < hi, 0 meaning unbounded.
+func semverRange(r string) (lo, hi int, err error) {
 	if strings.Contains(r, "||") {
 		return 0, 0, errors.New("alternatives (||) are not supported; split the query in two")
 	}
@@ -611,20 +606,20 @@ func semverRange(r string) (min, max int, err error) {
 		}
 		switch op {
 		case ">=":
-			min = maxInt(min, n)
+			lo = max(lo, n)
 		case ">":
-			min = maxInt(min, n+1)
+			lo = max(lo, n+1)
 		case "<":
-			max = minBound(max, n)
+			hi = minBound(hi, n)
 		case "<=":
-			max = minBound(max, n+1)
+			hi = minBound(hi, n+1)
 		case "", "=", "==":
-			min, max = maxInt(min, n), minBound(max, n+1)
+			lo, hi = max(lo, n), minBound(hi, n+1)
 		default:
 			return 0, 0, fmt.Errorf("unknown comparison %q; use >=, >, <, <= or =", op)
 		}
 	}
-	return min, max, nil
+	return lo, hi, nil
 }
 
 func semverNum(v string) (int, error) {
@@ -672,16 +667,40 @@ func (c *customColumn) typeName() string {
 	return "gauge"
 }
 
+// Served is a group of families the exporter serves besides the built-in
+// collectors' (its own pool and reload metrics, PgBouncers', backup
+// sources'), which a custom query must not reuse either.
+type Served struct {
+	By      string // who serves them, for messages: "the exporter's PgBouncer metrics"
+	Metrics []*metric.Metric
+}
+
 // checkCustomNames reports query names defined in two files, metric names used
-// twice, and names that an enabled built-in collector (or the framework)
-// already emits.
-func checkCustomNames(qs []*CustomQuery, enabled []string) []string {
+// twice, and names that an enabled built-in collector, the framework or
+// another part of the exporter already emits.
+func checkCustomNames(qs []*CustomQuery, enabled []string, served []Served) []string {
 	var errs []string
 	taken := map[string]string{} // exposed name -> who has it
-	var patterns [][2]string     // prefix, collector
+	type pattern struct{ prefix, who string }
+	var patterns []pattern
+	reserve := func(m *metric.Metric, who string) {
+		if m.Pattern {
+			prefix := m.Name[:strings.IndexAny(m.Name+"<", "<")]
+			patterns = append(patterns, pattern{prefix, fmt.Sprintf("the %s* metrics of %s", prefix, who)})
+			return
+		}
+		for _, n := range exposedNames(m.Name, m.TypeName()) {
+			taken[n] = "metric " + m.Name + " of " + who
+		}
+	}
 	for _, m := range append(MetaMetrics(), CustomQueryMetrics()...) {
 		for _, n := range exposedNames(m.Name, m.TypeName()) {
 			taken[n] = "the exporter's own meta-metric " + m.Name + "; rename the query"
+		}
+	}
+	for _, g := range served {
+		for _, m := range g.Metrics {
+			reserve(m, g.By+"; rename the query or column")
 		}
 	}
 	on := map[string]bool{}
@@ -693,13 +712,7 @@ func checkCustomNames(qs []*CustomQuery, enabled []string) []string {
 			continue
 		}
 		for _, m := range s.Metrics {
-			if m.Pattern {
-				patterns = append(patterns, [2]string{m.Name[:strings.IndexAny(m.Name+"<", "<")], s.Name})
-				continue
-			}
-			for _, n := range exposedNames(m.Name, m.TypeName()) {
-				taken[n] = fmt.Sprintf("metric %s of the built-in collector %s; rename the query or column, or disable that collector with --no-collector.%s", m.Name, s.Name, s.Name)
-			}
+			reserve(m, fmt.Sprintf("the built-in collector %s; rename the query or column, or disable that collector with --no-collector.%s", s.Name, s.Name))
 		}
 	}
 	queries := map[string]*CustomQuery{}
@@ -720,8 +733,8 @@ func checkCustomNames(qs []*CustomQuery, enabled []string) []string {
 				}
 			}
 			for _, p := range patterns {
-				if strings.HasPrefix(c.metric, p[0]) {
-					errs = append(errs, fmt.Sprintf("%s:%d: query %s: metric %s may clash with the %s* metrics of the built-in collector %s; rename the query or column, or disable that collector with --no-collector.%s", q.File, c.line, q.Name, c.metric, p[0], p[1], p[1]))
+				if strings.HasPrefix(c.metric, p.prefix) {
+					errs = append(errs, fmt.Sprintf("%s:%d: query %s: metric %s may clash with %s", q.File, c.line, q.Name, c.metric, p.who))
 					break
 				}
 			}

@@ -1,5 +1,10 @@
-// Package exporter serves the exporter's HTTP endpoints: /metrics for the
-// default target and the exporter itself, /probe for any configured target,
-// reload, health and readiness. It carries each scrape's deadline, taken from
-// Prometheus's X-Prometheus-Scrape-Timeout-Seconds header, down to every query.
+// Package exporter puts the exporter together and serves it. New is the one
+// path that builds it from the command line's Settings and the configuration
+// file (built-in collectors, custom queries including the built-in
+// queries.yaml, PgBouncers, backup sources), and Reloader the one path that
+// rebuilds it on SIGHUP or /-/reload; main, check-config, the tests and the
+// benchmark all use them. The HTTP side serves /metrics for the default target
+// and the exporter itself, /probe for any configured target, reload, health
+// and readiness, carrying each scrape's deadline, taken from Prometheus's
+// X-Prometheus-Scrape-Timeout-Seconds header, down to every query.
 package exporter

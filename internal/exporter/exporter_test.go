@@ -21,8 +21,8 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 var srv *pgtest.Server
@@ -53,9 +53,9 @@ func start(t *testing.T, cfgYAML, dsn string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp, err := exporter.New(exporter.Options{ConfigFile: path, Config: cfg, Default: mustConn(t, dsn),
-		Build: exporter.BuildCollectors(exporter.DefaultCollectors(), quiet), Logger: quiet,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
+	exp, err := exporter.NewFromConfig(exporter.Settings{ConfigFile: path, Collectors: exporter.DefaultCollectors(),
+		Default: mustConn(t, dsn), Logger: quiet,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,49 +2,41 @@ package exporter
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 
-// Reloader re-reads the config file on SIGHUP or POST /-/reload. A file that
-// does not load leaves the running configuration in force.
+// Reloader re-reads the configuration file on SIGHUP or POST /-/reload and
+// puts everything built from it in force at once: targets, collectors and
+// custom queries, PgBouncers and backup sources. A file that fails anywhere
+// leaves the running configuration in force.
 type Reloader struct {
-	Path   string
-	Server *Server
-	State  *State
-	Logger *slog.Logger
-	// Build makes the scraper for a config (the enabled collectors are fixed
-	// by flags; their settings come from the config).
-	Build func(*config.Config) (*collector.Scraper, error)
-
-	mu sync.Mutex
+	exporter *Exporter
+	mu       sync.Mutex
 }
 
-// Reload loads the file and, if it is valid, puts it in force.
+// Reload loads the file and, if everything built from it is valid, puts it
+// in force.
 func (r *Reloader) Reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cfg, err := config.Load(r.Path)
+	e := r.exporter
+	s := e.settings
+	cfg, err := config.Load(s.ConfigFile)
+	var p *plan
 	if err == nil {
-		err = cfg.CheckCollectors(collector.Known)
-	}
-	var sc *collector.Scraper
-	if err == nil {
-		sc, err = r.Build(cfg)
+		p, err = s.prepare(cfg, e.bouncers)
 	}
 	if err != nil {
-		r.State.Set(false)
-		r.Logger.Error("configuration reload failed; the previous configuration stays in force", "file", r.Path, "err", err)
+		e.State.Set(false)
+		s.Logger.Error("configuration reload failed; the previous configuration stays in force", "file", s.ConfigFile, "err", err)
 		return err
 	}
-	r.Server.Manager.Reload(cfg)
-	r.Server.SetScraper(sc)
-	r.State.Set(true)
-	r.Logger.Info("configuration reloaded", "file", r.Path)
+	e.apply(p, true)
+	e.State.Set(true)
+	s.Logger.Info("configuration reloaded", "file", s.ConfigFile)
 	return nil
 }
 

@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pghardening/pg_hardening_exporter/collector"
-	"github.com/pghardening/pg_hardening_exporter/internal/backup"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
-	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
 	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
 
@@ -23,42 +20,11 @@ func Render() []byte {
 	b.WriteString("Every PostgreSQL metric below comes with the framework's own `pg_up`, `pg_scrape_collector_success` and `pg_scrape_collector_duration_seconds`. ")
 	b.WriteString("Versions say which PostgreSQL majors have the source; a collector whose predicates do not hold on a server is skipped there and emits nothing.\n\n")
 
-	b.WriteString("## Scrape meta-metrics\n\nEmitted on `/metrics` (default target) and `/probe`.\n\n")
-	table(&b, collector.MetaMetrics())
-
-	b.WriteString("## Exporter\n\nEmitted on `/metrics` only, with the Go runtime and process metrics (`go_*`, `process_*`).\n\n")
-	table(&b, exporter.SelfMetrics())
-
-	b.WriteString("## Custom queries\n\nOne series per query of the loaded queries.yaml files (and per database, for queries that run on several); the queries' own metrics are named `<query>_<column>` (see docs/queries.md).\n\n")
-	table(&b, collector.CustomQueryMetrics())
-
-	b.WriteString("## PgBouncer\n\nEmitted on `/metrics` for every PgBouncer of the config file's `pgbouncers` section, labelled by its name. Versions are PgBouncer's; a column an older PgBouncer lacks is left out.\n\n")
-	table(&b, pgbouncer.Metrics())
-
-	b.WriteString("## Backup sources\n\nEmitted on `/metrics` only, one set per entry of `backup_sources` in the configuration file (docs/backup-manifest.md describes the manifest format).\n\n")
-	table(&b, backup.Metrics())
-
-	b.WriteString("## Remediation receiver\n\nEmitted by `pg_hardening_exporter remediate` on the receiver's own `/metrics` (not the exporter's), with its Go runtime and process metrics (docs/remediation.md describes the receiver).\n\n")
-	table(&b, remediate.Metrics())
-
-	for _, s := range collector.Specs() {
-		fmt.Fprintf(&b, "## Collector `%s`\n\n", s.Name)
-		state := "disabled by default (`--collector.%s` enables it)"
-		if s.Default {
-			state = "enabled by default (`--no-collector.%s` disables it)"
-		}
-		fmt.Fprintf(&b, "%s. Scope: %s, %s.", s.Help, s.Scope, fmt.Sprintf(state, s.Name))
-		if s.MinVersion > 0 {
-			fmt.Fprintf(&b, " Needs server_version_num >= %d.", s.MinVersion)
-		}
-		if s.Extension != "" {
-			fmt.Fprintf(&b, " Needs the `%s` extension.", s.Extension)
-		}
-		if s.TTL > 0 {
-			fmt.Fprintf(&b, " Cached for %s by default (`collectors.%s.ttl`).", s.TTL, s.Name)
-		}
-		b.WriteString("\n\n")
-		table(&b, s.Metrics)
+	served, collectors := exporter.Families()
+	receiver := exporter.FamilyGroup{Title: "Remediation receiver", Intro: "Emitted by `pg_hardening_exporter remediate` on the receiver's own `/metrics` (not the exporter's), with its Go runtime and process metrics (docs/remediation.md describes the receiver).", Metrics: remediate.Metrics()}
+	for _, g := range append(append(served, receiver), collectors...) {
+		fmt.Fprintf(&b, "## %s\n\n%s\n\n", g.Title, g.Intro)
+		table(&b, g.Metrics)
 	}
 	return b.Bytes()
 }
@@ -78,15 +44,10 @@ func table(b *bytes.Buffer, ms []*metric.Metric) {
 // receiver (served by its own process). Rule and dashboard tests check their
 // expressions against it.
 func All() []*metric.Metric {
-	var out []*metric.Metric
-	out = append(out, collector.MetaMetrics()...)
-	out = append(out, exporter.SelfMetrics()...)
-	out = append(out, collector.CustomQueryMetrics()...)
-	out = append(out, pgbouncer.Metrics()...)
-	out = append(out, backup.Metrics()...)
-	out = append(out, remediate.Metrics()...)
-	for _, s := range collector.Specs() {
-		out = append(out, s.Metrics...)
+	served, collectors := exporter.Families()
+	out := remediate.Metrics()
+	for _, g := range append(served, collectors...) {
+		out = append(out, g.Metrics...)
 	}
 	return out
 }

@@ -40,7 +40,7 @@ type Collector struct {
 	instances []*instance
 }
 
-// New makes a collector with no PgBouncers; Configure sets them.
+// New makes a collector with no PgBouncers; Prepare and Apply (or Configure) set them.
 func New(logger *slog.Logger) *Collector {
 	return &Collector{logger: logger}
 }
@@ -58,10 +58,13 @@ type instance struct {
 	downLogged bool
 }
 
-// Configure puts a new list of PgBouncers in force. PgBouncers whose settings
-// did not change keep their connection; removed ones are closed. On error
-// (an unreadable file, a bad connection string) nothing changes.
-func (c *Collector) Configure(bs []config.PgBouncer) error {
+// Set is a checked list of PgBouncers, ready to be put in force by Apply.
+type Set struct{ instances []*instance }
+
+// Prepare checks a list of PgBouncers and resolves their connection settings
+// (reading dsn_file, dsn_env and password_file) without touching the running
+// ones, so that a configuration that fails anywhere changes nothing.
+func (c *Collector) Prepare(bs []config.PgBouncer) (Set, error) {
 	var next []*instance
 	var errs []string
 	for _, b := range bs {
@@ -78,8 +81,15 @@ func (c *Collector) Configure(bs []config.PgBouncer) error {
 		})
 	}
 	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
+		return Set{}, errors.New(strings.Join(errs, "\n"))
 	}
+	return Set{instances: next}, nil
+}
+
+// Apply puts a prepared list in force. PgBouncers whose settings did not
+// change keep their connection; removed ones are closed.
+func (c *Collector) Apply(set Set) {
+	next := append([]*instance(nil), set.instances...)
 	c.mu.Lock()
 	old := map[string]*instance{}
 	for _, in := range c.instances {
@@ -96,6 +106,15 @@ func (c *Collector) Configure(bs []config.PgBouncer) error {
 	for _, o := range old {
 		o.close()
 	}
+}
+
+// Configure prepares and applies a list of PgBouncers; on error nothing changes.
+func (c *Collector) Configure(bs []config.PgBouncer) error {
+	set, err := c.Prepare(bs)
+	if err != nil {
+		return err
+	}
+	c.Apply(set)
 	return nil
 }
 

@@ -14,14 +14,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/backup"
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )
@@ -89,16 +88,6 @@ func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideS
 
 // collectors returns the PgBouncer and backup collectors for an exporter's
 // own /metrics.
-func (ss sideSources) collectors(t *testing.T) []prometheus.Collector {
-	t.Helper()
-	bouncers := pgbouncer.New(quiet)
-	if err := bouncers.Configure(ss.pgbouncers); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(bouncers.Close)
-	return []prometheus.Collector{bouncers, backup.NewCollector(ss.backups, quiet)}
-}
-
 // startCentralExporter serves an exporter with no default target, the way
 // one exporter serves many servers through /probe: its /metrics carries only
 // its own families (pools, PgBouncers, backup sources, build info). It probes
@@ -107,9 +96,9 @@ func startCentralExporter(ctx context.Context, t *testing.T, dsn string, ss side
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.Targets = []config.Target{{Name: probeTarget, DSN: dsn}}
-	exp, err := exporter.New(exporter.Options{Config: cfg, Build: exporter.BuildCollectors([]string{"database"}, quiet),
-		Self: ss.collectors(t), Logger: quiet,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
+	cfg.PgBouncers, cfg.BackupSources = ss.pgbouncers, ss.backups
+	exp, err := exporter.NewFromConfig(exporter.Settings{Collectors: []string{"database"}, Logger: quiet,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

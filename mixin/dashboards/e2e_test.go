@@ -15,14 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 // needsCondition lists the queries that legitimately return nothing against
@@ -52,21 +49,19 @@ var needsMajor = map[string]int{
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // startExporter serves the exporter's /metrics in-process, with every
-// registered collector, for dsn, and self on the same /metrics, the way one
-// exporter per server is scraped directly.
-func startExporter(t *testing.T, dsn string, self []prometheus.Collector) string {
+// registered collector, for dsn, and the side sources (a PgBouncer, backup
+// sources) in its configuration, the way one exporter per server is scraped
+// directly.
+func startExporter(t *testing.T, dsn string, ss sideSources) string {
 	t.Helper()
 	cfg := config.Defaults()
+	cfg.PgBouncers, cfg.BackupSources = ss.pgbouncers, ss.backups
 	def, err := target.ParseDSN("e2e", dsn, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, s := range collector.Specs() {
-		names = append(names, s.Name)
-	}
-	exp, err := exporter.New(exporter.Options{Config: cfg, Default: def, Build: exporter.BuildCollectors(names, quiet),
-		Self: self, Logger: quiet, Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
+	exp, err := exporter.NewFromConfig(exporter.Settings{Collectors: exporter.AllCollectors(), Default: def,
+		Logger: quiet, Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +174,7 @@ func TestPanelsReturnData(t *testing.T) {
 	// job postgres, and a central one whose own /metrics (job
 	// pg_hardening_exporter) carries its pools, PgBouncer and backup source.
 	side := startSideSources(ctx, t, s)
-	addr := startExporter(t, s.SuperuserDSN(""), side.collectors(t))
+	addr := startExporter(t, s.SuperuserDSN(""), side)
 	central := startCentralExporter(ctx, t, s.SuperuserDSN(""), side)
 	receiverAddr, notify := startReceiver(t, s.SuperuserDSN(""))
 	rules, _ := filepath.Glob(filepath.Join(rulesDir, "*.yml"))

@@ -301,9 +301,9 @@ func startExporter(t *testing.T, dsn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp, err := exporter.New(exporter.Options{ConfigFile: path, Config: cfg, Default: conn,
-		Build: exporter.BuildCollectors(exporter.DefaultCollectors(), quiet), Logger: quiet,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}})
+	exp, err := exporter.NewFromConfig(exporter.Settings{ConfigFile: path, Collectors: exporter.DefaultCollectors(),
+		Default: conn, Logger: quiet,
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
