@@ -8,7 +8,7 @@ import (
 )
 
 // StatementBuckets are the upper bounds of pg_statement_duration_seconds. They
-// hold 0.1 and 0.5 exactly, so the spec's P95 < 100 ms, P99 < 500 ms and
+// hold 0.1 and 0.5 exactly, so latency objectives such as P95 < 100 ms, P99 < 500 ms and a
 // 500 ms slow-query threshold are exact bucket ratios.
 var StatementBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 

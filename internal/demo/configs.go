@@ -16,7 +16,7 @@ func (r *run) writeConfigs(expPort, promPort, amPort, recPort int, superDSN stri
 `, r.pgb.Port)
 	}
 	files := map[string]string{
-		"exporter.yml": `# The spec's per-service pools.
+		"exporter.yml": `# Example per-service pools.
 pools:
   - {name: api, application_name: api, min_connections: 5, max_connections: 20}
   - {name: data-service, application_name: data-service, min_connections: 5, max_connections: 15}
