@@ -50,6 +50,7 @@ func Parse(file string, data []byte, cfg any, names Names, check func(*Errors)) 
 		return err
 	}
 	errs := NewErrors(file, names)
+	_ = yaml.Unmarshal(data, &errs.doc) // it decoded, so it parses
 	if check != nil {
 		check(errs)
 	}
@@ -61,6 +62,7 @@ func Parse(file string, data []byte, cfg any, names Names, check func(*Errors)) 
 type Errors struct {
 	file  string
 	names Names
+	doc   yaml.Node
 	list  []problem
 }
 
@@ -280,10 +282,14 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// KeyLine is the line of the key at path (a chain of mapping keys) in a parsed
-// document, or of the deepest key of path that exists, or 0. It places
-// problems found in decoded values, which keep no lines of their own.
-func KeyLine(root *yaml.Node, path ...string) int {
+// Line is the line of the key at path (a chain of mapping keys) in the file
+// that Parse decoded, or of the deepest key of path that exists, or 0. It
+// places problems found in decoded values, which keep no lines of their own.
+func (e *Errors) Line(path ...string) int {
+	return keyLine(&e.doc, path...)
+}
+
+func keyLine(root *yaml.Node, path ...string) int {
 	n := root
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]

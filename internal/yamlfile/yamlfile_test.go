@@ -113,17 +113,21 @@ func TestSyntaxErrorSaysWhatToDo(t *testing.T) {
 	}
 }
 
-func TestKeyLine(t *testing.T) {
-	var root yaml.Node
-	if err := yaml.Unmarshal([]byte("a:\n  b:\n    c: 1\nd: 2\n"), &root); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		path []string
-		want int
-	}{{[]string{"a", "b", "c"}, 3}, {[]string{"d"}, 4}, {[]string{"a", "x"}, 1}, {[]string{"zz"}, 0}, {[]string{"d", "e"}, 4}} {
-		if got := KeyLine(&root, tc.path...); got != tc.want {
-			t.Errorf("%v: %d, want %d", tc.path, got, tc.want)
+func TestLineOfAKeyPath(t *testing.T) {
+	var o outer
+	data := []byte("items:\n  - name: a\nby_name:\n  x:\n    name: b\n")
+	_ = Parse("f.yml", data, &o, names, func(e *Errors) {
+		for _, tc := range []struct {
+			path []string
+			want int
+		}{{[]string{"by_name", "x", "name"}, 5}, {[]string{"by_name"}, 3}, {[]string{"by_name", "y"}, 3}, {[]string{"zz"}, 0}, {[]string{"items", "name"}, 1}} {
+			if got := e.Line(tc.path...); got != tc.want {
+				t.Errorf("%v: %d, want %d", tc.path, got, tc.want)
+			}
 		}
+	})
+	e := NewErrors("f.yml", names)
+	if got := e.Line("items"); got != 0 {
+		t.Errorf("no document: %d", got)
 	}
 }
