@@ -183,21 +183,34 @@ func (c *Config) validateAndCheckFiles(errs *yamlfile.Errors) {
 	c.checkFiles(errs)
 }
 
-// UnmarshalYAML records the target's line.
+// Defaults of the settings of one target and one rule; 0 and "" in the file
+// mean these too.
+const (
+	defaultConcurrency   = 1
+	defaultOutsideWindow = "defer"
+)
+
+// UnmarshalYAML applies the target's defaults and records its line.
 func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 	type plain Target
 	if err := strictDecode(n, (*plain)(t), "Target"); err != nil {
 		return err
 	}
+	if t.Concurrency == 0 {
+		t.Concurrency = defaultConcurrency
+	}
 	t.Line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the rule's line.
+// UnmarshalYAML applies the rule's defaults and records its line.
 func (r *Rule) UnmarshalYAML(n *yaml.Node) error {
 	type plain Rule
 	if err := strictDecode(n, (*plain)(r), "Rule"); err != nil {
 		return err
+	}
+	if r.OutsideWindow == "" {
+		r.OutsideWindow = defaultOutsideWindow
 	}
 	r.Line = n.Line
 	return nil
@@ -281,9 +294,6 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 		if len(t.Match) == 0 {
 			add(t.Line, "target %q needs match: the labels that pick it, for example instance: db1:9932", t.Name)
 		}
-		if t.Concurrency == 0 {
-			t.Concurrency = 1
-		}
 		if t.Concurrency < 0 || t.Concurrency > 16 {
 			add(t.Line, "target %q: concurrency is %d; use 1 to 16", t.Name, t.Concurrency)
 		}
@@ -356,8 +366,6 @@ func (c *Config) validateRule(r *Rule, errs *yamlfile.Errors) {
 		add(r.Line, "rule for %s: cooldown must not be negative", r.Alertname)
 	}
 	switch r.OutsideWindow {
-	case "":
-		r.OutsideWindow = "defer"
 	case "defer", "skip":
 	default:
 		add(r.Line, "rule for %s: outside_window is %q; use defer or skip", r.Alertname, r.OutsideWindow)
