@@ -15,6 +15,8 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // CustomRowLimit caps the rows one custom query may return per database and
@@ -165,8 +167,6 @@ func pathErr(err error) error {
 	return err
 }
 
-var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 func parseCustomFile(file string, data []byte) (qs []*CustomQuery, errs []string) {
 	var root yaml.Node
 	err := func() (err error) {
@@ -178,11 +178,7 @@ func parseCustomFile(file string, data []byte) (qs []*CustomQuery, errs []string
 		return yaml.Unmarshal(data, &root)
 	}()
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			return nil, []string{fmt.Sprintf("%s:%s: %s; fix the YAML syntax", file, m[1], m[2])}
-		}
-		return nil, []string{fmt.Sprintf("%s: %s; fix the YAML syntax", file, msg)}
+		return nil, []string{yamlfile.Syntax(file, err)}
 	}
 	if len(root.Content) == 0 {
 		return nil, nil // an empty file defines no queries

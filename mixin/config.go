@@ -1,11 +1,7 @@
 package mixin
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -14,6 +10,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // Config is everything a user can change about the rule pack. Alert
@@ -123,115 +121,72 @@ func Defaults() *Config {
 	}
 }
 
-// Load reads a configuration file over the defaults. Errors name the file and
-// line.
+// Load reads a configuration file over the defaults (an empty path gives the
+// defaults). Errors name the file and line.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the mixin configuration: %w", err)
-	}
-	return Parse(path, data)
-}
-
-var lineErr = regexp.MustCompile(`^line (\d+): (.*)$`)
-
-// Parse decodes data (named name in errors) over the defaults and validates it.
-func Parse(name string, data []byte) (*Config, error) {
 	c := Defaults()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fileErrors(name, err)
-	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	if errs := c.validate(&root); len(errs) > 0 {
-		for i, e := range errs {
-			errs[i] = name + ":" + e
-		}
-		return nil, errors.New(strings.Join(errs, "\n"))
+	if err := yamlfile.Load(path, "the mixin configuration", c, fileNames, c.validate); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// fileErrors turns yaml's "line N: what" messages into "file:N: what".
-func fileErrors(name string, err error) error {
-	var lines []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		lines = te.Errors
-	} else {
-		lines = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
+// Parse decodes data (named name in errors) over the defaults and validates it.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Defaults()
+	if err := yamlfile.Parse(name, data, c, fileNames, c.validate); err != nil {
+		return nil, err
 	}
-	for i, l := range lines {
-		if m := lineErr.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
-			msg := m[2]
-			if strings.Contains(msg, "not found in type") {
-				msg += "; remove it or check its spelling against examples/mixin.yml"
-			}
-			lines[i] = name + ":" + m[1] + ": " + msg
-		} else {
-			lines[i] = name + ": " + l
-		}
-	}
-	return errors.New(strings.Join(lines, "\n"))
+	return c, nil
 }
 
-// lineOf finds the line of the value at path in the document (0 if absent).
-func lineOf(root *yaml.Node, path ...string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := 0
-	for _, key := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return line
+// fileNames are the words the mixin configuration's errors use.
+var fileNames = yamlfile.Names{
+	Section: func(goType string) string {
+		switch goType {
+		case "mixin.Config":
+			return "the top level"
+		case "mixin.Selectors":
+			return "selectors"
+		case "mixin.SLO":
+			return "slo"
+		case "mixin.AlertConfig":
+			return "an alert's settings"
 		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == key {
-				line, next = n.Content[i].Line, n.Content[i+1]
-				break
-			}
-		}
-		n = next
-	}
-	return line
+		return strings.TrimPrefix(goType, "mixin.")
+	},
+	Doc: "examples/mixin.yml",
 }
 
 var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-func (c *Config) validate(root *yaml.Node) []string {
-	var errs []string
-	add := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Sprintf("%d: ", line)+fmt.Sprintf(format, args...))
-	}
+func (c *Config) validate(errs *yamlfile.Errors) {
+	add := errs.Add
 	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}, {"backup", c.Selectors.Backup}} {
 		if err := checkSelector(s.val); err != nil {
-			add(lineOf(root, "selectors", s.key), "selectors.%s %q: %v; write label matchers without braces, e.g. job=\"postgres\"", s.key, s.val, err)
+			add(errs.Line("selectors", s.key), "selectors.%s %q: %v; write label matchers without braces, e.g. job=\"postgres\"", s.key, s.val, err)
 		}
 	}
 	if len(c.AggregationLabels) == 0 {
-		add(lineOf(root, "aggregation_labels"), "aggregation_labels is empty; list the labels that identify one server, e.g. [job, instance]")
+		add(errs.Line("aggregation_labels"), "aggregation_labels is empty; list the labels that identify one server, e.g. [job, instance]")
 	}
 	for _, l := range c.AggregationLabels {
 		if !labelName.MatchString(l) {
-			add(lineOf(root, "aggregation_labels"), "aggregation_labels: %q is not a label name; use letters, digits and underscores", l)
+			add(errs.Line("aggregation_labels"), "aggregation_labels: %q is not a label name; use letters, digits and underscores", l)
 		}
 	}
 	if !labelName.MatchString(c.ClusterLabel) {
-		add(lineOf(root, "cluster_label"), "cluster_label %q is not a label name; use letters, digits and underscores", c.ClusterLabel)
+		add(errs.Line("cluster_label"), "cluster_label %q is not a label name; use letters, digits and underscores", c.ClusterLabel)
 	}
 	if !strings.HasPrefix(c.RunbookURL, "http://") && !strings.HasPrefix(c.RunbookURL, "https://") {
-		add(lineOf(root, "runbook_url"), "runbook_url %q is not an http(s) URL; give the base URL of docs/runbooks", c.RunbookURL)
+		add(errs.Line("runbook_url"), "runbook_url %q is not an http(s) URL; give the base URL of docs/runbooks", c.RunbookURL)
 	}
 	for _, o := range []struct {
 		key string
 		v   float64
 	}{{"availability", c.SLO.Availability}, {"latency_p95", c.SLO.LatencyP95}, {"latency_p99", c.SLO.LatencyP99}} {
 		if !(o.v > 0 && o.v < 1) {
-			add(lineOf(root, "slo", o.key), "slo.%s %v is not between 0 and 1 (exclusive); write the objective as a fraction, e.g. 0.999", o.key, o.v)
+			add(errs.Line("slo", o.key), "slo.%s %v is not between 0 and 1 (exclusive); write the objective as a fraction, e.g. 0.999", o.key, o.v)
 		}
 	}
 	names := make([]string, 0, len(c.Alerts))
@@ -243,7 +198,7 @@ func (c *Config) validate(root *yaml.Node) []string {
 		a := c.Alerts[n]
 		spec := alertByName(n)
 		if spec == nil {
-			add(lineOf(root, "alerts", n), "alerts: there is no alert named %s; the names are listed in examples/mixin.yml", n)
+			add(errs.Line("alerts", n), "alerts: there is no alert named %s; the names are listed in examples/mixin.yml", n)
 			continue
 		}
 		for _, t := range []struct {
@@ -254,11 +209,10 @@ func (c *Config) validate(root *yaml.Node) []string {
 		}{{"info", a.Info, spec.Info != nil, "info"}, {"warning", a.Warning, spec.Warning != nil, "warning"},
 			{"critical", a.Critical, spec.Critical != nil, "critical"}, {"min", a.Min, spec.Min != nil, "guard"}} {
 			if t.set != nil && !t.has {
-				add(lineOf(root, "alerts", n, t.key), "alerts.%s.%s: %s has no %s threshold; remove the key (the alert's settings are in examples/mixin.yml)", n, t.key, n, t.tier)
+				add(errs.Line("alerts", n, t.key), "alerts.%s.%s: %s has no %s threshold; remove the key (the alert's settings are in examples/mixin.yml)", n, t.key, n, t.tier)
 			}
 		}
 	}
-	return errs
 }
 
 // checkSelector accepts a comma-separated list of name op "value" matchers.

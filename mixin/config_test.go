@@ -11,9 +11,9 @@ func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, want string
 	}{
-		{"unknown top-level key", "selector: x\n", `m.yml:1: field selector not found in type mixin.Config; remove it`},
-		{"unknown nested key", "slo:\n  availability: 0.99\n  avail: 1\n", `m.yml:3: field avail not found`},
-		{"unknown alert key", "alerts:\n  PostgresDown:\n    treshold: 3\n", `m.yml:3: field treshold not found`},
+		{"unknown top-level key", "selector: x\n", `m.yml:1: unknown key "selector" in the top level; check its spelling against examples/mixin.yml`},
+		{"unknown nested key", "slo:\n  availability: 0.99\n  avail: 1\n", `m.yml:3: unknown key "avail" in slo`},
+		{"unknown alert key", "alerts:\n  PostgresDown:\n    treshold: 3\n", `m.yml:3: unknown key "treshold" in an alert's settings`},
 		{"bad duration", "alerts:\n  PostgresDown:\n    for: 5 minutes\n", `m.yml:3: "5 minutes" is not a duration`},
 		{"bad threshold", "alerts:\n  PostgresConnectionsHigh:\n    warning: lots\n", `m.yml:3: "lots" is not a number or a duration`},
 		{"unknown alert", "alerts:\n  PostgresDwn:\n    for: 1m\n", `m.yml:2: alerts: there is no alert named PostgresDwn`},

@@ -3,9 +3,7 @@ package remediate
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -153,46 +151,66 @@ func Defaults() *Config {
 // File is the path the configuration was read from.
 func (c *Config) File() string { return c.file }
 
-// Load reads and validates path.
+// Load reads and validates path, and checks the files and environment
+// variables it names (see checkFiles).
 func Load(path string) (*Config, error) {
 	if path == "" {
 		return nil, errors.New("remediate needs --config.file; examples/remediate.yml is a starting point")
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read config file: %w", err)
-	}
-	return Parse(path, data)
-}
-
-// Parse decodes and validates data as if read from file.
-func Parse(file string, data []byte) (*Config, error) {
 	cfg := Defaults()
-	cfg.file = file
-	if err := yamlfile.Decode(file, data, cfg, fileNames); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
+	cfg.file = path
+	if err := yamlfile.Load(path, "config file", cfg, fileNames, cfg.validateAndCheckFiles); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-// UnmarshalYAML records the target's line.
+// Parse decodes and validates data as if read from file, and checks the
+// files and environment variables it names.
+func Parse(file string, data []byte) (*Config, error) {
+	cfg := Defaults()
+	cfg.file = file
+	if err := yamlfile.Parse(file, data, cfg, fileNames, cfg.validateAndCheckFiles); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// validateAndCheckFiles reports every problem of the file at once: those of
+// its values and those of the files and variables they name.
+func (c *Config) validateAndCheckFiles(errs *yamlfile.Errors) {
+	c.validate(errs)
+	c.checkFiles(errs)
+}
+
+// Defaults of the settings of one target and one rule; 0 and "" in the file
+// mean these too.
+const (
+	defaultConcurrency   = 1
+	defaultOutsideWindow = "defer"
+)
+
+// UnmarshalYAML applies the target's defaults and records its line.
 func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 	type plain Target
 	if err := strictDecode(n, (*plain)(t), "Target"); err != nil {
 		return err
 	}
+	if t.Concurrency == 0 {
+		t.Concurrency = defaultConcurrency
+	}
 	t.Line = n.Line
 	return nil
 }
 
-// UnmarshalYAML records the rule's line.
+// UnmarshalYAML applies the rule's defaults and records its line.
 func (r *Rule) UnmarshalYAML(n *yaml.Node) error {
 	type plain Rule
 	if err := strictDecode(n, (*plain)(r), "Rule"); err != nil {
 		return err
+	}
+	if r.OutsideWindow == "" {
+		r.OutsideWindow = defaultOutsideWindow
 	}
 	r.Line = n.Line
 	return nil
@@ -208,20 +226,11 @@ func (w *Window) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (c *Config) at(line int) string {
-	if line == 0 {
-		return c.file
-	}
-	return fmt.Sprintf("%s:%d", c.file, line)
-}
-
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
-func (c *Config) validate() error {
-	var errs []string
-	add := func(line int, format string, args ...any) {
-		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
-	}
+// validate checks the decoded values; it reads no files and no environment.
+func (c *Config) validate(errs *yamlfile.Errors) {
+	add := errs.Add
 	if c.Mode != ModeDryRun && c.Mode != ModeEnforce {
 		add(0, "mode is %q; use dry-run (report only) or enforce", c.Mode)
 	}
@@ -279,41 +288,48 @@ func (c *Config) validate() error {
 		default:
 			seen[t.Name] = t.Line
 		}
-		n := 0
-		for _, s := range []string{t.DSN, t.DSNFile, t.DSNEnv} {
-			if s != "" {
-				n++
-			}
-		}
-		if n != 1 {
+		if t.sources() != 1 {
 			add(t.Line, "target %q needs exactly one of dsn, dsn_file and dsn_env", t.Name)
-		}
-		if n == 1 {
-			if _, err := t.connConfig(); err != nil {
-				add(t.Line, "%v", err)
-			}
 		}
 		if len(t.Match) == 0 {
 			add(t.Line, "target %q needs match: the labels that pick it, for example instance: db1:9932", t.Name)
-		}
-		if t.Concurrency == 0 {
-			t.Concurrency = 1
 		}
 		if t.Concurrency < 0 || t.Concurrency > 16 {
 			add(t.Line, "target %q: concurrency is %d; use 1 to 16", t.Name, t.Concurrency)
 		}
 	}
 	for _, r := range c.Rules {
-		c.validateRule(r, add, func(msg string) { errs = append(errs, msg) })
+		c.validateRule(r, errs)
 	}
-	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return lineOf(errs[i]) < lineOf(errs[j]) })
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
 }
 
-func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw func(string)) {
+// checkFiles reads the connection settings of every target that names
+// exactly one source (dsn_file, dsn_env, password_file), so that a missing
+// file or unset variable is reported at load, not at the first alert.
+func (c *Config) checkFiles(errs *yamlfile.Errors) {
+	for _, t := range c.Targets {
+		if t.sources() != 1 {
+			continue // validate reported it
+		}
+		if _, err := t.connConfig(); err != nil {
+			errs.Add(t.Line, "%v", err)
+		}
+	}
+}
+
+// sources counts the target's dsn, dsn_file and dsn_env settings.
+func (t *Target) sources() int {
+	n := 0
+	for _, s := range []string{t.DSN, t.DSNFile, t.DSNEnv} {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *Config) validateRule(r *Rule, errs *yamlfile.Errors) {
+	add := errs.Add
 	if r.Alertname == "" {
 		add(r.Line, "a rule needs alertname")
 	}
@@ -326,9 +342,7 @@ func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw fun
 	p := spec.params()
 	if r.Params.Kind != 0 {
 		if err := strictDecode(&r.Params, p, "params of "+r.Action); err != nil {
-			for _, e := range strings.Split(yamlfile.Located(c.file, err, fileNames).Error(), "\n") {
-				addRaw(e)
-			}
+			errs.AddDecode(err)
 			return
 		}
 	}
@@ -352,8 +366,6 @@ func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw fun
 		add(r.Line, "rule for %s: cooldown must not be negative", r.Alertname)
 	}
 	switch r.OutsideWindow {
-	case "":
-		r.OutsideWindow = "defer"
 	case "defer", "skip":
 	default:
 		add(r.Line, "rule for %s: outside_window is %q; use defer or skip", r.Alertname, r.OutsideWindow)
@@ -365,16 +377,6 @@ func (c *Config) validateRule(r *Rule, add func(int, string, ...any), addRaw fun
 		}
 		r.window = w
 	}
-}
-
-var lineNumRE = regexp.MustCompile(`:(\d+): `)
-
-func lineOf(msg string) int {
-	var n int
-	if m := lineNumRE.FindStringSubmatch(msg); m != nil {
-		fmt.Sscan(m[1], &n)
-	}
-	return n
 }
 
 func compileAll(patterns []string) ([]*regexp.Regexp, error) {

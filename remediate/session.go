@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,29 +37,8 @@ func (ex *execution) action() string { return ex.job.rule.Action }
 // connConfig reads the target's connection settings (files are read on every
 // configuration load, so a rotated password takes effect on SIGHUP).
 func (t *Target) connConfig() (*pgx.ConnConfig, error) {
-	dsn, setting := t.DSN, fmt.Sprintf("target %q dsn", t.Name)
-	switch {
-	case t.DSNFile != "":
-		b, err := os.ReadFile(t.DSNFile)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: cannot read dsn_file: %v", t.Name, err)
-		}
-		dsn, setting = strings.TrimSpace(string(b)), fmt.Sprintf("target %q dsn_file", t.Name)
-	case t.DSNEnv != "":
-		dsn, setting = os.Getenv(t.DSNEnv), fmt.Sprintf("target %q dsn_env %s", t.Name, t.DSNEnv)
-		if dsn == "" {
-			return nil, fmt.Errorf("%s: the environment variable is empty or unset", setting)
-		}
-	}
-	pass := ""
-	if t.PasswordFile != "" {
-		b, err := os.ReadFile(t.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: cannot read password_file: %v", t.Name, err)
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
-	}
-	return target.ParseDSN(setting, dsn, pass)
+	s := target.ConnSettings{Kind: "target", Name: t.Name, DSN: t.DSN, DSNFile: t.DSNFile, DSNEnv: t.DSNEnv, PasswordFile: t.PasswordFile}
+	return s.ConnConfig(os.Getenv)
 }
 
 // connect opens a session to db ("" is the target's own database) with the

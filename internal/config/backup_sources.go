@@ -1,11 +1,12 @@
 package config
 
 import (
-	"fmt"
 	"regexp"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // Backup source types.
@@ -69,11 +70,8 @@ func (b *BackupSource) UnmarshalYAML(n *yaml.Node) error {
 var backupNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
 // validateBackupSources returns one message per problem, each with file:line.
-func (c *Config) validateBackupSources() []string {
-	var errs []string
-	add := func(line int, format string, args ...any) {
-		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
-	}
+func (c *Config) validateBackupSources(errs *yamlfile.Errors) {
+	add := errs.Add
 	seen := map[string]int{}
 	for _, b := range c.BackupSources {
 		switch {
@@ -124,5 +122,4 @@ func (c *Config) validateBackupSources() []string {
 			add(b.Line, "backup source %q: size_window is %d; use 1 to 100", b.Name, b.SizeWindow)
 		}
 	}
-	return errs
 }

@@ -4,9 +4,7 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -137,30 +135,22 @@ func Defaults() *Config {
 // File is the path the config was read from ("" for defaults).
 func (c *Config) File() string { return c.file }
 
-// Load reads, decodes and validates path. An empty path gives the defaults.
+// Load reads, decodes and validates path. An empty path gives the defaults,
+// checked the same way.
 func Load(path string) (*Config, error) {
 	cfg := Defaults()
-	if path == "" {
-		if err := cfg.validate(); err != nil {
-			return nil, err
-		}
-		return cfg, nil
+	cfg.file = path
+	if err := yamlfile.Load(path, "config file", cfg, fileNames, cfg.validate); err != nil {
+		return nil, err
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read config file: %w", err)
-	}
-	return Parse(path, data)
+	return cfg, nil
 }
 
 // Parse decodes and validates data as if read from file.
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := Defaults()
 	cfg.file = file
-	if err := yamlfile.Decode(file, data, cfg, fileNames); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
+	if err := yamlfile.Parse(file, data, cfg, fileNames, cfg.validate); err != nil {
 		return nil, err
 	}
 	return cfg, nil
@@ -251,21 +241,10 @@ func (cs *Collectors) UnmarshalYAML(n *yaml.Node) error {
 
 var targetNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
-func (c *Config) at(line int) string {
-	if c.file == "" {
-		return "config"
-	}
-	if line == 0 {
-		return c.file
-	}
-	return fmt.Sprintf("%s:%d", c.file, line)
-}
-
-func (c *Config) validate() error {
-	var errs []string
-	add := func(line int, format string, args ...any) {
-		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
-	}
+// validate reports every problem of the decoded file to errs. It reads no
+// files and no environment: connection settings are resolved when used.
+func (c *Config) validate(errs *yamlfile.Errors) {
+	add := errs.Add
 	seen := map[string]int{}
 	for _, t := range c.Targets {
 		switch {
@@ -343,31 +322,22 @@ func (c *Config) validate() error {
 			add(cc.Line, "collectors.%s.ttl must not be negative", name)
 		}
 	}
-	c.validatePools(add)
-	errs = append(errs, c.validatePgBouncers()...)
-	errs = append(errs, c.validateCustomQueries()...)
-	errs = append(errs, c.validateBackupSources()...)
-	errs = append(errs, c.validateObjects()...)
-	if len(errs) > 0 {
-		sort.Strings(errs)
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
+	c.validatePools(errs)
+	c.validatePgBouncers(errs)
+	c.validateCustomQueries(errs)
+	c.validateBackupSources(errs)
+	c.validateObjects(errs)
 }
 
 // CheckCollectors reports collector settings for collectors that do not exist.
 func (c *Config) CheckCollectors(known func(string) bool) error {
-	var errs []string
+	errs := yamlfile.NewErrors(c.file, fileNames)
 	for name, cc := range c.Collectors {
 		if !known(name) {
-			errs = append(errs, fmt.Sprintf("%s: collectors.%s: no collector has that name; --help lists them", c.at(cc.Line), name))
+			errs.Add(cc.Line, "collectors.%s: no collector has that name; --help lists them", name)
 		}
 	}
-	sort.Strings(errs)
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	return nil
+	return errs.Err()
 }
 
 var allowedAuthOptions = map[string]bool{

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // QueryFiles lists queries.yaml files of user-defined SQL collectors.
@@ -24,12 +26,10 @@ func (q *QueryFiles) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (c *Config) validateCustomQueries() []string {
-	var errs []string
+func (c *Config) validateCustomQueries(errs *yamlfile.Errors) {
 	for _, p := range c.CustomQueries.Paths {
 		if p == "" {
-			errs = append(errs, c.at(c.CustomQueries.Line)+": custom_queries holds an empty path; name a queries.yaml file or remove the entry")
+			errs.Add(c.CustomQueries.Line, "custom_queries holds an empty path; name a queries.yaml file or remove the entry")
 		}
 	}
-	return errs
 }

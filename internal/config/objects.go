@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // Objects bounds the per-object series of the tables, indexes, bloat,
@@ -188,12 +190,9 @@ func (o *Objects) SizesTTLOr() time.Duration {
 }
 
 // validateObjects checks the objects section and compiles its patterns.
-func (c *Config) validateObjects() []string {
+func (c *Config) validateObjects(errs *yamlfile.Errors) {
 	o := &c.Objects
-	var errs []string
-	add := func(format string, args ...any) {
-		errs = append(errs, c.at(o.Line)+": "+fmt.Sprintf(format, args...))
-	}
+	add := func(format string, args ...any) { errs.Add(o.Line, format, args...) }
 	checkN := func(name string, v *int) {
 		if v != nil && (*v < 0 || *v > maxTopN) {
 			add("objects.%s is %d; use 0 (only the per-database aggregate) to %d", name, *v, maxTopN)
@@ -222,7 +221,6 @@ func (c *Config) validateObjects() []string {
 	if o.SizesTTL < 0 {
 		add("objects.sizes_ttl must not be negative; use a duration such as 5m")
 	}
-	return errs
 }
 
 // ByteSize is a size in bytes, written as a number of bytes or with a unit:

@@ -1,10 +1,11 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // PgBouncer is one PgBouncer whose admin console /metrics reads. Its
@@ -46,11 +47,8 @@ func (p PgBouncer) EffectiveTimeout() time.Duration {
 	return p.Timeout
 }
 
-func (c *Config) validatePgBouncers() []string {
-	var errs []string
-	add := func(line int, format string, args ...any) {
-		errs = append(errs, c.at(line)+": "+fmt.Sprintf(format, args...))
-	}
+func (c *Config) validatePgBouncers(errs *yamlfile.Errors) {
+	add := errs.Add
 	seen := map[string]int{}
 	for _, p := range c.PgBouncers {
 		switch {
@@ -74,5 +72,4 @@ func (c *Config) validatePgBouncers() []string {
 			add(p.Line, "pgbouncer %q has a negative timeout; use a duration such as 5s, or leave it out for %s", p.Name, DefaultPgBouncerTimeout)
 		}
 	}
-	return errs
 }

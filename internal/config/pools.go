@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
 // Pool is one service's connection pool as the server sees it: the sessions
@@ -100,7 +102,8 @@ var poolNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,63}$`)
 
 // validatePools checks the pools and activity sections and compiles the
 // pools' patterns.
-func (c *Config) validatePools(add func(line int, format string, args ...any)) {
+func (c *Config) validatePools(errs *yamlfile.Errors) {
+	add := errs.Add
 	seen := map[string]int{}
 	for i := range c.Pools {
 		p := &c.Pools[i]

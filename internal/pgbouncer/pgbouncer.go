@@ -123,29 +123,12 @@ func (c *Collector) Configure(bs []config.PgBouncer) error {
 // protocol), and no startup parameters but application_name, which PgBouncer
 // accepts; it refuses others unless listed in ignore_startup_parameters.
 func connConfig(b config.PgBouncer) (*pgx.ConnConfig, error) {
-	dsn, setting := b.DSN, fmt.Sprintf("pgbouncer %q dsn", b.Name)
-	switch {
-	case b.DSNFile != "":
-		raw, err := os.ReadFile(b.DSNFile)
-		if err != nil {
-			return nil, fmt.Errorf("pgbouncer %q: cannot read dsn_file: %v; make it readable by the exporter's user", b.Name, err)
-		}
-		dsn, setting = strings.TrimSpace(string(raw)), fmt.Sprintf("pgbouncer %q dsn_file %s", b.Name, b.DSNFile)
-	case b.DSNEnv != "":
-		dsn, setting = os.Getenv(b.DSNEnv), fmt.Sprintf("pgbouncer %q dsn_env %s", b.Name, b.DSNEnv)
-		if dsn == "" {
-			return nil, fmt.Errorf("%s: the variable is empty or unset; set it to the PgBouncer admin console's connection string", setting)
-		}
+	s := target.ConnSettings{Kind: "pgbouncer", Name: b.Name, DSN: b.DSN, DSNFile: b.DSNFile, DSNEnv: b.DSNEnv, PasswordFile: b.PasswordFile}
+	r, err := s.Resolve(os.Getenv)
+	if err != nil {
+		return nil, err
 	}
-	password := ""
-	if b.PasswordFile != "" {
-		raw, err := os.ReadFile(b.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("pgbouncer %q: cannot read password_file: %v; make it readable by the exporter's user", b.Name, err)
-		}
-		password = strings.TrimRight(string(raw), "\r\n")
-	}
-	cfg, err := target.ParseDSN(setting, dsn, password)
+	cfg, err := target.ParseDSN(r.Setting, r.DSN, r.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +136,7 @@ func connConfig(b config.PgBouncer) (*pgx.ConnConfig, error) {
 		cfg.Database = AdminDatabase
 	}
 	if cfg.Database != AdminDatabase {
-		return nil, fmt.Errorf("%s names database %q; PgBouncer's statistics live in its admin database, use /%s", setting, cfg.Database, AdminDatabase)
+		return nil, fmt.Errorf("%s names database %q; PgBouncer's statistics live in its admin database, use /%s", r.Setting, cfg.Database, AdminDatabase)
 	}
 	cfg.RuntimeParams = map[string]string{"application_name": target.ApplicationName}
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol

@@ -81,11 +81,11 @@ func valueOrFile(getenv Getenv, name string) (value, setting string, err error) 
 	if path == "" {
 		return "", "", nil
 	}
-	b, err := os.ReadFile(path)
+	v, err := readSecret(path)
 	if err != nil {
-		return "", "", fmt.Errorf("%s_FILE: cannot read %s: %v; make the file readable by the exporter's user", name, path, pathError(err))
+		return "", "", fmt.Errorf("%s_FILE: cannot read %s: %v; make the file readable by the exporter's user", name, path, err)
 	}
-	return strings.TrimRight(string(b), "\r\n"), name + "_FILE", nil
+	return v, name + "_FILE", nil
 }
 
 func pathError(err error) error {

@@ -144,29 +144,8 @@ func (m *Manager) evictLocked() {
 }
 
 func targetConn(tc config.Target) (*pgx.ConnConfig, error) {
-	dsn, setting := tc.DSN, fmt.Sprintf("target %q dsn", tc.Name)
-	switch {
-	case tc.DSNFile != "":
-		b, err := os.ReadFile(tc.DSNFile)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: cannot read dsn_file: %v", tc.Name, pathError(err))
-		}
-		dsn, setting = strings.TrimSpace(string(b)), fmt.Sprintf("target %q dsn_file", tc.Name)
-	case tc.DSNEnv != "":
-		dsn, setting = os.Getenv(tc.DSNEnv), fmt.Sprintf("target %q dsn_env %s", tc.Name, tc.DSNEnv)
-		if dsn == "" {
-			return nil, fmt.Errorf("%s: the environment variable is empty or unset", setting)
-		}
-	}
-	pass := ""
-	if tc.PasswordFile != "" {
-		b, err := os.ReadFile(tc.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("target %q: cannot read password_file: %v", tc.Name, pathError(err))
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
-	}
-	return ParseDSN(setting, dsn, pass)
+	s := ConnSettings{Kind: "target", Name: tc.Name, DSN: tc.DSN, DSNFile: tc.DSNFile, DSNEnv: tc.DSNEnv, PasswordFile: tc.PasswordFile}
+	return s.ConnConfig(os.Getenv)
 }
 
 // addressConn builds a connection from a probe address and an auth module.
@@ -202,11 +181,10 @@ func addressConn(addr string, am config.AuthModule) (*pgx.ConnConfig, error) {
 	u.RawQuery = q.Encode()
 	pass := am.UserPass.Password
 	if am.UserPass.PasswordFile != "" {
-		b, err := os.ReadFile(am.UserPass.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("auth module password_file: cannot read it: %v", pathError(err))
+		var err error
+		if pass, err = readSecret(am.UserPass.PasswordFile); err != nil {
+			return nil, fmt.Errorf("auth module password_file: cannot read it: %v", err)
 		}
-		pass = strings.TrimRight(string(b), "\r\n")
 	}
 	u.User = url.User(am.UserPass.Username)
 	cc, err := ParseDSN(fmt.Sprintf("target %q", addr), u.String(), pass)

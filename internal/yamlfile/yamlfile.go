@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -23,6 +26,118 @@ type Names struct {
 	Doc     string
 }
 
+// Load reads the file at path and parses it into cfg (see Parse). An empty
+// path reads nothing: cfg keeps the defaults it holds, and they are checked
+// the same way a file's values are. what names the file in a read error
+// ("config file").
+func Load(path, what string, cfg any, names Names, check func(*Errors)) error {
+	var data []byte
+	if path != "" {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return fmt.Errorf("cannot read %s: %w", what, err)
+		}
+	}
+	return Parse(path, data, cfg, names, check)
+}
+
+// Parse decodes data, read from file, into cfg, which holds the defaults
+// beforehand, with unknown keys rejected; then check reports every problem
+// it finds in the values. Either all decode errors or all of check's are
+// returned at once, one per line, sorted by line.
+func Parse(file string, data []byte, cfg any, names Names, check func(*Errors)) error {
+	if err := Decode(file, data, cfg, names); err != nil {
+		return err
+	}
+	errs := NewErrors(file, names)
+	_ = yaml.Unmarshal(data, &errs.doc) // it decoded, so it parses
+	if check != nil {
+		check(errs)
+	}
+	return errs.Err()
+}
+
+// Errors collects the problems found in one file, each as
+// "file:line: what is wrong; what to do".
+type Errors struct {
+	file  string
+	names Names
+	doc   yaml.Node
+	list  []problem
+}
+
+type problem struct {
+	line int
+	msg  string
+}
+
+// NewErrors collects problems of file; names words the decode errors that
+// AddDecode receives.
+func NewErrors(file string, names Names) *Errors {
+	return &Errors{file: file, names: names}
+}
+
+// At is "file:line", just the file for line 0 (the file as a whole, or a
+// value that has no line, such as a default), and "config" for the defaults
+// with no file at all.
+func (e *Errors) At(line int) string {
+	return At(e.file, line)
+}
+
+// At formats a place in a file as Errors does.
+func At(file string, line int) string {
+	switch {
+	case file == "":
+		return "config"
+	case line == 0:
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, line)
+}
+
+// Add records a problem at line (0 for the file as a whole).
+func (e *Errors) Add(line int, format string, args ...any) {
+	e.list = append(e.list, problem{line, e.At(line) + ": " + fmt.Sprintf(format, args...)})
+}
+
+// AddDecode records every message of an error from decoding a part of the
+// file later (StrictDecode, yaml.Node.Decode), each at its line.
+func (e *Errors) AddDecode(err error) {
+	for _, msg := range strings.Split(Located(e.file, err, e.names).Error(), "\n") {
+		line := 0
+		if m := locatedRE.FindStringSubmatch(msg); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+		e.list = append(e.list, problem{line, msg})
+	}
+}
+
+var locatedRE = regexp.MustCompile(`^[^\n]*?:(\d+): `)
+
+// Len is the number of problems recorded.
+func (e *Errors) Len() int { return len(e.list) }
+
+// Err returns nil when nothing was recorded, or every problem, one per line,
+// sorted by line and then by text, so that the order does not depend on map
+// iteration.
+func (e *Errors) Err() error {
+	if len(e.list) == 0 {
+		return nil
+	}
+	sort.Slice(e.list, func(i, j int) bool {
+		a, b := e.list[i], e.list[j]
+		if a.line != b.line {
+			return a.line < b.line
+		}
+		return a.msg < b.msg
+	})
+	msgs := make([]string, len(e.list))
+	for i, p := range e.list {
+		msgs[i] = p.msg
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
 // Decode decodes data into out with unknown keys rejected; an empty document
 // leaves out as it is.
 func Decode(file string, data []byte, out any, names Names) error {
@@ -34,7 +149,8 @@ func Decode(file string, data []byte, out any, names Names) error {
 	return nil
 }
 
-// Located rewrites yaml.v3's "line N: ..." messages as "file:N: ...", one per line.
+// Located rewrites yaml.v3's "line N: ..." messages as "file:N: ...", one per
+// line; unknown keys are worded with names.
 func Located(file string, err error, names Names) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -44,7 +160,16 @@ func Located(file string, err error, names Names) error {
 		}
 		return errors.New(strings.Join(msgs, "\n"))
 	}
-	return errors.New(locate(file, strings.TrimPrefix(err.Error(), "yaml: "), names))
+	if strings.HasPrefix(err.Error(), "yaml: ") {
+		return errors.New(Syntax(file, err))
+	}
+	return errors.New(locate(file, err.Error(), names))
+}
+
+// Syntax words an error of the YAML parser itself (yaml.v3 prefixes those
+// with "yaml: ") as "file:line: what; fix the YAML syntax".
+func Syntax(file string, err error) string {
+	return locate(file, strings.TrimPrefix(err.Error(), "yaml: "), Names{}) + "; fix the YAML syntax"
 }
 
 var (
@@ -155,4 +280,33 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 		out[name] = f.Type
 	}
 	return out
+}
+
+// Line is the line of the key at path (a chain of mapping keys) in the file
+// that Parse decoded, or of the deepest key of path that exists, or 0. It
+// places problems found in decoded values, which keep no lines of their own.
+func (e *Errors) Line(path ...string) int {
+	return keyLine(&e.doc, path...)
+}
+
+func keyLine(root *yaml.Node, path ...string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, key := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line, next = n.Content[i].Line, n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return line
 }

@@ -1,6 +1,9 @@
 package yamlfile
 
 import (
+	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,5 +62,72 @@ func TestSyntaxErrorNamesFileAndLine(t *testing.T) {
 	err := Decode("f.yml", []byte("items: [\n"), &o, names)
 	if err == nil || !strings.HasPrefix(err.Error(), "f.yml:") {
 		t.Fatalf("%v", err)
+	}
+}
+
+func TestParseReportsEveryProblemSortedByLine(t *testing.T) {
+	var o outer
+	err := Parse("f.yml", []byte("items: [{name: a}]\n"), &o, names, func(e *Errors) {
+		e.Add(12, "b at twelve")
+		e.Add(2, "at two")
+		e.Add(0, "the whole file")
+		e.Add(12, "a at twelve")
+		e.AddDecode(&yaml.TypeError{Errors: []string{"line 7: field x not found in type yamlfile.inner"}})
+	})
+	want := strings.Join([]string{
+		"f.yml: the whole file",
+		"f.yml:2: at two",
+		`f.yml:7: unknown key "x" in inner; check its spelling against the docs`,
+		"f.yml:12: a at twelve",
+		"f.yml:12: b at twelve",
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Fatalf("got\n%v\nwant\n%s", err, want)
+	}
+	if err := Parse("f.yml", nil, &o, names, func(*Errors) {}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadWithoutPathChecksTheDefaults(t *testing.T) {
+	o := outer{Items: []inner{{Name: "default"}}}
+	err := Load("", "test file", &o, names, func(e *Errors) {
+		if o.Items[0].Name == "default" {
+			e.Add(0, "checked")
+		}
+	})
+	if err == nil || err.Error() != "config: checked" {
+		t.Fatalf("got %v", err)
+	}
+	err = Load(filepath.Join(t.TempDir(), "none.yml"), "test file", &o, names, nil)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "cannot read test file: ") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSyntaxErrorSaysWhatToDo(t *testing.T) {
+	var o outer
+	err := Decode("f.yml", []byte("items: [\n"), &o, names)
+	if err == nil || !strings.HasPrefix(err.Error(), "f.yml:") || !strings.HasSuffix(err.Error(), "; fix the YAML syntax") {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestLineOfAKeyPath(t *testing.T) {
+	var o outer
+	data := []byte("items:\n  - name: a\nby_name:\n  x:\n    name: b\n")
+	_ = Parse("f.yml", data, &o, names, func(e *Errors) {
+		for _, tc := range []struct {
+			path []string
+			want int
+		}{{[]string{"by_name", "x", "name"}, 5}, {[]string{"by_name"}, 3}, {[]string{"by_name", "y"}, 3}, {[]string{"zz"}, 0}, {[]string{"items", "name"}, 1}} {
+			if got := e.Line(tc.path...); got != tc.want {
+				t.Errorf("%v: %d, want %d", tc.path, got, tc.want)
+			}
+		}
+	})
+	e := NewErrors("f.yml", names)
+	if got := e.Line("items"); got != 0 {
+		t.Errorf("no document: %d", got)
 	}
 }
