@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // notYetDeclared lists the metrics the rules read that collectors still being
@@ -15,7 +16,7 @@ import (
 var notYetDeclared = map[string]string{}
 
 // madeByPrometheus are series Prometheus writes itself for every scrape.
-var madeByPrometheus = map[string]bool{mPrometheusUp: true}
+var madeByPrometheus = map[string]bool{names.PrometheusUp: true}
 
 // declared returns every metric name the exporter can expose, from its
 // descriptors: collectors, the framework's meta-metrics and its self metrics.
