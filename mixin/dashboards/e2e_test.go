@@ -20,9 +20,10 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/target"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // needsCondition lists the queries that legitimately return nothing against
@@ -203,7 +204,7 @@ func TestPanelsReturnData(t *testing.T) {
 	}
 	// The receiver decides once, after it is scraped: its counters exist at
 	// 0 from the start, so increase() over the range sees the first decisions.
-	if err := prom.WaitFor(waitCtx, mRemQueueCapacity); err != nil {
+	if err := prom.WaitFor(waitCtx, names.RemQueueCapacity); err != nil {
 		t.Fatal(err)
 	}
 	notify()
@@ -216,7 +217,7 @@ func TestPanelsReturnData(t *testing.T) {
 	}
 	end := time.Now()
 
-	names, prefixes := declared()
+	families, prefixes := declared()
 	recorded := map[string]bool{}
 	if len(rules) > 0 {
 		recorded, _, _ = rulePack(t)
@@ -231,7 +232,7 @@ func TestPanelsReturnData(t *testing.T) {
 			for i, q := range p.Queries {
 				ref := string(rune('A' + i))
 				key := b.UID + "/" + p.Title
-				if why := undeclared(q.Expr, names, prefixes, recorded); why != "" {
+				if why := undeclared(q.Expr, families, prefixes, recorded); why != "" {
 					excused["not declared on this branch: "+why]++
 					continue
 				}
@@ -270,14 +271,14 @@ func TestPanelsReturnData(t *testing.T) {
 			}
 		}
 	}
-	if res, err := prom.QueryAt(ctx, substitute(m(mNumBackends), vars), end); err != nil || len(res) == 0 {
-		t.Errorf("variable query on %s returns nothing (%v)", mNumBackends, err)
+	if res, err := prom.QueryAt(ctx, substitute(m(names.NumBackends), vars), end); err != nil || len(res) == 0 {
+		t.Errorf("variable query on %s returns nothing (%v)", names.NumBackends, err)
 	}
 	checkVariables(ctx, t, prom, begin, end, map[string]string{"postgres": addr, exporterJob: central})
 	checkExporterJob(ctx, t, prom, begin, end, map[string]string{"__rate_interval": "10s", "__range": "1m",
 		"job": exporterJob, "instance": central, "database": ".*"})
-	if res, err := prom.QueryAt(ctx, substitute(m(mRemQueueCapacity), receiverVars), end); err != nil || len(res) == 0 {
-		t.Errorf("variable query on %s returns nothing (%v)", mRemQueueCapacity, err)
+	if res, err := prom.QueryAt(ctx, substitute(m(names.RemQueueCapacity), receiverVars), end); err != nil || len(res) == 0 {
+		t.Errorf("variable query on %s returns nothing (%v)", names.RemQueueCapacity, err)
 	}
 	var reasons []string
 	for r, n := range excused {
@@ -292,10 +293,10 @@ func TestPanelsReturnData(t *testing.T) {
 
 // undeclared names the source of the first family expr reads that is
 // neither declared nor recorded here.
-func undeclared(expr string, names map[string]bool, prefixes []string, recorded map[string]bool) string {
+func undeclared(expr string, families map[string]bool, prefixes []string, recorded map[string]bool) string {
 	sels, _ := selectors(expr)
 	for _, s := range sels {
-		if isDeclared(s.Metric, names, prefixes) || recorded[s.Metric] || madeByPrometheus[s.Metric] {
+		if isDeclared(s.Metric, families, prefixes) || recorded[s.Metric] || madeByPrometheus[s.Metric] {
 			continue
 		}
 		if src, ok := notDeclaredHere[s.Metric]; ok {

@@ -10,12 +10,13 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 const rulesDir = "../../rules"
 
 // madeByPrometheus are series Prometheus itself writes.
-var madeByPrometheus = map[string]bool{mAlerts: true, mScrapeUp: true}
+var madeByPrometheus = map[string]bool{names.PrometheusAlerts: true, names.PrometheusUp: true}
 
 // declared are the families the exporter declares on this branch; a
 // pattern family (pg_settings_<name>) is kept as its prefix.
@@ -110,7 +111,7 @@ func usedNames(t *testing.T) map[string][]string {
 			}
 		}
 	}
-	for _, v := range []string{mUp, mNumBackends, mRemQueueCapacity} {
+	for _, v := range []string{names.Up, names.NumBackends, names.RemQueueCapacity} {
 		used[v] = append(used[v], "variables")
 	}
 	return used
@@ -150,7 +151,7 @@ func TestMetricsExist(t *testing.T) {
 // notPerDatabase are families whose datname label does not name the
 // database a series is about (empty for cluster-wide collectors), so the
 // database variable would hide them.
-var notPerDatabase = map[string]bool{mCollectorSuccess: true}
+var notPerDatabase = map[string]bool{names.CollectorSuccess: true}
 
 // TestDatabaseFilter checks that every selector of a family with a datname
 // label filters by the database variable.
