@@ -11,12 +11,10 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
 )
 
 const rulesDir = "../../rules"
-
-// madeByPrometheus are series Prometheus itself writes.
-var madeByPrometheus = map[string]bool{names.PrometheusAlerts: true, names.PrometheusUp: true}
 
 // declared are the families the exporter declares on this branch; a
 // pattern family (pg_settings_<name>) is kept as its prefix.
@@ -117,12 +115,11 @@ func usedNames(t *testing.T) map[string][]string {
 	return used
 }
 
-// TestMetricsExist checks every name the dashboards read against what the
-// exporter declares, the rule pack records and Prometheus writes, with the
-// allow-list for names declared on other branches.
-func TestMetricsExist(t *testing.T) {
-	names, prefixes := declared()
-	records, _, haveRules := rulePack(t)
+// TestMetricsCatalogued checks every name the dashboards read is in the
+// catalogue (package names), whose own test checks each name against what
+// the exporter declares and the rule pack records.
+func TestMetricsCatalogued(t *testing.T) {
+	cat := namestest.Read(t)
 	used := usedNames(t)
 	var sorted []string
 	for n := range used {
@@ -130,20 +127,8 @@ func TestMetricsExist(t *testing.T) {
 	}
 	sort.Strings(sorted)
 	for _, n := range sorted {
-		known := isDeclared(n, names, prefixes) || records[n] || madeByPrometheus[n]
-		_, listed := notDeclaredHere[n]
-		switch {
-		case known && listed:
-			t.Errorf("%s is declared or recorded now; delete it from notDeclaredHere (allowlist_test.go)", n)
-		case !known && !listed:
-			t.Errorf("%s (read by %s) is neither declared by the exporter, recorded by the rule pack, nor allow-listed", n, used[n][0])
-		case !known && listed && strings.HasPrefix(notDeclaredHere[n], "recording rule") && haveRules:
-			t.Errorf("%s is not recorded by rules/*.yml", n)
-		}
-	}
-	for n := range notDeclaredHere {
-		if _, ok := used[n]; !ok {
-			t.Errorf("%s is allow-listed but no dashboard reads it", n)
+		if !cat.Holds(n) {
+			t.Errorf("%s (read by %s) is not in the catalogue, package names", n, used[n][0])
 		}
 	}
 }
