@@ -28,7 +28,7 @@ var archivingAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresRPOBreached", For: "1m", Critical: f(900),
-		Help:    "Age in seconds of the oldest completed WAL file still waiting to be archived (the spec's RPO of 15 minutes).",
+		Help:    "Age in seconds of the oldest completed WAL file still waiting to be archived (15 minutes by default, the recovery point objective: losing the server now loses at least that much data).",
 		Summary: "The recovery point objective is breached.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("time() - min by (%s) (%s) >= %s", b.by(), b.pg(names.ArchiveReadyOldest), num(thr))
@@ -56,7 +56,7 @@ var backupAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresFullBackupTooOld", For: "1h", Warning: f(86400), Critical: f(172800),
-		Help:    "Age in seconds of the newest successful full backup (the spec's daily full backup).",
+		Help:    "Age in seconds of the newest successful full backup (a day by default, warning, and two days, critical: full backups are expected daily, so one has been missed).",
 		Summary: "The newest full backup is too old.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.backup(names.BackupLastSuccess, fullType), num(thr))
@@ -67,7 +67,7 @@ var backupAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresIncrementalBackupTooOld", For: "30m", Warning: f(21600),
-		Help:    "Age in seconds of the newest successful incremental or differential backup (the spec's 6 hours).",
+		Help:    "Age in seconds of the newest successful incremental or differential backup (6 hours by default, the expected interval between them, which keeps the WAL a restore must replay short).",
 		Summary: "The newest incremental backup is too old.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.backup(names.BackupLastSuccess, incrementalType), num(thr))
@@ -91,7 +91,7 @@ var backupAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresBackupUnverified", For: "1h", Warning: f(86400),
-		Help:    "Seconds since the last successful verification while a newer backup exists (the spec: every backup verified).",
+		Help:    "Seconds since the last successful verification while a newer backup exists (a day by default: every backup should be verified, and one that is not may not restore).",
 		Summary: "Recent backups have not been verified.",
 		Expr: func(b *builder, thr, _ float64) string {
 			obj := b.by("source", "stanza")
@@ -105,7 +105,7 @@ var backupAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresRestoreTestOverdue", For: "1h", Warning: f(2678400),
-		Help:    "Seconds since the last successful restore test (the spec's monthly recovery test).",
+		Help:    "Seconds since the last successful restore test (31 days by default: a monthly restore test is what proves the backups restore at all, and how long it takes).",
 		Summary: "No restore test has succeeded recently.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza"), b.backup(names.RestoreTested), num(thr))

@@ -95,7 +95,7 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresPoolUtilizationHigh", For: "5m", Warning: f(0.7),
-		Help:    "Share (0-1) of a configured service pool's max_connections in use (the spec's 70 %).",
+		Help:    "Share (0-1) of a configured service pool's max_connections in use (70 % by default: above it a burst can exhaust the pool).",
 		Summary: "A service's connection pool is nearly full.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return names.RecPoolUtilization + " >= " + num(thr)
@@ -129,7 +129,7 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresConnectionCapacityForecast", For: "1h", Warning: f(120),
-		Help:    "Planned connection capacity (the spec's 120); alerts when the last day's trend reaches it within 7 days.",
+		Help:    "Planned connection capacity (a planning figure, 120 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
 		Summary: "Connections will exceed the capacity plan within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("predict_linear(%s[1d], 604800) >= %s", b.pg(names.ConnsInUse), num(thr))
@@ -140,7 +140,7 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresStorageCapacityForecast", For: "1h", Warning: f(250e9),
-		Help:    "Planned storage in bytes (the spec's 250 GB) for all databases of a server; alerts when the last day's trend reaches it within 7 days.",
+		Help:    "Planned storage in bytes (a planning figure, 250 GB by default: set your own) for all databases of a server; alerts when the last day's trend reaches it within 7 days.",
 		Summary: "Database size will exceed the capacity plan within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return "predict_linear(" + names.RecDatabaseSize + "[1d], 604800) >= " + num(thr)
@@ -151,7 +151,7 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresThroughputCapacityForecast", For: "1h", Warning: f(1200),
-		Help:    "Planned statements per second (the spec's 1 200 QPS); alerts when the last day's trend reaches it within 7 days.",
+		Help:    "Planned statements per second (a planning figure, 1 200 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
 		Summary: "Query throughput will exceed the capacity plan within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return "predict_linear(" + names.RecCallsRate5m + "[1d], 604800) >= " + num(thr)
@@ -165,7 +165,7 @@ var connectionAlerts = []*alertSpec{
 var transactionAlerts = []*alertSpec{
 	{
 		Name: "PostgresLongRunningTransaction", For: "1m", Warning: f(30), Critical: f(300),
-		Help:    "Age in seconds of the oldest open transaction per database (the spec's 30 s).",
+		Help:    "Age in seconds of the oldest open transaction per database (30 s by default, warning, and 5 minutes, critical: an open transaction holds its locks and keeps vacuum from cleaning up).",
 		Summary: "A transaction has been open for too long.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(names.MaxTxDuration), num(thr))

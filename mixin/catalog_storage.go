@@ -9,7 +9,7 @@ import (
 var performanceAlerts = []*alertSpec{
 	{
 		Name: "PostgresCacheHitRatioLow", For: "15m", Warning: f(0.8), Min: f(100),
-		Help:    "Share (0-1) of block reads served from shared buffers over 5 minutes (the spec's 80 %); alerts below it. min: blocks per second below which the ratio is ignored.",
+		Help:    "Share (0-1) of block reads served from shared buffers over 5 minutes (80 % by default: below it reads go to disk often enough to slow queries); alerts below it. min: blocks per second below which the ratio is ignored.",
 		Summary: "PostgreSQL reads too many blocks from disk.",
 		Expr: func(b *builder, thr, min float64) string {
 			return fmt.Sprintf("%s < %s\nand on(%s)\n%s >= %s", names.RecCacheHitRatio5m, num(thr), b.by(), names.RecBlksAccessedRate5m, num(min))
@@ -20,7 +20,7 @@ var performanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresLatencyP95High", For: "10m", Warning: f(0.1), Min: f(1),
-		Help:    "95th percentile statement latency in seconds (the spec's 100 ms); alerts above it. min: statements per second below which it is ignored.",
+		Help:    "95th percentile statement latency in seconds (100 ms by default: most statements of an interactive application should finish within it); alerts above it. min: statements per second below which it is ignored.",
 		Summary: "PostgreSQL P95 statement latency is above target.",
 		Expr: func(b *builder, thr, min float64) string {
 			return fmt.Sprintf("%s > %s\nand on(%s)\n%s >= %s", names.RecP95Rate5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
@@ -31,7 +31,7 @@ var performanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresLatencyP99High", For: "10m", Warning: f(0.5), Min: f(1),
-		Help:    "99th percentile statement latency in seconds (the spec's 500 ms); alerts above it. min: statements per second below which it is ignored.",
+		Help:    "99th percentile statement latency in seconds (500 ms by default, also the slow-query threshold: even the slowest 1 % should finish within it); alerts above it. min: statements per second below which it is ignored.",
 		Summary: "PostgreSQL P99 statement latency is above target.",
 		Expr: func(b *builder, thr, min float64) string {
 			return fmt.Sprintf("%s > %s\nand on(%s)\n%s >= %s", names.RecP99Rate5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
@@ -80,7 +80,7 @@ var performanceAlerts = []*alertSpec{
 var maintenanceAlerts = []*alertSpec{
 	{
 		Name: "PostgresDeadTuplesHigh", For: "15m", Warning: f(10000),
-		Help:    "Dead rows in one table (the spec's vacuum threshold of 10 000).",
+		Help:    "Dead rows in one table (10 000 by default: enough dead rows to slow scans and grow the table while autovacuum lags behind).",
 		Summary: "A table needs vacuuming.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(names.DeadTuples, namedTable), num(thr))
@@ -91,7 +91,7 @@ var maintenanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresAnalyzeOverdue", For: "15m", Warning: f(5000),
-		Help:    "Rows changed in one table since it was last analyzed (the spec's 5 000).",
+		Help:    "Rows changed in one table since it was last analyzed (5 000 by default: enough changed rows that the planner's statistics may be stale).",
 		Summary: "A table's planner statistics are out of date.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(names.ModSinceAnalyze, namedTable), num(thr))
@@ -115,7 +115,7 @@ var maintenanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresIndexBloatHigh", For: "30m", Warning: f(0.5), Min: f(10485760),
-		Help:    "Estimated share (0-1) of an index that is bloat (the spec's reindex threshold of 50 %); min: bloat bytes below which an index is ignored.",
+		Help:    "Estimated share (0-1) of an index that is bloat (50 % by default: at half bloat a REINDEX CONCURRENTLY roughly halves the index); min: bloat bytes below which an index is ignored.",
 		Summary: "An index holds a lot of unused space.",
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "indexrelname")

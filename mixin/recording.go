@@ -14,7 +14,7 @@ var sliWindows = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
 // bounds of pg_statement_duration_seconds, written as the exporter writes le.
 const (
 	fastBucket = "0.1" // P95 < 100 ms
-	slowBucket = "0.5" // P99 < 500 ms, and the spec's slow-query threshold
+	slowBucket = "0.5" // P99 < 500 ms, and the slow-query threshold
 )
 
 func (b *builder) recordingGroups() []Group {

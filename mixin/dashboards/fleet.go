@@ -10,7 +10,7 @@ func fleetBoard(cfg Config) board {
 	}
 	return board{
 		File: "fleet-overview.json", UID: "pg-fleet-overview", Title: "PostgreSQL / Fleet overview", Tag: "pg-fleet",
-		Description: "Every server at a glance against the spec's success metrics: availability, load, cache hit, latency objectives, capacity, replication, recovery point and firing alerts.",
+		Description: "Every server at a glance against its targets: availability, load, cache hit, latency objectives, capacity, replication, recovery point and firing alerts.",
 		Rows: []row{
 			{Title: "Availability", Panels: []panel{
 				ts("Servers up", "short", "Does every server answer the exporter, and does Prometheus reach the exporter? 1 up, 0 down.",
@@ -30,7 +30,7 @@ func fleetBoard(cfg Config) board {
 				ts("Transactions per second", "ops", "How much work does each server do? Commits and rollbacks per second.",
 					q("sum by ("+serverBy+") ("+rate(md(names.XactCommit))+")", "{{instance}} commit"),
 					q("sum by ("+serverBy+") ("+rate(md(names.XactRollback))+")", "{{instance}} rollback")),
-				ts("Cache hit ratio", "percentunit", "Are reads served from shared buffers? The spec wants more than 80 %.",
+				ts("Cache hit ratio", "percentunit", "Are reads served from shared buffers? Below 80 % reads go to disk often enough to slow queries.",
 					q(cacheHitRatio(serverBy), "{{instance}}")).under(cfg.CacheHitRatio).ratio(),
 				ts("Rollback ratio", "percentunit", "What share of transactions is rolled back (errors, serialization failures, deadlock victims)?",
 					q(rollbackRatio(serverBy), "{{instance}}")).over(cfg.RollbackRatio).ratio(),

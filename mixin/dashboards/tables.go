@@ -12,7 +12,7 @@ func tablesBoard(cfg Config) board {
 	idx := obj + " {{indexrelname}}"
 	return board{
 		File: "tables-maintenance.json", UID: "pg-tables-maintenance", Title: "PostgreSQL / Tables and maintenance", Tag: "pg-tables",
-		Description: "Vacuum and analyze debt against the spec's thresholds, bloat, sequential scans on large tables, unused and invalid indexes, and maintenance running now.",
+		Description: "Vacuum and analyze debt against the alert thresholds, bloat, sequential scans on large tables, unused and invalid indexes, and maintenance running now.",
 		Rows: []row{
 			{Title: "Vacuum and analyze", Panels: []panel{
 				ts("Dead tuples (top 10)", "short", "Which tables hold the most dead rows? A VACUUM is due past 10 000.",
