@@ -24,6 +24,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
 )
 
 // needsCondition lists the queries that legitimately return nothing against
@@ -218,7 +219,7 @@ func TestPanelsReturnData(t *testing.T) {
 	}
 	end := time.Now()
 
-	families, prefixes := declared()
+	families := namestest.Declared()
 	recorded := map[string]bool{}
 	if len(rules) > 0 {
 		recorded, _, _ = rulePack(t)
@@ -233,7 +234,7 @@ func TestPanelsReturnData(t *testing.T) {
 			for i, q := range p.Queries {
 				ref := string(rune('A' + i))
 				key := b.UID + "/" + p.Title
-				if name := undeclared(q.Expr, families, prefixes, recorded); name != "" {
+				if name := undeclared(q.Expr, families, recorded); name != "" {
 					excused["not declared by the exporter yet: "+name]++
 					continue
 				}
@@ -297,10 +298,10 @@ var madeByPrometheus = map[string]bool{names.PrometheusAlerts: true, names.Prome
 
 // undeclared returns the first family expr reads that is neither declared,
 // recorded here, nor written by Prometheus.
-func undeclared(expr string, families map[string]bool, prefixes []string, recorded map[string]bool) string {
+func undeclared(expr string, families namestest.Families, recorded map[string]bool) string {
 	sels, _ := selectors(expr)
 	for _, s := range sels {
-		if isDeclared(s.Metric, families, prefixes) || recorded[s.Metric] || madeByPrometheus[s.Metric] {
+		if families.Has(s.Metric) || recorded[s.Metric] || madeByPrometheus[s.Metric] {
 			continue
 		}
 		return s.Metric

@@ -16,39 +16,6 @@ import (
 
 const rulesDir = "../../rules"
 
-// declared are the families the exporter declares on this branch; a
-// pattern family (pg_settings_<name>) is kept as its prefix.
-func declared() (names map[string]bool, prefixes []string) {
-	names = map[string]bool{}
-	for _, m := range metricsdoc.All() {
-		if m.Pattern {
-			prefixes = append(prefixes, m.Name[:strings.Index(m.Name, "<")])
-			continue
-		}
-		names[m.Name] = true
-	}
-	return names, prefixes
-}
-
-// isDeclared reports whether the exporter declares name, reading a
-// histogram's _bucket, _count and _sum series as its family.
-func isDeclared(name string, names map[string]bool, prefixes []string) bool {
-	if names[name] {
-		return true
-	}
-	for _, suf := range []string{"_bucket", "_count", "_sum"} {
-		if base, ok := strings.CutSuffix(name, suf); ok && names[base] {
-			return true
-		}
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 type ruleFile struct {
 	Groups []struct {
 		Rules []struct {

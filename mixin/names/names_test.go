@@ -4,12 +4,12 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
 	"github.com/pghardening/pg_hardening_exporter/mixin"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
@@ -25,41 +25,6 @@ var undeclared = map[string]string{
 	names.PrometheusAlerts: "made by Prometheus for every alerting rule",
 }
 
-// declared returns the families the exporter declares, from its
-// descriptors (collectors, the framework's meta-metrics, its self metrics,
-// PgBouncer, backup sources and the remediation receiver); a pattern family
-// (pg_settings_<name>) is kept as its prefix.
-func declared() (families map[string]bool, prefixes []string) {
-	families = map[string]bool{}
-	for _, m := range metricsdoc.All() {
-		if m.Pattern {
-			prefixes = append(prefixes, m.Name[:strings.Index(m.Name, "<")])
-			continue
-		}
-		families[m.Name] = true
-	}
-	return families, prefixes
-}
-
-// isDeclared reports whether the exporter declares name, reading a
-// histogram's _bucket, _count and _sum series as its family.
-func isDeclared(name string, families map[string]bool, prefixes []string) bool {
-	if families[name] {
-		return true
-	}
-	for _, suf := range []string{"_bucket", "_count", "_sum"} {
-		if base, ok := strings.CutSuffix(name, suf); ok && families[base] {
-			return true
-		}
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // TestCatalogue checks every catalogued name: a metric must be declared by
 // the exporter or listed in undeclared with its source; a recording rule
 // (level:metric:operations) must be one the generator writes, or the family
@@ -67,7 +32,7 @@ func isDeclared(name string, families map[string]bool, prefixes []string) bool {
 // must be catalogued in turn.
 func TestCatalogue(t *testing.T) {
 	cat := namestest.Read(t)
-	families, prefixes := declared()
+	families := namestest.Declared()
 	recorded := map[string]bool{}
 	for _, f := range mixin.Defaults().Rules() {
 		for _, g := range f.Groups {
@@ -89,12 +54,7 @@ func TestCatalogue(t *testing.T) {
 		}
 		return false
 	}
-	values := make([]string, 0, len(cat.Names))
-	for v := range cat.Names {
-		values = append(values, v)
-	}
-	sort.Strings(values)
-	for _, v := range values {
+	for _, v := range slices.Sorted(maps.Keys(cat.Names)) {
 		id := cat.Names[v]
 		why, listed := undeclared[v]
 		switch {
@@ -105,7 +65,7 @@ func TestCatalogue(t *testing.T) {
 			if listed {
 				t.Errorf("%s is a recording rule; delete it from undeclared", v)
 			}
-		case isDeclared(v, families, prefixes):
+		case families.Has(v):
 			if listed {
 				t.Errorf("%s is declared now (listed as %q); delete it from undeclared", v, why)
 			}
