@@ -1,6 +1,10 @@
 package mixin
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
+)
 
 const alertsFile = "postgres-alerts.yml"
 
@@ -9,7 +13,7 @@ var availabilityAlerts = []*alertSpec{
 		Name: "PostgresDown", For: "1m", Severity: "critical",
 		Help:    "The exporter answers but cannot reach PostgreSQL (pg_up is 0).",
 		Summary: "PostgreSQL does not answer the exporter.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(mUp) + " == 0" },
+		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.Up) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
 			return "PostgreSQL at {{ $labels.instance }} (job {{ $labels.job }}) did not answer the exporter's first query (pg_up is {{ $value }}): it is down, refusing connections, or the exporter's circuit breaker is open."
 		},
@@ -18,7 +22,7 @@ var availabilityAlerts = []*alertSpec{
 		Name: "PostgresExporterDown", For: "5m", Severity: "warning",
 		Help:    "Prometheus cannot scrape the exporter at all (up is 0), so nothing about the server is known.",
 		Summary: "Prometheus cannot scrape the PostgreSQL exporter.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(mPrometheusUp) + " == 0" },
+		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.PrometheusUp) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
 			return "The scrape of {{ $labels.instance }} (job {{ $labels.job }}) has failed (up is {{ $value }}); every other PostgreSQL alert for this target is blind until it works again."
 		},
@@ -28,7 +32,7 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "info: the server started less than this long ago (seconds or a duration).",
 		Summary: "PostgreSQL restarted recently.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - %s < %s", b.pg(mPostmasterStart), num(thr))
+			return fmt.Sprintf("time() - %s < %s", b.pg(names.PostmasterStart), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "PostgreSQL at {{ $labels.instance }} started {{ $value | humanizeDuration }} ago (alerting for " + dur(thr) + " after a start); check whether the restart was planned."
@@ -38,7 +42,7 @@ var availabilityAlerts = []*alertSpec{
 		Name: "PostgresCollectorFailing", For: "15m", Severity: "warning",
 		Help:    "A collector has reported pg_scrape_collector_success 0 for the whole duration.",
 		Summary: "An exporter collector keeps failing.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(mCollectorSuccess) + " == 0" },
+		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.CollectorSuccess) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
 			return "Collector {{ $labels.collector }}{{ if $labels.datname }} in database {{ $labels.datname }}{{ end }} on {{ $labels.instance }} has failed every scrape (success {{ $value }}); its metrics and the alerts built on them are missing."
 		},
@@ -47,7 +51,7 @@ var availabilityAlerts = []*alertSpec{
 		Name: "PostgresExporterConfigReloadFailed", For: "5m", Severity: "warning",
 		Help:    "The exporter's last configuration reload failed; it keeps running on the previous configuration.",
 		Summary: "The exporter could not reload its configuration.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(mReloadSuccessful) + " == 0" },
+		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.ReloadSuccessful) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
 			return "The exporter at {{ $labels.instance }} rejected its new configuration file (reload success {{ $value }}) and still runs the previous one."
 		},
@@ -57,7 +61,7 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "A server that was a replica in the last 10 minutes now accepts writes.",
 		Summary: "A PostgreSQL replica was promoted to primary.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("max_over_time(%s[10m]) == 1\nand\n%s == 0", b.pg(mIsReplica), b.pg(mIsReplica))
+			return fmt.Sprintf("max_over_time(%s[10m]) == 1\nand\n%s == 0", b.pg(names.IsReplica), b.pg(names.IsReplica))
 		},
 		Desc: func(_ *builder, _ float64) string {
 			return "{{ $labels.instance }} was a replica within the last 10 minutes and is now a primary: a failover happened (value {{ $value }}); make sure clients and the old primary followed."
@@ -68,7 +72,7 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "More than one server with the same cluster label accepts writes. Series without the cluster label are never compared.",
 		Summary: "More than one PostgreSQL primary in one cluster.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("count by (%s) (%s == 0) > 1", b.c.ClusterLabel, b.pg(mIsReplica, b.c.ClusterLabel+`!=""`))
+			return fmt.Sprintf("count by (%s) (%s == 0) > 1", b.c.ClusterLabel, b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`))
 		},
 		Desc: func(b *builder, _ float64) string {
 			l := b.c.ClusterLabel
@@ -83,7 +87,7 @@ var connectionAlerts = []*alertSpec{
 		Help:    "Share (0-1) of max_connections minus reserved slots that client sessions use.",
 		Summary: "PostgreSQL is running out of connection slots.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "instance:pg_connections:ratio >= " + num(thr)
+			return names.RecConnectionsRatio + " >= " + num(thr)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $labels.instance }} uses {{ $value | humanizePercentage }} of the connection slots open to ordinary roles (threshold " + pct(thr) + "); new sessions will soon be refused."
@@ -91,10 +95,10 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresPoolUtilizationHigh", For: "5m", Warning: f(0.7),
-		Help:    "Share (0-1) of a configured service pool's max_connections in use (the spec's 70 %).",
+		Help:    "Share (0-1) of a configured service pool's max_connections in use (70 % by default: above it a burst can exhaust the pool).",
 		Summary: "A service's connection pool is nearly full.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "instance_pool:pg_pool_utilization:ratio >= " + num(thr)
+			return names.RecPoolUtilization + " >= " + num(thr)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Pool {{ $labels.pool }} on {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its configured maximum (threshold " + pct(thr) + ")."
@@ -105,7 +109,7 @@ var connectionAlerts = []*alertSpec{
 		Help:    "Share (0-1) of a configured service pool's max_connections in use at which it counts as exhausted.",
 		Summary: "A service's connection pool is exhausted.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "instance_pool:pg_pool_utilization:ratio >= " + num(thr)
+			return names.RecPoolUtilization + " >= " + num(thr)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Pool {{ $labels.pool }} on {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its configured maximum (threshold " + pct(thr) + "); its clients are waiting for or being refused connections."
@@ -117,7 +121,7 @@ var connectionAlerts = []*alertSpec{
 		Summary: "Client sessions connect outside every configured pool.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("sum by (%s) (%s) >= %s\nand on(%s)\ncount by (%s) (%s)",
-				b.by("application_name"), b.pg(mPoolUnmatched), num(thr), b.by(), b.by(), b.pg(mPoolMax))
+				b.by("application_name"), b.pg(names.PoolUnmatched), num(thr), b.by(), b.by(), b.pg(names.PoolMax))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value }} sessions of application {{ $labels.application_name }} on {{ $labels.instance }} match no configured pool (threshold " + num(thr) + "); every service should connect through its pool."
@@ -125,10 +129,10 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresConnectionCapacityForecast", For: "1h", Warning: f(120),
-		Help:    "Planned connection capacity (the spec's 120); alerts when the last day's trend reaches it within 7 days.",
+		Help:    "Planned connection capacity (a planning figure, 120 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
 		Summary: "Connections will exceed the capacity plan within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("predict_linear(%s[1d], 604800) >= %s", b.pg(mConnsInUse), num(thr))
+			return fmt.Sprintf("predict_linear(%s[1d], 604800) >= %s", b.pg(names.ConnsInUse), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "At the last day's trend {{ $labels.instance }} will have {{ $value | humanize }} client sessions in 7 days, over the plan of " + num(thr) + "."
@@ -136,10 +140,10 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresStorageCapacityForecast", For: "1h", Warning: f(250e9),
-		Help:    "Planned storage in bytes (the spec's 250 GB) for all databases of a server; alerts when the last day's trend reaches it within 7 days.",
+		Help:    "Planned storage in bytes (a planning figure, 250 GB by default: set your own) for all databases of a server; alerts when the last day's trend reaches it within 7 days.",
 		Summary: "Database size will exceed the capacity plan within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "predict_linear(instance:pg_database_size_bytes:sum[1d], 604800) >= " + num(thr)
+			return "predict_linear(" + names.RecDatabaseSize + "[1d], 604800) >= " + num(thr)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "At the last day's trend the databases of {{ $labels.instance }} will hold {{ $value | humanize }}B in 7 days, over the plan of " + num(thr) + " bytes."
@@ -147,10 +151,10 @@ var connectionAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresThroughputCapacityForecast", For: "1h", Warning: f(1200),
-		Help:    "Planned statements per second (the spec's 1 200 QPS); alerts when the last day's trend reaches it within 7 days.",
+		Help:    "Planned statements per second (a planning figure, 1 200 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
 		Summary: "Query throughput will exceed the capacity plan within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "predict_linear(instance:pg_statement_calls:rate5m[1d], 604800) >= " + num(thr)
+			return "predict_linear(" + names.RecCallsRate5m + "[1d], 604800) >= " + num(thr)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "At the last day's trend {{ $labels.instance }} will run {{ $value | humanize }} statements per second in 7 days, over the plan of " + num(thr) + "."
@@ -161,10 +165,10 @@ var connectionAlerts = []*alertSpec{
 var transactionAlerts = []*alertSpec{
 	{
 		Name: "PostgresLongRunningTransaction", For: "1m", Warning: f(30), Critical: f(300),
-		Help:    "Age in seconds of the oldest open transaction per database (the spec's 30 s).",
+		Help:    "Age in seconds of the oldest open transaction per database (30 s by default, warning, and 5 minutes, critical: an open transaction holds its locks and keeps vacuum from cleaning up).",
 		Summary: "A transaction has been open for too long.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(mMaxTxDuration), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(names.MaxTxDuration), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "The oldest transaction in database {{ $labels.datname }} on {{ $labels.instance }} has been open for {{ $value | humanizeDuration }} (threshold " + dur(thr) + "); it holds locks and keeps vacuum from cleaning up."
@@ -175,7 +179,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Seconds the longest-idle session inside a transaction has been idle, per database.",
 		Summary: "A session sits idle inside an open transaction.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(mIdleInTxDuration), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(names.IdleInTxDuration), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "A session in database {{ $labels.datname }} on {{ $labels.instance }} has been idle in a transaction for {{ $value | humanizeDuration }} (threshold " + dur(thr) + "); its locks and snapshot stay held."
@@ -186,7 +190,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Sessions waiting for a lock that another session holds.",
 		Summary: "Sessions are blocked by other sessions' locks.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by(), b.pg(mBlockedSessions), num(thr))
+			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by(), b.pg(names.BlockedSessions), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value }} sessions on {{ $labels.instance }} are blocked by locks other sessions hold (threshold " + num(thr) + ")."
@@ -197,7 +201,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Processes waiting for a heavyweight lock.",
 		Summary: "Many sessions are waiting for locks.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by(), b.pg(mLocksWaiting), num(thr))
+			return fmt.Sprintf("sum by (%s) (%s) >= %s", b.by(), b.pg(names.LocksWaiting), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value }} processes on {{ $labels.instance }} are waiting for a lock (threshold " + num(thr) + ")."
@@ -208,7 +212,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Deadlocks detected in a database over the last 10 minutes.",
 		Summary: "PostgreSQL is detecting deadlocks.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (increase(%s[10m])) >= %s", b.by("datname"), b.pg(mDeadlocks), num(thr))
+			return fmt.Sprintf("sum by (%s) (increase(%s[10m])) >= %s", b.by("datname"), b.pg(names.Deadlocks), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} had {{ $value | humanize }} deadlocks in the last 10 minutes (threshold " + num(thr) + "); each one rolled back a transaction."
@@ -219,7 +223,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Share (0-1) of transactions rolled back over 5 minutes; min: the transactions per second below which the ratio is ignored.",
 		Summary: "Many PostgreSQL transactions roll back.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("instance:pg_rollback:ratio_rate5m >= %s\nand on(%s)\ninstance:pg_xact:rate5m >= %s", num(thr), b.by(), num(min))
+			return fmt.Sprintf("%s >= %s\nand on(%s)\n%s >= %s", names.RecRollbackRatio5m, num(thr), b.by(), names.RecXactRate5m, num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value | humanizePercentage }} of the transactions on {{ $labels.instance }} rolled back over the last 5 minutes (threshold " + pct(thr) + "); serialization failures, deadlock victims and application errors end here."
@@ -230,7 +234,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Share (0-1) of the 2^31 transaction ID space a database's oldest unfrozen XID has used.",
 		Summary: "A database is approaching transaction ID wraparound.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) / 2147483648 >= %s", b.by("datname"), b.pg(mXidAge), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) / 2147483648 >= %s", b.by("datname"), b.pg(names.XidAge), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its transaction ID space (threshold " + pct(thr) + "); at 100 % PostgreSQL stops accepting writes."

@@ -1,14 +1,18 @@
 package mixin
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
+)
 
 var performanceAlerts = []*alertSpec{
 	{
 		Name: "PostgresCacheHitRatioLow", For: "15m", Warning: f(0.8), Min: f(100),
-		Help:    "Share (0-1) of block reads served from shared buffers over 5 minutes (the spec's 80 %); alerts below it. min: blocks per second below which the ratio is ignored.",
+		Help:    "Share (0-1) of block reads served from shared buffers over 5 minutes (80 % by default: below it reads go to disk often enough to slow queries); alerts below it. min: blocks per second below which the ratio is ignored.",
 		Summary: "PostgreSQL reads too many blocks from disk.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("instance:pg_cache_hit:ratio_rate5m < %s\nand on(%s)\ninstance:pg_blks_accessed:rate5m >= %s", num(thr), b.by(), num(min))
+			return fmt.Sprintf("%s < %s\nand on(%s)\n%s >= %s", names.RecCacheHitRatio5m, num(thr), b.by(), names.RecBlksAccessedRate5m, num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Only {{ $value | humanizePercentage }} of the blocks {{ $labels.instance }} read over the last 5 minutes came from shared buffers (threshold " + pct(thr) + ")."
@@ -16,10 +20,10 @@ var performanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresLatencyP95High", For: "10m", Warning: f(0.1), Min: f(1),
-		Help:    "95th percentile statement latency in seconds (the spec's 100 ms); alerts above it. min: statements per second below which it is ignored.",
+		Help:    "95th percentile statement latency in seconds (100 ms by default: most statements of an interactive application should finish within it); alerts above it. min: statements per second below which it is ignored.",
 		Summary: "PostgreSQL P95 statement latency is above target.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("instance:pg_statement_duration_seconds:p95_rate5m > %s\nand on(%s)\ninstance:pg_statement_calls:rate5m >= %s", num(thr), b.by(), num(min))
+			return fmt.Sprintf("%s > %s\nand on(%s)\n%s >= %s", names.RecP95Rate5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "95 % of statements on {{ $labels.instance }} finished within {{ $value | humanizeDuration }} over the last 5 minutes, slower than the " + dur(thr) + " target."
@@ -27,10 +31,10 @@ var performanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresLatencyP99High", For: "10m", Warning: f(0.5), Min: f(1),
-		Help:    "99th percentile statement latency in seconds (the spec's 500 ms); alerts above it. min: statements per second below which it is ignored.",
+		Help:    "99th percentile statement latency in seconds (500 ms by default, also the slow-query threshold: even the slowest 1 % should finish within it); alerts above it. min: statements per second below which it is ignored.",
 		Summary: "PostgreSQL P99 statement latency is above target.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("instance:pg_statement_duration_seconds:p99_rate5m > %s\nand on(%s)\ninstance:pg_statement_calls:rate5m >= %s", num(thr), b.by(), num(min))
+			return fmt.Sprintf("%s > %s\nand on(%s)\n%s >= %s", names.RecP99Rate5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "99 % of statements on {{ $labels.instance }} finished within {{ $value | humanizeDuration }} over the last 5 minutes, slower than the " + dur(thr) + " target."
@@ -41,7 +45,7 @@ var performanceAlerts = []*alertSpec{
 		Help:    "Share (0-1) of statement calls slower than 500 ms over 5 minutes. min: statements per second below which it is ignored.",
 		Summary: "Many PostgreSQL statements take longer than 500 ms.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("instance:pg_statement_slow:ratio_rate5m >= %s\nand on(%s)\ninstance:pg_statement_calls:rate5m >= %s", num(thr), b.by(), num(min))
+			return fmt.Sprintf("%s >= %s\nand on(%s)\n%s >= %s", names.RecSlowRatio5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value | humanizePercentage }} of the statement calls on {{ $labels.instance }} took longer than 500ms over the last 5 minutes (threshold " + pct(thr) + ")."
@@ -54,7 +58,7 @@ var performanceAlerts = []*alertSpec{
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "relname")
 			return fmt.Sprintf("sum by (%s) (rate(%s[15m])) * 60 >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
-				obj, b.pg(mSeqScans, namedTable), num(thr), obj, obj, b.pg(mLiveTuples, namedTable), num(min))
+				obj, b.pg(names.SeqScans, namedTable), num(thr), obj, obj, b.pg(names.LiveTuples, namedTable), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute (threshold " + num(thr) + "); an index is probably missing."
@@ -65,7 +69,7 @@ var performanceAlerts = []*alertSpec{
 		Help:    "Checkpoints requested (by WAL volume or by hand) within one hour.",
 		Summary: "PostgreSQL checkpoints are forced too often.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (increase(%s[1h])) >= %s", b.by(), b.pg(mCheckpointsReq), num(thr))
+			return fmt.Sprintf("sum by (%s) (increase(%s[1h])) >= %s", b.by(), b.pg(names.CheckpointsReq), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $labels.instance }} had {{ $value | humanize }} requested checkpoints in the last hour (threshold " + num(thr) + "); max_wal_size is probably too small for the write load."
@@ -76,10 +80,10 @@ var performanceAlerts = []*alertSpec{
 var maintenanceAlerts = []*alertSpec{
 	{
 		Name: "PostgresDeadTuplesHigh", For: "15m", Warning: f(10000),
-		Help:    "Dead rows in one table (the spec's vacuum threshold of 10 000).",
+		Help:    "Dead rows in one table (10 000 by default: enough dead rows to slow scans and grow the table while autovacuum lags behind).",
 		Summary: "A table needs vacuuming.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mDeadTuples, namedTable), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(names.DeadTuples, namedTable), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value | humanize }} dead rows (threshold " + num(thr) + ")."
@@ -87,10 +91,10 @@ var maintenanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresAnalyzeOverdue", For: "15m", Warning: f(5000),
-		Help:    "Rows changed in one table since it was last analyzed (the spec's 5 000).",
+		Help:    "Rows changed in one table since it was last analyzed (5 000 by default: enough changed rows that the planner's statistics may be stale).",
 		Summary: "A table's planner statistics are out of date.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(mModSinceAnalyze, namedTable), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "relname"), b.pg(names.ModSinceAnalyze, namedTable), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value | humanize }} rows changed since its last analyze (threshold " + num(thr) + ")."
@@ -103,7 +107,7 @@ var maintenanceAlerts = []*alertSpec{
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "relname")
 			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
-				obj, b.pg(mTableBloatRatio, namedTable), num(thr), obj, obj, b.pg(mTableBloatBytes, namedTable), num(min))
+				obj, b.pg(names.TableBloatRatio, namedTable), num(thr), obj, obj, b.pg(names.TableBloatBytes, namedTable), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "An estimated {{ $value | humanizePercentage }} of table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is bloat (threshold " + pct(thr) + ")."
@@ -111,12 +115,12 @@ var maintenanceAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresIndexBloatHigh", For: "30m", Warning: f(0.5), Min: f(10485760),
-		Help:    "Estimated share (0-1) of an index that is bloat (the spec's reindex threshold of 50 %); min: bloat bytes below which an index is ignored.",
+		Help:    "Estimated share (0-1) of an index that is bloat (50 % by default: at half bloat a REINDEX CONCURRENTLY roughly halves the index); min: bloat bytes below which an index is ignored.",
 		Summary: "An index holds a lot of unused space.",
 		Expr: func(b *builder, thr, min float64) string {
 			obj := b.by("datname", "schemaname", "indexrelname")
 			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) >= %s",
-				obj, b.pg(mIndexBloatRatio, namedIndex), num(thr), obj, obj, b.pg(mIndexBloatBytes, namedIndex), num(min))
+				obj, b.pg(names.IndexBloatRatio, namedIndex), num(thr), obj, obj, b.pg(names.IndexBloatBytes, namedIndex), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "An estimated {{ $value | humanizePercentage }} of index {{ $labels.schemaname }}.{{ $labels.indexrelname }} in database {{ $labels.datname }} on {{ $labels.instance }} is bloat (threshold " + pct(thr) + ")."
@@ -127,7 +131,7 @@ var maintenanceAlerts = []*alertSpec{
 		Help:    "Invalid indexes in a database (left by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY).",
 		Summary: "A database has invalid indexes.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(mInvalidIndexes), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname"), b.pg(names.IndexesInvalid), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value }} invalid indexes (threshold " + num(thr) + "); they cost writes and serve no reads."
@@ -142,7 +146,7 @@ var replicationAlerts = []*alertSpec{
 		Summary: "A PostgreSQL replica is behind its primary.",
 		Expr: func(b *builder, thr, _ float64) string {
 			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) == 1",
-				b.by(), b.pg(mReplicationLag), num(thr), b.by(), b.by(), b.pg(mIsReplica))
+				b.by(), b.pg(names.ReplayLag), num(thr), b.by(), b.by(), b.pg(names.IsReplica))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Replica {{ $labels.instance }} replays changes {{ $value | humanizeDuration }} behind its primary (threshold " + dur(thr) + "); reads from it are stale."
@@ -153,7 +157,7 @@ var replicationAlerts = []*alertSpec{
 		Help:    "A replication slot has had no consumer for the whole duration.",
 		Summary: "A replication slot has no consumer.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("slot_name"), b.pg(mSlotActive))
+			return fmt.Sprintf("max by (%s) (%s) == 0", b.by("slot_name"), b.pg(names.SlotActive))
 		},
 		Desc: func(_ *builder, _ float64) string {
 			return "Replication slot {{ $labels.slot_name }} on {{ $labels.instance }} is inactive (active {{ $value }}); it keeps WAL on disk until its consumer returns or the slot is dropped."
@@ -164,7 +168,7 @@ var replicationAlerts = []*alertSpec{
 		Help:    "WAL bytes a replication slot keeps on disk.",
 		Summary: "A replication slot retains a lot of WAL.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("slot_name"), b.pg(mSlotRetainedWAL), num(thr))
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("slot_name"), b.pg(names.SlotRetainedWAL), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Replication slot {{ $labels.slot_name }} on {{ $labels.instance }} retains {{ $value | humanize1024 }}B of WAL (threshold " + bytesText(thr) + ")."
@@ -178,7 +182,7 @@ var storageAlerts = []*alertSpec{
 		Help:    "Share (0-1) of the filesystem still free; alerts below it.",
 		Summary: "A PostgreSQL filesystem is running out of space.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("%s / (%s > 0) < %s", b.pg(mFSAvail), b.pg(mFSSize), num(thr))
+			return fmt.Sprintf("%s / (%s > 0) < %s", b.pg(names.FSAvail), b.pg(names.FSSize), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Only {{ $value | humanizePercentage }} of the filesystem of {{ $labels.path }} ({{ $labels.usage }}) on {{ $labels.instance }} is free (threshold " + pct(thr) + "); writes fail when it is full."
@@ -190,7 +194,7 @@ var storageAlerts = []*alertSpec{
 		Summary: "A PostgreSQL filesystem will be full soon.",
 		Expr: func(b *builder, thr, min float64) string {
 			return fmt.Sprintf("predict_linear(%s[6h], %s) < 0\nand\n%s / (%s > 0) < %s",
-				b.pg(mFSAvail), num(thr), b.pg(mFSAvail), b.pg(mFSSize), num(min))
+				b.pg(names.FSAvail), num(thr), b.pg(names.FSAvail), b.pg(names.FSSize), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "At the last 6 hours' trend the filesystem of {{ $labels.path }} ({{ $labels.usage }}) on {{ $labels.instance }} is full within " + dur(thr) + " (predicted free space {{ $value | humanize1024 }}B)."

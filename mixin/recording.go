@@ -3,6 +3,8 @@ package mixin
 import (
 	"fmt"
 	"math"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // sliWindows are the windows the burn-rate alerts compare.
@@ -12,7 +14,7 @@ var sliWindows = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
 // bounds of pg_statement_duration_seconds, written as the exporter writes le.
 const (
 	fastBucket = "0.1" // P95 < 100 ms
-	slowBucket = "0.5" // P99 < 500 ms, and the spec's slow-query threshold
+	slowBucket = "0.5" // P99 < 500 ms, and the slow-query threshold
 )
 
 func (b *builder) recordingGroups() []Group {
@@ -22,32 +24,32 @@ func (b *builder) recordingGroups() []Group {
 		return fmt.Sprintf("sum by (%s) (rate(%s[5m]))", L, b.pg(metric, extra...))
 	}
 	core := Group{Name: "postgres.recording", Rules: []Rule{
-		rec("instance:pg_xact:rate5m", sumRate(mXactCommit)+"\n+\n"+sumRate(mXactRollback)),
-		rec("instance:pg_rollback:ratio_rate5m", sumRate(mXactRollback)+"\n/\n(instance:pg_xact:rate5m > 0)"),
-		rec("instance:pg_blks_accessed:rate5m", sumRate(mBlksHit)+"\n+\n"+sumRate(mBlksRead)),
-		rec("instance:pg_cache_hit:ratio_rate5m", sumRate(mBlksHit)+"\n/\n(instance:pg_blks_accessed:rate5m > 0)"),
-		rec("instance:pg_connections:ratio", fmt.Sprintf("max by (%s) (%s)\n/\n(max by (%s) (%s) - max by (%s) (%s) > 0)",
-			L, b.pg(mConnsInUse), L, b.pg(mConnsMax), L, b.pg(mConnsReserved))),
-		rec("instance_pool:pg_pool_utilization:ratio", fmt.Sprintf("sum by (%s) (%s)\n/ on(%s)\n(max by (%s) (%s) > 0)",
-			b.by("pool"), b.pg(mPoolConnections), b.by("pool"), b.by("pool"), b.pg(mPoolMax))),
-		rec("instance:pg_database_size_bytes:sum", fmt.Sprintf("sum by (%s) (%s)", L, b.pg(mDatabaseSize))),
-		rec("instance:pg_statement_calls:rate5m", sumRate(mStmtDuration+"_count")),
-		rec("instance:pg_statement_duration_seconds:p95_rate5m", fmt.Sprintf("histogram_quantile(0.95, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(mStmtDuration+"_bucket"))),
-		rec("instance:pg_statement_duration_seconds:p99_rate5m", fmt.Sprintf("histogram_quantile(0.99, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(mStmtDuration+"_bucket"))),
-		rec("instance:pg_statement_slow:ratio_rate5m", fmt.Sprintf("(instance:pg_statement_calls:rate5m - %s)\n/\n(instance:pg_statement_calls:rate5m > 0)",
-			sumRate(mStmtDuration+"_bucket", `le="`+slowBucket+`"`))),
+		rec(names.RecXactRate5m, sumRate(names.XactCommit)+"\n+\n"+sumRate(names.XactRollback)),
+		rec(names.RecRollbackRatio5m, sumRate(names.XactRollback)+"\n/\n("+names.RecXactRate5m+" > 0)"),
+		rec(names.RecBlksAccessedRate5m, sumRate(names.BlksHit)+"\n+\n"+sumRate(names.BlksRead)),
+		rec(names.RecCacheHitRatio5m, sumRate(names.BlksHit)+"\n/\n("+names.RecBlksAccessedRate5m+" > 0)"),
+		rec(names.RecConnectionsRatio, fmt.Sprintf("max by (%s) (%s)\n/\n(max by (%s) (%s) - max by (%s) (%s) > 0)",
+			L, b.pg(names.ConnsInUse), L, b.pg(names.ConnsMax), L, b.pg(names.ConnsReserved))),
+		rec(names.RecPoolUtilization, fmt.Sprintf("sum by (%s) (%s)\n/ on(%s)\n(max by (%s) (%s) > 0)",
+			b.by("pool"), b.pg(names.PoolConnections), b.by("pool"), b.by("pool"), b.pg(names.PoolMax))),
+		rec(names.RecDatabaseSize, fmt.Sprintf("sum by (%s) (%s)", L, b.pg(names.DatabaseSize))),
+		rec(names.RecCallsRate5m, sumRate(names.StmtCount)),
+		rec(names.RecP95Rate5m, fmt.Sprintf("histogram_quantile(0.95, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
+		rec(names.RecP99Rate5m, fmt.Sprintf("histogram_quantile(0.99, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
+		rec(names.RecSlowRatio5m, fmt.Sprintf("(%s - %s)\n/\n(%s > 0)",
+			names.RecCallsRate5m, sumRate(names.StmtBucket, `le="`+slowBucket+`"`), names.RecCallsRate5m)),
 	}}
 	avail := Group{Name: "postgres.sli.availability"}
 	latency := Group{Name: "postgres.sli.latency"}
 	for _, w := range sliWindows {
-		avail.Rules = append(avail.Rules, rec("instance:pg_up:ratio_avg"+w,
-			fmt.Sprintf("avg by (%s) (avg_over_time(%s[%s]))", L, b.pg(mUp), w)))
+		avail.Rules = append(avail.Rules, rec(names.RecAvailability+w,
+			fmt.Sprintf("avg by (%s) (avg_over_time(%s[%s]))", L, b.pg(names.Up), w)))
 	}
-	for _, bucket := range []struct{ le, name string }{{fastBucket, "100ms"}, {slowBucket, "500ms"}} {
+	for _, bucket := range []struct{ le, family string }{{fastBucket, names.RecWithin100ms}, {slowBucket, names.RecWithin500ms}} {
 		for _, w := range sliWindows {
-			latency.Rules = append(latency.Rules, rec("instance:pg_statement_within_"+bucket.name+":ratio_rate"+w,
+			latency.Rules = append(latency.Rules, rec(bucket.family+w,
 				fmt.Sprintf("sum by (%s) (rate(%s[%s]))\n/\n(sum by (%s) (rate(%s[%s])) > 0)",
-					L, b.pg(mStmtDuration+"_bucket", `le="`+bucket.le+`"`), w, L, b.pg(mStmtDuration+"_count"), w)))
+					L, b.pg(names.StmtBucket, `le="`+bucket.le+`"`), w, L, b.pg(names.StmtCount), w)))
 		}
 	}
 	return []Group{core, avail, latency}
@@ -64,11 +66,11 @@ type sloSpec struct {
 
 var sloSpecs = []sloSpec{
 	{Name: "PostgresAvailabilityBudgetBurn", Summary: "PostgreSQL is using up its availability error budget too fast.",
-		SLI: "instance:pg_up:ratio_avg", What: "availability", Target: func(c *Config) float64 { return c.SLO.Availability }},
+		SLI: names.RecAvailability, What: "availability", Target: func(c *Config) float64 { return c.SLO.Availability }},
 	{Name: "PostgresLatencyP95BudgetBurn", Summary: "Too many PostgreSQL statements are slower than 100 ms.",
-		SLI: "instance:pg_statement_within_100ms:ratio_rate", What: "share of statements within 100ms", Target: func(c *Config) float64 { return c.SLO.LatencyP95 }},
+		SLI: names.RecWithin100ms, What: "share of statements within 100ms", Target: func(c *Config) float64 { return c.SLO.LatencyP95 }},
 	{Name: "PostgresLatencyP99BudgetBurn", Summary: "Too many PostgreSQL statements are slower than 500 ms.",
-		SLI: "instance:pg_statement_within_500ms:ratio_rate", What: "share of statements within 500ms", Target: func(c *Config) float64 { return c.SLO.LatencyP99 }},
+		SLI: names.RecWithin500ms, What: "share of statements within 500ms", Target: func(c *Config) float64 { return c.SLO.LatencyP99 }},
 }
 
 // burnTier is one pair of windows and the burn rate both must exceed.

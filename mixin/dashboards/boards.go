@@ -1,5 +1,7 @@
 package dashboards
 
+import "github.com/pghardening/pg_hardening_exporter/mixin/names"
+
 // boards lists every dashboard in the order the link bar shows them.
 func boards(cfg Config) []board {
 	return []board{
@@ -11,35 +13,35 @@ func boards(cfg Config) []board {
 // Expressions more than one board shows.
 
 func cacheHitRatio(by string) string {
-	return "sum by (" + by + ") (" + rate(md(mBlksHit)) + ")\n/\n(sum by (" + by + ") (" + rate(md(mBlksHit)) + " + " + rate(md(mBlksRead)) + ") > 0)"
+	return "sum by (" + by + ") (" + rate(md(names.BlksHit)) + ")\n/\n(sum by (" + by + ") (" + rate(md(names.BlksHit)) + " + " + rate(md(names.BlksRead)) + ") > 0)"
 }
 
 func rollbackRatio(by string) string {
-	return "sum by (" + by + ") (" + rate(md(mXactRollback)) + ")\n/\n(sum by (" + by + ") (" + rate(md(mXactCommit)) + " + " + rate(md(mXactRollback)) + ") > 0)"
+	return "sum by (" + by + ") (" + rate(md(names.XactRollback)) + ")\n/\n(sum by (" + by + ") (" + rate(md(names.XactCommit)) + " + " + rate(md(names.XactRollback)) + ") > 0)"
 }
 
 func latencyQuantile(qt, by string) string {
-	return "histogram_quantile(" + qt + ", sum by (" + by + ", le) (" + rate(md(mStmtBucket)) + "))"
+	return "histogram_quantile(" + qt + ", sum by (" + by + ", le) (" + rate(md(names.StmtBucket)) + "))"
 }
 
 func slowQueryRatio(cfg Config, by string) string {
-	all := "sum by (" + by + ") (" + rate(md(mStmtCount)) + ")"
-	fast := "sum by (" + by + ") (" + rate(md(mStmtBucket, `le="`+num(cfg.SlowQuery)+`"`)) + ")"
+	all := "sum by (" + by + ") (" + rate(md(names.StmtCount)) + ")"
+	fast := "sum by (" + by + ") (" + rate(md(names.StmtBucket, `le="`+num(cfg.SlowQuery)+`"`)) + ")"
 	return "(" + all + " - " + fast + ")\n/\n(" + all + " > 0)"
 }
 
 func connectionsUsage() string {
-	return m(mConnsInUse) + "\n/ on (" + serverBy + ")\n(" + m(mConnsMax) + " - " + m(mConnsReserved) + ")"
+	return m(names.ConnsInUse) + "\n/ on (" + serverBy + ")\n(" + m(names.ConnsMax) + " - " + m(names.ConnsReserved) + ")"
 }
 
 func replicationLag() string {
-	return "max by (" + serverBy + ", application_name) (" + m(mStandbyReplayLag) + ")"
+	return "max by (" + serverBy + ", application_name) (" + m(names.StandbyReplayLag) + ")"
 }
 
 func walAtRisk() string {
-	return "time() - " + m(mArchiveReadyOldest)
+	return "time() - " + m(names.ArchiveReadyOldest)
 }
 
 func sinceArchived() string {
-	return "time() - " + m(mLastArchived)
+	return "time() - " + m(names.LastArchived)
 }

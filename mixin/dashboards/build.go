@@ -16,6 +16,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	tablepanel "github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // packTag is on every dashboard; the link bar lists the dashboards that have it.
@@ -153,7 +154,7 @@ func matchers(extra string, base ...string) string {
 // the same job and instance; beside /probe the exporter's own job has no
 // pg_up but carries its pools, PgBouncers and backup sources, so it has to
 // be offered too.
-const servedBy = `__name__=~"` + mUp + `|` + mExporterBuildInfo + `"`
+const servedBy = `__name__=~"` + names.Up + `|` + names.ExporterBuildInfo + `"`
 
 // jobValues is the job variable's query.
 func jobValues(cfg Config) string {
@@ -173,12 +174,12 @@ func buildBoard(cfg Config, b board) (dashboard.Dashboard, error) {
 			Tags([]string{packTag}).AsDropdown(true).IncludeVars(true).KeepTime(true))
 	d = d.WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus"))
 	if b.Receiver {
-		d = d.WithVariable(variable("job", "Job", "label_values("+mRemQueueCapacity+matchers(cfg.RemediationSelector)+", job)", false)).
-			WithVariable(variable("instance", "Instance", "label_values("+mRemQueueCapacity+matchers("", `job=~"$job"`)+", instance)", true))
+		d = d.WithVariable(variable("job", "Job", "label_values("+names.RemQueueCapacity+matchers(cfg.RemediationSelector)+", job)", false)).
+			WithVariable(variable("instance", "Instance", "label_values("+names.RemQueueCapacity+matchers("", `job=~"$job"`)+", instance)", true))
 	} else {
 		d = d.WithVariable(variable("job", "Job", jobValues(cfg), false)).
 			WithVariable(variable("instance", "Instance", instanceValues(), true)).
-			WithVariable(variable("database", "Database", "label_values("+mNumBackends+matchers("", sel)+", datname)", true))
+			WithVariable(variable("database", "Database", "label_values("+names.NumBackends+matchers("", sel)+", datname)", true))
 	}
 	id := uint32(0)
 	for _, r := range b.Rows {

@@ -62,7 +62,7 @@ type Config struct {
 	PgBouncerMaxWait       [2]float64 // how long a PgBouncer client waited for a server connection
 }
 
-// Defaults returns the spec's numbers, the same the rule pack ships with.
+// Defaults returns the default thresholds, the same the rule pack ships with.
 func Defaults() Config {
 	return Config{
 		Refresh:                "1m",

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // Markdown describes every dashboard, its panels and the question each
@@ -17,8 +19,8 @@ func Markdown(cfg Config) string {
 	b.WriteString("except Remediation, `database` (multi-value); every query filters by them. The link bar ")
 	b.WriteString("(tag `" + packTag + "`) moves between the dashboards keeping the time range and the variables. ")
 	b.WriteString("Dashed lines are the alert thresholds; a series named `bound: ...` is a limit computed per series.\n\n")
-	b.WriteString("Except on Remediation, `job` and `instance` offer every job and instance that has `" + mUp + "` (a database server ")
-	b.WriteString("the exporter scrapes) or `" + mExporterBuildInfo + "` (an exporter's own `/metrics`). With one exporter per server, ")
+	b.WriteString("Except on Remediation, `job` and `instance` offer every job and instance that has `" + names.Up + "` (a database server ")
+	b.WriteString("the exporter scrapes) or `" + names.ExporterBuildInfo + "` (an exporter's own `/metrics`). With one exporter per server, ")
 	b.WriteString("scraped directly, both are the same job and instance and every panel shows that server. With one central exporter ")
 	b.WriteString("behind `/probe`, the servers are instances of the probe job (`postgres` in docs/operations.md) and the exporter is ")
 	b.WriteString("an instance of its own job (`pg_hardening_exporter` there): select the probe job for the server panels, and the ")

@@ -10,45 +10,11 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
 )
 
 const rulesDir = "../../rules"
-
-// madeByPrometheus are series Prometheus itself writes.
-var madeByPrometheus = map[string]bool{mAlerts: true, mScrapeUp: true}
-
-// declared are the families the exporter declares on this branch; a
-// pattern family (pg_settings_<name>) is kept as its prefix.
-func declared() (names map[string]bool, prefixes []string) {
-	names = map[string]bool{}
-	for _, m := range metricsdoc.All() {
-		if m.Pattern {
-			prefixes = append(prefixes, m.Name[:strings.Index(m.Name, "<")])
-			continue
-		}
-		names[m.Name] = true
-	}
-	return names, prefixes
-}
-
-// isDeclared reports whether the exporter declares name, reading a
-// histogram's _bucket, _count and _sum series as its family.
-func isDeclared(name string, names map[string]bool, prefixes []string) bool {
-	if names[name] {
-		return true
-	}
-	for _, suf := range []string{"_bucket", "_count", "_sum"} {
-		if base, ok := strings.CutSuffix(name, suf); ok && names[base] {
-			return true
-		}
-	}
-	for _, p := range prefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
 
 type ruleFile struct {
 	Groups []struct {
@@ -110,18 +76,17 @@ func usedNames(t *testing.T) map[string][]string {
 			}
 		}
 	}
-	for _, v := range []string{mUp, mNumBackends, mRemQueueCapacity} {
+	for _, v := range []string{names.Up, names.NumBackends, names.RemQueueCapacity} {
 		used[v] = append(used[v], "variables")
 	}
 	return used
 }
 
-// TestMetricsExist checks every name the dashboards read against what the
-// exporter declares, the rule pack records and Prometheus writes, with the
-// allow-list for names declared on other branches.
-func TestMetricsExist(t *testing.T) {
-	names, prefixes := declared()
-	records, _, haveRules := rulePack(t)
+// TestMetricsCatalogued checks every name the dashboards read is in the
+// catalogue (package names), whose own test checks each name against what
+// the exporter declares and the rule pack records.
+func TestMetricsCatalogued(t *testing.T) {
+	cat := namestest.Read(t)
 	used := usedNames(t)
 	var sorted []string
 	for n := range used {
@@ -129,20 +94,8 @@ func TestMetricsExist(t *testing.T) {
 	}
 	sort.Strings(sorted)
 	for _, n := range sorted {
-		known := isDeclared(n, names, prefixes) || records[n] || madeByPrometheus[n]
-		_, listed := notDeclaredHere[n]
-		switch {
-		case known && listed:
-			t.Errorf("%s is declared or recorded now; delete it from notDeclaredHere (allowlist_test.go)", n)
-		case !known && !listed:
-			t.Errorf("%s (read by %s) is neither declared by the exporter, recorded by the rule pack, nor allow-listed", n, used[n][0])
-		case !known && listed && strings.HasPrefix(notDeclaredHere[n], "recording rule") && haveRules:
-			t.Errorf("%s is not recorded by rules/*.yml", n)
-		}
-	}
-	for n := range notDeclaredHere {
-		if _, ok := used[n]; !ok {
-			t.Errorf("%s is allow-listed but no dashboard reads it", n)
+		if !cat.Holds(n) {
+			t.Errorf("%s (read by %s) is not in the catalogue, package names", n, used[n][0])
 		}
 	}
 }
@@ -150,7 +103,7 @@ func TestMetricsExist(t *testing.T) {
 // notPerDatabase are families whose datname label does not name the
 // database a series is about (empty for cluster-wide collectors), so the
 // database variable would hide them.
-var notPerDatabase = map[string]bool{mCollectorSuccess: true}
+var notPerDatabase = map[string]bool{names.CollectorSuccess: true}
 
 // TestDatabaseFilter checks that every selector of a family with a datname
 // label filters by the database variable.

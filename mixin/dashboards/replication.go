@@ -1,5 +1,7 @@
 package dashboards
 
+import "github.com/pghardening/pg_hardening_exporter/mixin/names"
+
 // boundLegend starts the legend of a series that draws a limit computed per
 // series (a band) rather than a fixed threshold line.
 const boundLegend = "bound: "
@@ -15,7 +17,7 @@ func replicationBoard(cfg Config) board {
 	age := func(metric string, extra ...string) string { return "time() - " + m(metric, extra...) }
 	// The band is the alert's: the mean size of the earlier backups of the
 	// type (none before the second backup, none while that mean is 0).
-	prevMean := "(" + m(mBackupMeanSize) + " > 0)"
+	prevMean := "(" + m(names.BackupMeanSize) + " > 0)"
 	return board{
 		File: "replication-backups.json", UID: "pg-replication-backups", Title: "PostgreSQL / Replication and backups", Tag: "pg-replication",
 		Description: "Standby lag, replication slots and the WAL they keep, WAL archiving against the RPO, backup age per type against its objective, backup sizes with their anomaly band, verification and restore tests.",
@@ -24,61 +26,61 @@ func replicationBoard(cfg Config) board {
 				ts("Replay lag per standby", "s", "How far behind is each standby, seen from the primary?",
 					q(replicationLag(), "{{instance}} {{application_name}}")).overBoth(cfg.ReplicationLag),
 				ts("Replay lag per standby in bytes", "bytes", "How much WAL has each standby still to replay?",
-					q(m(mStandbyReplayLagB), "{{instance}} {{application_name}}")),
+					q(m(names.StandbyReplayLagBytes), "{{instance}} {{application_name}}")),
 				ts("Standby's own replay lag", "s", "On a standby: how old is the last transaction it replayed?",
-					q(m(mReplayLag), "{{instance}}")).overBoth(cfg.ReplicationLag),
+					q(m(names.ReplayLag), "{{instance}}")).overBoth(cfg.ReplicationLag),
 				ts("Roles and standbys", "short", "Which servers are standbys, and how many standbys does each primary feed?",
-					q(m(mIsReplica), "{{instance}} is replica"),
-					q(m(mStandbys), "{{instance}} standbys")),
+					q(m(names.IsReplica), "{{instance}} is replica"),
+					q(m(names.Standbys), "{{instance}} standbys")),
 				ts("Role changes in the last 10 minutes", "short", "Was a standby promoted (failover), or a primary turned into a standby?",
-					q("changes("+m(mIsReplica)+"[10m])", "{{instance}}")).over(1),
+					q("changes("+m(names.IsReplica)+"[10m])", "{{instance}}")).over(1),
 				ts("Primaries per cluster", "short", "Does any cluster have more than one primary (split brain)? Needs a cluster label on the targets.",
-					q("count by (cluster) ("+m(mIsReplica, `cluster!=""`)+" == 0)", "{{cluster}}")).over(1),
+					q("count by (cluster) ("+m(names.IsReplica, `cluster!=""`)+" == 0)", "{{cluster}}")).over(1),
 				ts("WAL retained by replication slots", "bytes", "Does a replication slot keep WAL that fills the disk?",
-					q(m(mSlotRetainedWAL), "{{instance}} {{slot_name}}")).overBoth(cfg.SlotRetainedWAL),
+					q(m(names.SlotRetainedWAL), "{{instance}} {{slot_name}}")).overBoth(cfg.SlotRetainedWAL),
 				ts("Replication slots in use", "short", "Is every replication slot in use? An inactive slot keeps WAL and the xmin horizon forever.",
-					q(m(mSlotActive), "{{instance}} {{slot_name}}")).under(1).ratio(),
+					q(m(names.SlotActive), "{{instance}} {{slot_name}}")).under(1).ratio(),
 			}},
 			{Title: "WAL archiving", Panels: []panel{
 				ts("Data at risk (RPO)", "s", "How much committed work is not yet archived? Time since a WAL file was last archived, and age of the oldest one waiting, against the 15 minute RPO.",
 					q(sinceArchived(), "{{instance}} since last archived"),
 					q(walAtRisk(), "{{instance}} oldest WAL waiting")).over(cfg.RPO),
 				ts("WAL archived and failed per second", "short", "Does archive_command keep up?",
-					q(rate(m(mArchived)), "{{instance}} archived"),
-					q(rate(m(mArchiveFailed)), "{{instance}} failed")),
+					q(rate(m(names.Archived)), "{{instance}} archived"),
+					q(rate(m(names.ArchiveFailed)), "{{instance}} failed")),
 				ts("WAL archive failures in the last 10 minutes", "short", "Does archive_command fail?",
-					q("sum by ("+serverBy+") (increase("+m(mArchiveFailed)+"[10m]))", "{{instance}}")).over(1),
+					q("sum by ("+serverBy+") (increase("+m(names.ArchiveFailed)+"[10m]))", "{{instance}}")).over(1),
 				ts("WAL files waiting to be archived", "short", "Is the archiver falling behind?",
-					q(m(mArchiveReady), "{{instance}}")),
+					q(m(names.ArchiveReady), "{{instance}}")),
 				ts("WAL generated", "Bps", "How fast does the server write WAL, and how big is the WAL directory?",
-					q(rate(m(mWALPosition)), "{{instance}} written per second")),
+					q(rate(m(names.WALPosition)), "{{instance}} written per second")),
 				ts("WAL directory size", "bytes", "How much disk does pg_wal take?",
-					q(m(mWALDirectoryBytes), "{{instance}}")),
+					q(m(names.WALDirectoryBytes), "{{instance}}")),
 			}},
 			{Title: "Backups", Panels: []panel{
 				ts("Full backup age", "s", "When did the last full backup succeed? The objective is one a day.",
-					q(age(mBackupLastSuccess, `type="full"`), bk)).overBoth(cfg.FullBackupMaxAge),
+					q(age(names.BackupLastSuccess, `type="full"`), bk)).overBoth(cfg.FullBackupMaxAge),
 				ts("Incremental backup age", "s", "When did the last incremental or differential backup succeed? The objective is one every 6 hours.",
-					q(age(mBackupLastSuccess, `type=~"`+IncrementalBackupTypes+`"`), bk+" {{type}}")).over(cfg.IncrementalBackupAge),
+					q(age(names.BackupLastSuccess, `type=~"`+IncrementalBackupTypes+`"`), bk+" {{type}}")).over(cfg.IncrementalBackupAge),
 				ts("Backup failure newer than last success", "s", "Did the latest backup run of a type fail? Positive: the last failure came this long after the last success.",
 					q(failedAfter(), bk+" {{type}}")).over(0),
 				ts("Backup size with anomaly band", "bytes", "Is the latest backup of each type far smaller or larger than the ones before it?",
-					q(m(mBackupLastSize), bk+" {{type}}"),
+					q(m(names.BackupLastSize), bk+" {{type}}"),
 					q(prevMean+" * "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} upper"),
 					q(prevMean+" / "+num(cfg.BackupSizeFactor), boundLegend+bk+" {{type}} lower")),
 				ts("Time since last verification", "s", "Were the backups verified recently, and did the last verification pass?",
-					q(age(mBackupVerified), bk+" passed"),
-					q(m(mBackupVerifyOK), bk+" last result")).over(cfg.VerificationMaxAge),
+					q(age(names.BackupVerified), bk+" passed"),
+					q(m(names.BackupVerifyOK), bk+" last result")).over(cfg.VerificationMaxAge),
 				ts("Time since last restore test", "s", "Has a restore from backup been tested recently, and did it pass?",
-					q(age(mRestoreTested), bk+" passed"),
-					q(m(mRestoreTestOK), bk+" last result")).over(cfg.RestoreTestMaxAge),
+					q(age(names.RestoreTested), bk+" passed"),
+					q(m(names.RestoreTestOK), bk+" last result")).over(cfg.RestoreTestMaxAge),
 				ts("Backups past retention", "short", "Does expiry run? Backups older than the retention should be gone.",
-					q(m(mBackupBeyondRetain), bk)).over(1),
+					q(m(names.BackupBeyondRetention), bk)).over(1),
 				ts("Oldest backup age", "s", "How old is the oldest backup still kept? Past the retention, expiry is not running.",
-					q(age(mBackupOldest), bk)),
+					q(age(names.BackupOldest), bk)),
 				ts("Backup repository health", "short", "Can the exporter read each backup source, and does the repository encrypt?",
-					q(m(mBackupSourceUp), "{{instance}} {{source}} readable"),
-					q(m(mBackupEncrypted), bk+" {{repo}} encrypted")).under(1).ratio(),
+					q(m(names.BackupSourceUp), "{{instance}} {{source}} readable"),
+					q(m(names.BackupEncrypted), bk+" {{repo}} encrypted")).under(1).ratio(),
 			}},
 		},
 	}
@@ -88,5 +90,5 @@ func replicationBoard(cfg Config) board {
 // failed backup run ended; absent while the last run succeeded.
 func failedAfter() string {
 	on := "on (" + serverBy + ", source, stanza, type)"
-	return "(" + m(mBackupLastFailure) + " - " + on + " " + m(mBackupLastSuccess) + ") > 0"
+	return "(" + m(names.BackupLastFailure) + " - " + on + " " + m(names.BackupLastSuccess) + ") > 0"
 }

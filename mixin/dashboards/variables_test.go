@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // labelValuesQuery is the form Grafana's Prometheus data source reads as
@@ -118,9 +119,9 @@ func TestVariablesOfferBothSetups(t *testing.T) {
 			t.Errorf("%s: %q has no __name__=~ matcher", key, match)
 			continue
 		}
-		names := regexp.MustCompile("^(?:" + m[1] + ")$")
-		for _, family := range []string{mUp, mExporterBuildInfo} {
-			if !names.MatchString(family) {
+		selected := regexp.MustCompile("^(?:" + m[1] + ")$")
+		for _, family := range []string{names.Up, names.ExporterBuildInfo} {
+			if !selected.MatchString(family) {
 				t.Errorf("%s: %q does not select %s", key, match, family)
 			}
 		}
