@@ -1,7 +1,8 @@
 package mixin
 
 import (
-	"os"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,18 +95,8 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "none.yml"))
-	if err == nil || !os.IsNotExist(unwrap(err)) {
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v", err)
-	}
-}
-
-func unwrap(err error) error {
-	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return err
-		}
-		err = u.Unwrap()
 	}
 }
 

@@ -1,7 +1,8 @@
 package config
 
 import (
-	"os"
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,18 +108,8 @@ func TestCheckCollectors(t *testing.T) {
 
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yml"))
-	if err == nil || !os.IsNotExist(unwrapAll(err)) {
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v", err)
-	}
-}
-
-func unwrapAll(err error) error {
-	for {
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return err
-		}
-		err = u.Unwrap()
 	}
 }
 
