@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 

@@ -17,11 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/backup"
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/pgbouncer"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )

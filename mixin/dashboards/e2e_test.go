@@ -20,9 +20,9 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 // needsCondition lists the queries that legitimately return nothing against
