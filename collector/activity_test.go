@@ -10,9 +10,9 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
-	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
 // session opens a superuser connection to db with application_name app,

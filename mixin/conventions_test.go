@@ -102,6 +102,7 @@ func checkAlert(t *testing.T, r Rule) {
 // promtool finds Debian's promtool, or skips (fails with CI=true).
 func promtool(t *testing.T) string {
 	t.Helper()
+	pgtest.Integration(t)
 	p, err := exec.LookPath("promtool")
 	if err != nil {
 		pgtest.Skip(t, "promtool", "apt-get install prometheus (or make deps)")

@@ -39,9 +39,7 @@ func (v sourceView) Value(name string, l map[string]string) (float64, bool) {
 // `pgbackrest info` says. Then the repository becomes unreadable: the next
 // run is recorded as failed and the pgBackRest source goes down.
 func TestPgBackRestRealRepository(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL and runs pgBackRest")
-	}
+	pgtest.Integration(t)
 	// Debian 12's pgBackRest 2.45 backs up PostgreSQL up to 15 (16 and later
 	// fail with "unexpected control version"). What this test covers does not
 	// depend on the server's version, so it runs on Debian's 15 always.

@@ -21,9 +21,7 @@ import (
 // Prometheus, the receiver logs dry-run decisions for them, and when it stops
 // no process and no directory is left.
 func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole pack; skipped with -short")
-	}
+	pgtest.Integration(t)
 	pgtest.RequireBinaries(t)
 	if _, err := bouncertest.Available(); err != nil {
 		pgtest.Skip(t, "pgbouncer", "make deps (scripts/install-deps.sh)")

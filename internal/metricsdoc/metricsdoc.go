@@ -16,7 +16,7 @@ import (
 func Render() []byte {
 	var b bytes.Buffer
 	b.WriteString("# Metrics\n\n")
-	b.WriteString("Generated from the exporter's descriptors by `go test ./internal/metricsdoc -update`; a test keeps it equal to the code.\n\n")
+	b.WriteString("Generated from the exporter's descriptors by `make generate` (`go test ./internal/metricsdoc -update`); a test keeps it equal to the code.\n\n")
 	b.WriteString("Every PostgreSQL metric below comes with the framework's own `pg_up`, `pg_scrape_collector_success` and `pg_scrape_collector_duration_seconds`. ")
 	b.WriteString("Versions say which PostgreSQL majors have the source; a collector whose predicates do not hold on a server is skipped there and emits nothing.\n\n")
 

@@ -147,9 +147,7 @@ func workload(ctx context.Context, t *testing.T, s *pgtest.Server, ready chan<- 
 // PostgreSQL with a short workload, and asks every query of every panel,
 // variables substituted, for at least one series.
 func TestPanelsReturnData(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL and Prometheus")
-	}
+	pgtest.Integration(t)
 	archive, err := os.MkdirTemp("", "pgarchive")
 	if err != nil {
 		t.Fatal(err)

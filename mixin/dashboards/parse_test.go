@@ -17,6 +17,7 @@ import (
 // Prometheus's own parser through `promtool check rules` (each one as a
 // recording rule), so no PromQL parser is linked into the module.
 func TestExpressionsParse(t *testing.T) {
+	pgtest.Integration(t)
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		pgtest.Skip(t, "promtool", "apt-get install prometheus (scripts/install-deps.sh)")
@@ -60,6 +61,7 @@ func TestExpressionsParse(t *testing.T) {
 
 // TestParseCatchesErrors makes sure a broken expression fails the check.
 func TestParseCatchesErrors(t *testing.T) {
+	pgtest.Integration(t)
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		pgtest.Skip(t, "promtool", "apt-get install prometheus (scripts/install-deps.sh)")

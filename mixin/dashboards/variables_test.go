@@ -62,6 +62,7 @@ func variableQueries(t *testing.T) map[string]string {
 // label_values(selector, label) form and that Prometheus's parser (through
 // promtool) accepts its selector, variables substituted.
 func TestVariableQueriesParse(t *testing.T) {
+	pgtest.Integration(t)
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		pgtest.Skip(t, "promtool", "apt-get install prometheus (scripts/install-deps.sh)")

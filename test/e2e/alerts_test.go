@@ -16,9 +16,9 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
+	"github.com/pghardening/pg_hardening_exporter/internal/target"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
-	"github.com/pghardening/pg_hardening_exporter/internal/target"
 	"github.com/pghardening/pg_hardening_exporter/mixin"
 )
 

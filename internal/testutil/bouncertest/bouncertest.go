@@ -111,9 +111,10 @@ func Available() (string, error) {
 }
 
 // StartT starts a PgBouncer for one test and stops it when the test ends.
-// A missing binary skips the test (fails it with CI=true).
+// A missing binary skips the test (fails it with CI=true); -short skips it.
 func StartT(tb testing.TB, opts Options) *Bouncer {
 	tb.Helper()
+	pgtest.Integration(tb)
 	b, err := Start(opts)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {

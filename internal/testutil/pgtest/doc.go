@@ -11,6 +11,11 @@
 // `make deps` (scripts/install-deps.sh) for Debian's 15, or
 // scripts/install-pg-matrix.sh for majors 13 to 18. When the binaries are
 // missing, tests are skipped, unless CI=true, where that is a failure.
+// Under go test -short (make test-unit) StartT, RequireServer and
+// RequireBinaries skip the test as an integration test before anything is
+// started, whatever CI says, and RunMain starts no cluster; promtest and
+// bouncertest do the same through Integration, which a test that runs an
+// external program itself calls first.
 //
 // PostgreSQL refuses to run as root. When the test process runs as root, the
 // cluster's processes run as uid/gid 65534 (nobody/nogroup) and its

@@ -466,3 +466,32 @@ func TestCrashCleanup(t *testing.T) {
 	}
 	waitGone(t, pid, filepath.Dir(data))
 }
+
+// Under -short the tests that need a server skip, even with CI=true and no
+// PostgreSQL installed, and RunMain starts nothing; without -short the same
+// missing binaries fail the run with CI=true.
+func TestShortSkipsIntegrationTests(t *testing.T) {
+	run := func(short bool) (string, error) {
+		args := []string{"-test.run=^(TestLifecycle|TestMonitorRole|TestStartFailureCleansUp)$", "-test.v"}
+		if short {
+			args = append(args, "-test.short")
+		}
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "CI=true", pgtest.BinDirEnv+"="+filepath.Join(t.TempDir(), "no", "bin"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(true)
+	if err != nil {
+		t.Fatalf("-short with CI=true and no binaries: %v\n%s", err, out)
+	}
+	if n := strings.Count(out, pgtest.ShortSkip); n != 3 {
+		t.Errorf("-short: %d of 3 tests say %q:\n%s", n, pgtest.ShortSkip, out)
+	}
+	if strings.Contains(out, "initdb") {
+		t.Errorf("-short: RunMain tried to start a cluster:\n%s", out)
+	}
+	if out, err := run(false); err == nil || !strings.Contains(out, "not available") {
+		t.Errorf("without -short, CI=true and no binaries: %v, want a failure naming the missing binaries:\n%s", err, out)
+	}
+}

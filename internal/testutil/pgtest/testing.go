@@ -2,6 +2,7 @@ package pgtest
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -16,10 +17,27 @@ func CI() bool {
 	return strings.EqualFold(v, "true") || v == "1"
 }
 
+// ShortSkip is the message of every test that -short skips because it
+// starts a server or runs an external program.
+const ShortSkip = "integration test; skipped by -short"
+
+// Integration skips the test under -short (go test -short, make test-unit):
+// it starts a server or runs an external program. Every harness here calls
+// it before starting anything, so a test that uses one needs no check of its
+// own; a test that runs a program directly calls it first.
+func Integration(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip(ShortSkip)
+	}
+}
+
 // Skip skips the test because what is not installed, naming the install
-// command. With CI=true it fails the test instead.
+// command. With CI=true it fails the test instead, except under -short,
+// where an integration test is skipped whatever is installed.
 func Skip(tb testing.TB, what, install string) {
 	tb.Helper()
+	Integration(tb)
 	msg := fmt.Sprintf("%s not available; install with %s", what, install)
 	if CI() {
 		tb.Fatalf("%s (CI=true, so this is a failure)", msg)
@@ -33,6 +51,7 @@ func Skip(tb testing.TB, what, install string) {
 // its tail to the test log.
 func StartT(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	Integration(tb)
 	s, err := Start(opts)
 	if err != nil {
 		var ue *UnavailableError
@@ -65,8 +84,18 @@ var (
 // a way no deferred call sees (a panic in a test, a timeout), the watchdog
 // removes the cluster. If the binaries are missing and CI is not true, it
 // prints why, leaves *out nil and still runs the tests, which skip through
-// RequireServer. Any other start failure returns exit code 1.
+// RequireServer. Any other start failure returns exit code 1. Under -short
+// it starts nothing and RequireServer skips every test that needs the server.
 func RunMain(m *testing.M, opts Options, out **Server) (code int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if out != nil {
+		*out = nil
+	}
+	if testing.Short() {
+		return m.Run()
+	}
 	s, err := Start(opts)
 	if err != nil {
 		var ue *UnavailableError
@@ -75,9 +104,6 @@ func RunMain(m *testing.M, opts Options, out **Server) (code int) {
 			unavailable = ue
 			unavailableMu.Unlock()
 			fmt.Fprintf(os.Stderr, "%v\npgtest: tests that need PostgreSQL will be skipped\n", err)
-			if out != nil {
-				*out = nil
-			}
 			return m.Run()
 		}
 		fmt.Fprintf(os.Stderr, "%v\n", err)
@@ -103,12 +129,13 @@ func RunMain(m *testing.M, opts Options, out **Server) (code int) {
 	return m.Run()
 }
 
-// RequireServer returns s, the server RunMain stored. When it is nil
-// because the binaries are missing, the test is skipped (failed with
-// CI=true) with the install command; when it is nil for any other reason,
-// the test fails.
+// RequireServer returns s, the server RunMain stored. Under -short the test
+// is skipped. When s is nil because the binaries are missing, the test is
+// skipped (failed with CI=true) with the install command; when it is nil for
+// any other reason, the test fails.
 func RequireServer(tb testing.TB, s *Server) *Server {
 	tb.Helper()
+	Integration(tb)
 	if s != nil {
 		return s
 	}
@@ -123,9 +150,11 @@ func RequireServer(tb testing.TB, s *Server) *Server {
 }
 
 // RequireBinaries returns the bin dir from Available, or skips the test
-// (fails it with CI=true) naming the install command.
+// (fails it with CI=true) naming the install command. Under -short it skips
+// the test: whoever asks for the binaries means to run them.
 func RequireBinaries(tb testing.TB) string {
 	tb.Helper()
+	Integration(tb)
 	dir, err := Available()
 	if err != nil {
 		var ue *UnavailableError

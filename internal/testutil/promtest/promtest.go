@@ -55,9 +55,10 @@ type Server struct {
 func Binary() (string, error) { return exec.LookPath("prometheus") }
 
 // Start runs Prometheus for the test and stops it when the test ends. A
-// missing binary skips the test (fails it with CI=true).
+// missing binary skips the test (fails it with CI=true); -short skips it.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	pgtest.Integration(tb)
 	bin, err := Binary()
 	if err != nil {
 		pgtest.Skip(tb, "Prometheus", "apt-get install prometheus (or make deps)")
