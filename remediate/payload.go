@@ -41,9 +41,9 @@ type Alert struct {
 
 // Limits on a payload; each alert beyond them makes the whole payload invalid.
 const (
-	maxAlerts     = 1000
-	maxLabels     = 64
-	maxLabelName  = 128
+	maxAlerts      = 1000
+	maxLabels      = 64
+	maxLabelName   = 128
 	maxFingerprint = 64
 )
 
