@@ -34,7 +34,7 @@ func TestMixinCommand(t *testing.T) {
 	if code := run([]string{"mixin", "--mixin.config=" + cfg, "--mixin.output=" + dir}, &out, &errOut); code != 1 {
 		t.Fatalf("exit %d for a bad configuration", code)
 	}
-	if !strings.Contains(errOut.String(), cfg+":3: field warnng not found") {
+	if !strings.Contains(errOut.String(), cfg+`:3: unknown key "warnng"`) {
 		t.Errorf("error does not point at the line: %s", errOut.String())
 	}
 
