@@ -57,7 +57,7 @@ func init() {
 		Metrics: []*metric.Metric{actConns, actBackends, actInUse, actMax, actReserved, actMaxTx, actMaxQuery,
 			actIdleInTx, actIdleInTxMax, actLong, actLongThreshold},
 		New: func(o Options) (Collector, error) {
-			return &activityCollector{threshold: o.Config.Activity.Threshold(), limit: o.Config.Activity.LabelSets()}, nil
+			return &activityCollector{threshold: o.Config.Activity.LongTransactionThreshold, limit: o.Config.Activity.MaxLabelSets}, nil
 		},
 	})
 }

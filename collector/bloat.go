@@ -110,7 +110,7 @@ func (c *bloatCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 	if err != nil {
 		return fmt.Errorf("estimating index bloat: %w", err)
 	}
-	n := c.limits.TopNOr(config.DefaultBloatTopN)
+	n := c.limits.TopN
 	unknown := 0
 	emit := func(rows []bloatRow, bytesM, ratioM *metric.Metric, isIndex bool) []bloatRow {
 		cs := make([]candidate, len(rows))

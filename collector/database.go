@@ -54,7 +54,7 @@ func init() {
 			dbDeadlocks, dbChecksumFails, dbBlkReadTime, dbBlkWriteTime, dbStatsReset, dbSessionTime,
 			dbActiveTime, dbIdleInXact, dbSessions, dbAbandoned, dbFatal, dbKilled, dbSize},
 		New: func(o Options) (Collector, error) {
-			return &databaseCollector{sizesTTL: o.Config.Objects.SizesTTLOr(), sizes: map[*target.Target]*dbSizes{}}, nil
+			return &databaseCollector{sizesTTL: o.Config.Objects.SizesTTL, sizes: map[*target.Target]*dbSizes{}}, nil
 		},
 	})
 }

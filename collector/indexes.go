@@ -50,7 +50,7 @@ func init() {
 		Metrics: append(append([]*metric.Metric{}, indexStats...), indexSize, indexInvalid, indexUnused,
 			indexesInvalid, indexesUnused, indexesUnusedSz, indexesReported, indexesFolded),
 		New: func(o Options) (Collector, error) {
-			return &indexesCollector{limits: &o.Config.Objects.Indexes, sizesTTL: o.Config.Objects.SizesTTLOr()}, nil
+			return &indexesCollector{limits: &o.Config.Objects.Indexes, sizesTTL: o.Config.Objects.SizesTTL}, nil
 		},
 	})
 }
@@ -137,7 +137,7 @@ func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prom
 		return err
 	}
 	idx, rest := got.idx, got.rest
-	n := c.limits.TopNOr(config.DefaultIndexesTopN)
+	n := c.limits.TopN
 	db := s.Database
 	reported, invalid, unused := 0, 0, 0
 	var unusedSize float64
@@ -242,7 +242,7 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([
 			eligible: r.permanent && eligible(c.limits, r.table, size)}
 	}
 	var chosen []int64
-	for i, ok := range pickObjects(cs, c.limits.TopNOr(config.DefaultIndexesTopN)) {
+	for i, ok := range pickObjects(cs, c.limits.TopN) {
 		if ok {
 			chosen = append(chosen, rs[i].oid)
 		} else if v := szs[rs[i].oid]; v != nil {

@@ -32,7 +32,7 @@ func init() {
 		Default: true,
 		Metrics: []*metric.Metric{poolConns, poolMin, poolMax, poolUnmatched},
 		New: func(o Options) (Collector, error) {
-			return &poolsCollector{pools: o.Config.Pools, limit: o.Config.Activity.LabelSets()}, nil
+			return &poolsCollector{pools: o.Config.Pools, limit: o.Config.Activity.MaxLabelSets}, nil
 		},
 	})
 }

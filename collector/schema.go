@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
@@ -31,7 +30,7 @@ func init() {
 		TTL:     5 * time.Minute,
 		Metrics: []*metric.Metric{schemaIssues, schemaIssue, seqUsed, seqMaxUsed, seqHidden},
 		New: func(o Options) (Collector, error) {
-			return &schemaCollector{max: o.Config.Objects.Schema.MaxObjectsOr(config.DefaultSchemaObjects)}, nil
+			return &schemaCollector{max: o.Config.Objects.Schema.MaxObjects}, nil
 		},
 	})
 }

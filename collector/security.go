@@ -35,7 +35,7 @@ func init() {
 		Default: true,
 		Metrics: []*metric.Metric{secSSLConns, secSSL, secPwEnc, secSuper, secLogin, secExpired, secNoExpiry},
 		New: func(o Options) (Collector, error) {
-			return &securityCollector{limit: o.Config.Activity.LabelSets()}, nil
+			return &securityCollector{limit: o.Config.Activity.MaxLabelSets}, nil
 		},
 	})
 }

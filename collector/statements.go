@@ -179,7 +179,7 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	}
 
 	// The top N by total execution time.
-	n := c.limits.TopNOr(config.DefaultStatementsTopN)
+	n := c.limits.TopN
 	if n > len(snap) {
 		n = len(snap)
 	}
@@ -215,7 +215,7 @@ func (c *statementsCollector) emitText(ctx context.Context, s *Scrape, top []Stm
 		where = " AND s.toplevel"
 	}
 	q := fmt.Sprintf(`SELECT s.dbid::int8, s.userid::int8, COALESCE(s.queryid, 0), left(regexp_replace(s.query, '\s+', ' ', 'g'), %d)
- FROM pg_stat_statements(true) s WHERE s.queryid = ANY('{%s}'::int8[])%s`, c.limits.TextLength(), strings.Join(ids, ","), where)
+ FROM pg_stat_statements(true) s WHERE s.queryid = ANY('{%s}'::int8[])%s`, c.limits.QueryTextLength, strings.Join(ids, ","), where)
 	rows, err := s.Conn.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("reading statement texts: %w", err)

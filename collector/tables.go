@@ -74,7 +74,7 @@ func init() {
 		Default: true,
 		Metrics: append(ms, tablesReported, tablesFolded),
 		New: func(o Options) (Collector, error) {
-			return &tablesCollector{limits: &o.Config.Objects.Tables, sizesTTL: o.Config.Objects.SizesTTLOr()}, nil
+			return &tablesCollector{limits: &o.Config.Objects.Tables, sizesTTL: o.Config.Objects.SizesTTL}, nil
 		},
 	})
 }
@@ -275,10 +275,10 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([]
 		}
 		cs[i] = candidate{name: r.name, size: total, activity: r.act,
 			eligible: r.permanent && eligible(&c.limits.ObjectLimits, r.name, total),
-			due:      dueFor(r.dead, r.mod, due.DeadTuplesOr(), due.ModSinceAnalyzeOr())}
+			due:      dueFor(r.dead, r.mod, due.DeadTuples, due.ModSinceAnalyze)}
 	}
 	var chosen []int64
-	for i, ok := range pickObjects(cs, c.limits.TopNOr(config.DefaultTablesTopN)) {
+	for i, ok := range pickObjects(cs, c.limits.TopN) {
 		if ok {
 			chosen = append(chosen, rs[i].oid)
 			continue

@@ -129,6 +129,8 @@ func Defaults() *Config {
 		},
 		Databases:  Databases{DiscoveryTTL: 5 * time.Minute},
 		MaxTargets: 64,
+		Activity:   Activity{LongTransactionThreshold: DefaultLongTransactionThreshold, MaxLabelSets: DefaultMaxLabelSets},
+		Objects:    defaultObjects(),
 	}
 }
 

@@ -39,8 +39,9 @@ type ObjectLimits struct {
 	Exclude []string `yaml:"exclude"`
 	// MinSize leaves smaller objects to the aggregate.
 	MinSize ByteSize `yaml:"min_size"`
-	// TopN caps the objects reported one by one per database.
-	TopN *int `yaml:"top_n"`
+	// TopN caps the objects reported one by one per database (0: only the
+	// per-database aggregate).
+	TopN int `yaml:"top_n"`
 
 	include, exclude []*regexp.Regexp
 }
@@ -57,26 +58,8 @@ type TableLimits struct {
 // MaintenanceDue are the thresholds past which a table needs maintenance;
 // 0 turns one off.
 type MaintenanceDue struct {
-	DeadTuples      *int64 `yaml:"dead_tuples"`
-	ModSinceAnalyze *int64 `yaml:"mod_since_analyze"`
-}
-
-// DeadTuplesOr returns the dead-rows threshold (0: off), the spec's
-// vacuum threshold when unset.
-func (m *MaintenanceDue) DeadTuplesOr() int64 {
-	if m.DeadTuples != nil {
-		return *m.DeadTuples
-	}
-	return DefaultDueDeadTuples
-}
-
-// ModSinceAnalyzeOr returns the rows-changed threshold (0: off), the spec's
-// analyze threshold when unset.
-func (m *MaintenanceDue) ModSinceAnalyzeOr() int64 {
-	if m.ModSinceAnalyze != nil {
-		return *m.ModSinceAnalyze
-	}
-	return DefaultDueModSinceAnalyze
+	DeadTuples      int64 `yaml:"dead_tuples"`
+	ModSinceAnalyze int64 `yaml:"mod_since_analyze"`
 }
 
 // BloatLimits tune the bloat collector.
@@ -89,16 +72,16 @@ type BloatLimits struct {
 
 // SchemaLimits cap the objects the schema collector names per issue.
 type SchemaLimits struct {
-	MaxObjects *int `yaml:"max_objects"`
+	MaxObjects int `yaml:"max_objects"`
 }
 
 // StatementsLimits tune the statements collector.
 type StatementsLimits struct {
-	TopN *int `yaml:"top_n"`
+	TopN int `yaml:"top_n"`
 	// QueryText adds pg_stat_statements_query_info with the (shortened) text
 	// of each top statement. Off by default: query text can hold data.
 	QueryText       bool `yaml:"query_text"`
-	QueryTextLength *int `yaml:"query_text_length"`
+	QueryTextLength int  `yaml:"query_text_length"`
 }
 
 // Defaults of the objects section.
@@ -110,8 +93,9 @@ const (
 	DefaultStatementsTopN  = 100
 	DefaultQueryTextLength = 200
 	DefaultSizesTTL        = 5 * time.Minute
-	// The spec's maintenance thresholds, which the rule pack's
-	// PostgresDeadTuplesHigh and PostgresAnalyzeOverdue use too.
+	// The maintenance thresholds (dead rows past which a table is due for
+	// VACUUM, rows changed past which it is due for ANALYZE), which the rule
+	// pack's PostgresDeadTuplesHigh and PostgresAnalyzeOverdue use too.
 	DefaultDueDeadTuples      = 10000
 	DefaultDueModSinceAnalyze = 5000
 	maxTopN                   = 100000
@@ -127,12 +111,19 @@ func (o *Objects) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// TopNOr returns the configured top-N, or def.
-func (l *ObjectLimits) TopNOr(def int) int {
-	if l.TopN != nil {
-		return *l.TopN
+// defaultObjects are the limits where the file is silent.
+func defaultObjects() Objects {
+	return Objects{
+		Tables: TableLimits{
+			ObjectLimits:   ObjectLimits{TopN: DefaultTablesTopN},
+			MaintenanceDue: MaintenanceDue{DeadTuples: DefaultDueDeadTuples, ModSinceAnalyze: DefaultDueModSinceAnalyze},
+		},
+		Indexes:    ObjectLimits{TopN: DefaultIndexesTopN},
+		Bloat:      BloatLimits{ObjectLimits: ObjectLimits{TopN: DefaultBloatTopN}},
+		Schema:     SchemaLimits{MaxObjects: DefaultSchemaObjects},
+		Statements: StatementsLimits{TopN: DefaultStatementsTopN, QueryTextLength: DefaultQueryTextLength},
+		SizesTTL:   DefaultSizesTTL,
 	}
-	return def
 }
 
 // Selected reports whether "schema.name" passes the include and exclude patterns.
@@ -157,45 +148,13 @@ func (l *ObjectLimits) Selected(qualified string) bool {
 	return true
 }
 
-// MaxObjectsOr returns the configured cap, or def.
-func (s *SchemaLimits) MaxObjectsOr(def int) int {
-	if s.MaxObjects != nil {
-		return *s.MaxObjects
-	}
-	return def
-}
-
-// TopNOr returns the configured top-N, or def.
-func (s *StatementsLimits) TopNOr(def int) int {
-	if s.TopN != nil {
-		return *s.TopN
-	}
-	return def
-}
-
-// TextLength returns the configured query text length cap.
-func (s *StatementsLimits) TextLength() int {
-	if s.QueryTextLength != nil {
-		return *s.QueryTextLength
-	}
-	return DefaultQueryTextLength
-}
-
-// SizesTTLOr returns the sizes TTL, the default when unset.
-func (o *Objects) SizesTTLOr() time.Duration {
-	if o.SizesTTL > 0 {
-		return o.SizesTTL
-	}
-	return DefaultSizesTTL
-}
-
 // validateObjects checks the objects section and compiles its patterns.
 func (c *Config) validateObjects(errs *yamlfile.Errors) {
 	o := &c.Objects
 	add := func(format string, args ...any) { errs.Add(o.Line, format, args...) }
-	checkN := func(name string, v *int) {
-		if v != nil && (*v < 0 || *v > maxTopN) {
-			add("objects.%s is %d; use 0 (only the per-database aggregate) to %d", name, *v, maxTopN)
+	checkN := func(name string, v int) {
+		if v < 0 || v > maxTopN {
+			add("objects.%s is %d; use 0 (only the per-database aggregate) to %d", name, v, maxTopN)
 		}
 	}
 	for name, l := range map[string]*ObjectLimits{"tables": &o.Tables.ObjectLimits, "indexes": &o.Indexes, "bloat": &o.Bloat.ObjectLimits} {
@@ -208,18 +167,18 @@ func (c *Config) validateObjects(errs *yamlfile.Errors) {
 		}
 		checkN(name+".top_n", l.TopN)
 	}
-	for name, v := range map[string]*int64{"dead_tuples": o.Tables.MaintenanceDue.DeadTuples, "mod_since_analyze": o.Tables.MaintenanceDue.ModSinceAnalyze} {
-		if v != nil && *v < 0 {
-			add("objects.tables.maintenance_due.%s is %d; use a number of rows, or 0 to turn it off", name, *v)
+	for name, v := range map[string]int64{"dead_tuples": o.Tables.MaintenanceDue.DeadTuples, "mod_since_analyze": o.Tables.MaintenanceDue.ModSinceAnalyze} {
+		if v < 0 {
+			add("objects.tables.maintenance_due.%s is %d; use a number of rows, or 0 to turn it off", name, v)
 		}
 	}
 	checkN("schema.max_objects", o.Schema.MaxObjects)
 	checkN("statements.top_n", o.Statements.TopN)
-	if v := o.Statements.QueryTextLength; v != nil && (*v < 16 || *v > 4096) {
-		add("objects.statements.query_text_length is %d; use 16 to 4096 characters", *v)
+	if v := o.Statements.QueryTextLength; v < 16 || v > 4096 {
+		add("objects.statements.query_text_length is %d; use 16 to 4096 characters", v)
 	}
-	if o.SizesTTL < 0 {
-		add("objects.sizes_ttl must not be negative; use a duration such as 5m")
+	if o.SizesTTL <= 0 {
+		add("objects.sizes_ttl must be a positive duration such as 5m; leave it out for %s", DefaultSizesTTL)
 	}
 }
 

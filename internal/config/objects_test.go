@@ -26,26 +26,27 @@ objects:
 		t.Fatal(err)
 	}
 	o := cfg.Objects
-	if o.Tables.TopNOr(1) != 50 || o.Tables.MinSize != 1<<20 || o.SizesTTLOr() != time.Minute {
+	if o.Tables.TopN != 50 || o.Tables.MinSize != 1<<20 || o.SizesTTL != time.Minute {
 		t.Fatalf("tables: %+v", o.Tables)
 	}
 	if !o.Tables.Selected("app.orders") || o.Tables.Selected("app.audit_2024") || o.Tables.Selected("public.orders") {
 		t.Fatal("include/exclude not applied as anchored patterns on schema.table")
 	}
-	if o.Bloat.TopNOr(DefaultBloatTopN) != 0 || !o.Bloat.Pgstattuple {
+	if o.Bloat.TopN != 0 || !o.Bloat.Pgstattuple {
 		t.Fatalf("bloat: %+v", o.Bloat)
 	}
-	if o.Indexes.TopNOr(DefaultIndexesTopN) != DefaultIndexesTopN || o.Statements.TopNOr(DefaultStatementsTopN) != DefaultStatementsTopN {
+	if o.Indexes.TopN != DefaultIndexesTopN || o.Statements.TopN != DefaultStatementsTopN ||
+		o.Tables.MaintenanceDue != (MaintenanceDue{DeadTuples: DefaultDueDeadTuples, ModSinceAnalyze: DefaultDueModSinceAnalyze}) {
 		t.Fatal("defaults not used where the file is silent")
 	}
-	if !o.Statements.QueryText || o.Statements.TextLength() != 80 {
+	if !o.Statements.QueryText || o.Statements.QueryTextLength != 80 {
 		t.Fatalf("statements: %+v", o.Statements)
 	}
 	d, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Objects.Statements.QueryText || d.Objects.Statements.TextLength() != DefaultQueryTextLength || d.Objects.SizesTTLOr() != DefaultSizesTTL {
+	if d.Objects.Statements.QueryText || d.Objects.Statements.QueryTextLength != DefaultQueryTextLength || d.Objects.SizesTTL != DefaultSizesTTL {
 		t.Fatalf("defaults: %+v", d.Objects)
 	}
 }
@@ -57,6 +58,7 @@ func TestObjectsSectionErrors(t *testing.T) {
 		{"objects:\n  indexes:\n    min_size: lots\n", "x.yml:3: size \"lots\" is not a number of bytes"},
 		{"objects:\n  statements:\n    query_text_length: 5\n", "x.yml:2: objects.statements.query_text_length is 5; use 16 to 4096"},
 		{"objects:\n  tables:\n    top: 5\n", "x.yml:3: unknown key \"top\""},
+		{"objects:\n  sizes_ttl: 0s\n", "x.yml:2: objects.sizes_ttl must be a positive duration such as 5m; leave it out for 5m0s"},
 	} {
 		_, err := Parse("x.yml", []byte(c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

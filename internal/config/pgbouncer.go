@@ -29,22 +29,15 @@ type PgBouncer struct {
 // under Prometheus's default 10s scrape timeout.
 const DefaultPgBouncerTimeout = 5 * time.Second
 
-// UnmarshalYAML records the line of each PgBouncer.
+// UnmarshalYAML decodes one PgBouncer over its defaults and records its line.
 func (p *PgBouncer) UnmarshalYAML(n *yaml.Node) error {
 	type plain PgBouncer
+	*p = PgBouncer{Timeout: DefaultPgBouncerTimeout}
 	if err := strictDecode(n, (*plain)(p), "pgbouncers"); err != nil {
 		return err
 	}
 	p.Line = n.Line
 	return nil
-}
-
-// EffectiveTimeout is Timeout, or the default when unset.
-func (p PgBouncer) EffectiveTimeout() time.Duration {
-	if p.Timeout <= 0 {
-		return DefaultPgBouncerTimeout
-	}
-	return p.Timeout
 }
 
 func (c *Config) validatePgBouncers(errs *yamlfile.Errors) {
@@ -68,8 +61,8 @@ func (c *Config) validatePgBouncers(errs *yamlfile.Errors) {
 		if n != 1 {
 			add(p.Line, "pgbouncer %q needs exactly one of dsn, dsn_file and dsn_env", p.Name)
 		}
-		if p.Timeout < 0 {
-			add(p.Line, "pgbouncer %q has a negative timeout; use a duration such as 5s, or leave it out for %s", p.Name, DefaultPgBouncerTimeout)
+		if p.Timeout <= 0 {
+			add(p.Line, "pgbouncer %q has timeout %s; use a positive duration such as 5s, or leave it out for %s", p.Name, p.Timeout, DefaultPgBouncerTimeout)
 		}
 	}
 }

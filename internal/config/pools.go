@@ -66,37 +66,20 @@ func MatchPool(pools []Pool, app, user, db string) int {
 // Activity tunes the collectors that read pg_stat_activity.
 type Activity struct {
 	// LongTransactionThreshold is the age past which a transaction counts as
-	// long-running (pg_long_running_transactions). 0 means the default, 30s.
+	// long-running (pg_long_running_transactions).
 	LongTransactionThreshold time.Duration `yaml:"long_transaction_threshold"`
 	// MaxLabelSets bounds the series of per-session breakdowns (connections
 	// by database/user/application/state/wait, SSL by database/user, sessions
 	// outside every pool by application): the largest groups keep their
-	// labels, the rest are added up under the value "__other__". 0 means the
-	// default, 100.
+	// labels, the rest are added up under the value "__other__".
 	MaxLabelSets int `yaml:"max_label_sets"`
 }
 
-// Defaults for Activity's zero values.
+// Defaults of the activity section.
 const (
 	DefaultLongTransactionThreshold = 30 * time.Second
 	DefaultMaxLabelSets             = 100
 )
-
-// Threshold returns the long-running transaction threshold in effect.
-func (a Activity) Threshold() time.Duration {
-	if a.LongTransactionThreshold == 0 {
-		return DefaultLongTransactionThreshold
-	}
-	return a.LongTransactionThreshold
-}
-
-// LabelSets returns the label-set limit in effect.
-func (a Activity) LabelSets() int {
-	if a.MaxLabelSets == 0 {
-		return DefaultMaxLabelSets
-	}
-	return a.MaxLabelSets
-}
 
 var poolNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,63}$`)
 
@@ -135,10 +118,10 @@ func (c *Config) validatePools(errs *yamlfile.Errors) {
 		}
 	}
 	a := c.Activity
-	if a.LongTransactionThreshold < 0 {
-		add(0, "activity.long_transaction_threshold must not be negative; use a duration such as 30s")
+	if a.LongTransactionThreshold <= 0 {
+		add(0, "activity.long_transaction_threshold must be a positive duration such as 30s; leave it out for %s", DefaultLongTransactionThreshold)
 	}
-	if a.MaxLabelSets < 0 || a.MaxLabelSets > 10000 {
-		add(0, "activity.max_label_sets is %d; use 1 to 10000 (0 means the default %d)", a.MaxLabelSets, DefaultMaxLabelSets)
+	if a.MaxLabelSets < 1 || a.MaxLabelSets > 10000 {
+		add(0, "activity.max_label_sets is %d; use 1 to 10000, or leave it out for %d", a.MaxLabelSets, DefaultMaxLabelSets)
 	}
 }

@@ -65,8 +65,9 @@ func TestPoolErrorsNameFileAndLine(t *testing.T) {
 		{"pools:\n  - name: a\n    application_name: a\n    max_connections: 3\n  - name: a\n    application_name: b\n    max_connections: 3\n", `p.yml:5: pool "a" is defined twice (first at line 2)`},
 		{"pools:\n  - name: 'a b'\n    application_name: a\n    max_connections: 3\n", `p.yml:2: pool name "a b" must be 1-63 letters`},
 		{"pools:\n  - name: a\n    application: a\n    max_connections: 3\n", `p.yml:3: unknown key "application" in pools`},
-		{"activity:\n  long_transaction_threshold: -1s\n", `p.yml: activity.long_transaction_threshold must not be negative`},
+		{"activity:\n  long_transaction_threshold: -1s\n", `p.yml: activity.long_transaction_threshold must be a positive duration`},
 		{"activity:\n  max_label_sets: -2\n", `p.yml: activity.max_label_sets is -2; use 1 to 10000`},
+		{"activity:\n  max_label_sets: 0\n", `p.yml: activity.max_label_sets is 0; use 1 to 10000, or leave it out for 100`},
 		{"activity:\n  max_labels: 2\n", `p.yml:2: unknown key "max_labels"`},
 	} {
 		_, err := Parse("p.yml", []byte(tc.src))
@@ -81,15 +82,15 @@ func TestActivityDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Activity.Threshold() != 30*time.Second || cfg.Activity.LabelSets() != 100 {
-		t.Fatalf("activity defaults: %v, %d", cfg.Activity.Threshold(), cfg.Activity.LabelSets())
+	if cfg.Activity.LongTransactionThreshold != 30*time.Second || cfg.Activity.MaxLabelSets != 100 {
+		t.Fatalf("activity defaults: %v, %d", cfg.Activity.LongTransactionThreshold, cfg.Activity.MaxLabelSets)
 	}
 	cfg, err = Parse("a.yml", []byte("activity:\n  long_transaction_threshold: 1s\n  max_label_sets: 7\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Activity.Threshold() != time.Second || cfg.Activity.LabelSets() != 7 {
-		t.Fatalf("activity settings: %v, %d", cfg.Activity.Threshold(), cfg.Activity.LabelSets())
+	if cfg.Activity.LongTransactionThreshold != time.Second || cfg.Activity.MaxLabelSets != 7 {
+		t.Fatalf("activity settings: %v, %d", cfg.Activity.LongTransactionThreshold, cfg.Activity.MaxLabelSets)
 	}
 }
 
@@ -141,7 +142,7 @@ func FuzzPools(f *testing.F) {
 		if i := MatchPool(cfg.Pools, app, user, db); i >= len(cfg.Pools) {
 			t.Fatalf("MatchPool returned %d for %d pools", i, len(cfg.Pools))
 		}
-		if cfg.Activity.Threshold() <= 0 || cfg.Activity.LabelSets() < 1 {
+		if cfg.Activity.LongTransactionThreshold <= 0 || cfg.Activity.MaxLabelSets < 1 {
 			t.Fatalf("accepted activity %+v", cfg.Activity)
 		}
 	})

@@ -74,8 +74,8 @@ func (c *Collector) Prepare(bs []config.PgBouncer) (Set, error) {
 			continue
 		}
 		next = append(next, &instance{
-			name: b.Name, cfg: cfg, timeout: b.EffectiveTimeout(),
-			key:    fmt.Sprintf("%s|%s|%s|%d|%s|%s|%d", b.Name, cfg.Host, cfg.User, cfg.Port, cfg.Password, cfg.Database, b.EffectiveTimeout()),
+			name: b.Name, cfg: cfg, timeout: b.Timeout,
+			key:    fmt.Sprintf("%s|%s|%s|%d|%s|%s|%d", b.Name, cfg.Host, cfg.User, cfg.Port, cfg.Password, cfg.Database, b.Timeout),
 			logger: c.logger.With("pgbouncer", b.Name),
 			slot:   make(chan struct{}, 1),
 		})
@@ -145,8 +145,8 @@ func connConfig(b config.PgBouncer) (*pgx.ConnConfig, error) {
 	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
 	}
-	if b.EffectiveTimeout() < cfg.ConnectTimeout || cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = b.EffectiveTimeout()
+	if b.Timeout < cfg.ConnectTimeout || cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = b.Timeout
 	}
 	return cfg, nil
 }

@@ -50,7 +50,7 @@ func TestWaitingClients(t *testing.T) {
 	b := startBouncer(t, s)
 	c := pgbouncer.New(quiet)
 	t.Cleanup(c.Close)
-	if err := c.Configure([]config.PgBouncer{{Name: "main", DSN: b.AdminDSN()}}); err != nil {
+	if err := c.Configure([]config.PgBouncer{{Name: "main", DSN: b.AdminDSN(), Timeout: config.DefaultPgBouncerTimeout}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,7 +185,7 @@ func TestTwoBouncersOneDown(t *testing.T) {
 	c := pgbouncer.New(quiet)
 	t.Cleanup(c.Close)
 	if err := c.Configure([]config.PgBouncer{
-		{Name: "a", DSN: a.AdminDSN()},
+		{Name: "a", DSN: a.AdminDSN(), Timeout: config.DefaultPgBouncerTimeout},
 		{Name: "b", DSN: b.AdminDSN(), Timeout: 2 * time.Second},
 	}); err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideS
 		}
 	}
 	return sideSources{
-		pgbouncers: []config.PgBouncer{{Name: "pgb-e2e", DSN: b.AdminDSN()}},
+		pgbouncers: []config.PgBouncer{{Name: "pgb-e2e", DSN: b.AdminDSN(), Timeout: config.DefaultPgBouncerTimeout}},
 		backups: []config.BackupSource{{Name: "manifest-e2e", Type: "manifest", Directory: dir,
 			Timeout: config.DefaultBackupTimeout, TTL: time.Second, Retention: config.DefaultBackupRetention,
 			SizeWindow: config.DefaultBackupSizeWindow}},
