@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
 
@@ -95,10 +96,7 @@ type Target struct {
 	Match map[string]string `yaml:"match"`
 	// Exactly one of DSN, DSNFile and DSNEnv; the database named there is the
 	// one used for cluster-wide work (sessions, advisory locks of commands).
-	DSN          string `yaml:"dsn"`
-	DSNFile      string `yaml:"dsn_file"`
-	DSNEnv       string `yaml:"dsn_env"`
-	PasswordFile string `yaml:"password_file"`
+	config.ConnSource `yaml:",inline"`
 	// Concurrency caps the actions running against this target at once.
 	Concurrency int `yaml:"concurrency"`
 
@@ -288,8 +286,8 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 		default:
 			seen[t.Name] = t.Line
 		}
-		if t.sources() != 1 {
-			add(t.Line, "target %q needs exactly one of dsn, dsn_file and dsn_env", t.Name)
+		if p := t.Problem(); p != "" {
+			add(t.Line, "target %q %s", t.Name, p)
 		}
 		if len(t.Match) == 0 {
 			add(t.Line, "target %q needs match: the labels that pick it, for example instance: db1:9932", t.Name)
@@ -308,24 +306,13 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 // file or unset variable is reported at load, not at the first alert.
 func (c *Config) checkFiles(errs *yamlfile.Errors) {
 	for _, t := range c.Targets {
-		if t.sources() != 1 {
+		if t.Problem() != "" {
 			continue // validate reported it
 		}
 		if _, err := t.connConfig(); err != nil {
 			errs.Add(t.Line, "%v", err)
 		}
 	}
-}
-
-// sources counts the target's dsn, dsn_file and dsn_env settings.
-func (t *Target) sources() int {
-	n := 0
-	for _, s := range []string{t.DSN, t.DSNFile, t.DSNEnv} {
-		if s != "" {
-			n++
-		}
-	}
-	return n
 }
 
 func (c *Config) validateRule(r *Rule, errs *yamlfile.Errors) {

@@ -37,7 +37,7 @@ func (ex *execution) action() string { return ex.job.rule.Action }
 // connConfig reads the target's connection settings (files are read on every
 // configuration load, so a rotated password takes effect on SIGHUP).
 func (t *Target) connConfig() (*pgx.ConnConfig, error) {
-	s := target.ConnSettings{Kind: "target", Name: t.Name, DSN: t.DSN, DSNFile: t.DSNFile, DSNEnv: t.DSNEnv, PasswordFile: t.PasswordFile}
+	s := target.ConnSettings{Kind: "target", Name: t.Name, ConnSource: t.ConnSource}
 	return s.ConnConfig(os.Getenv)
 }
 

@@ -46,13 +46,8 @@ type Config struct {
 
 // Target is a named server.
 type Target struct {
-	Name string `yaml:"name"`
-	// Exactly one of DSN, DSNFile and DSNEnv.
-	DSN     string `yaml:"dsn"`
-	DSNFile string `yaml:"dsn_file"`
-	DSNEnv  string `yaml:"dsn_env"`
-	// PasswordFile, if set, supplies the password (the DSN then has none).
-	PasswordFile string `yaml:"password_file"`
+	Name       string `yaml:"name"`
+	ConnSource `yaml:",inline"`
 
 	Line int `yaml:"-"`
 }
@@ -257,14 +252,8 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 		default:
 			seen[t.Name] = t.Line
 		}
-		n := 0
-		for _, s := range []string{t.DSN, t.DSNFile, t.DSNEnv} {
-			if s != "" {
-				n++
-			}
-		}
-		if n != 1 {
-			add(t.Line, "target %q needs exactly one of dsn, dsn_file and dsn_env", t.Name)
+		if p := t.Problem(); p != "" {
+			add(t.Line, "target %q %s", t.Name, p)
 		}
 	}
 	names := make([]string, 0, len(c.AuthModules))

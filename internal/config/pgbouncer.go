@@ -12,13 +12,8 @@ import (
 // connection string names the admin database "pgbouncer" and a user listed in
 // PgBouncer's admin_users or stats_users.
 type PgBouncer struct {
-	Name string `yaml:"name"`
-	// Exactly one of DSN, DSNFile and DSNEnv.
-	DSN     string `yaml:"dsn"`
-	DSNFile string `yaml:"dsn_file"`
-	DSNEnv  string `yaml:"dsn_env"`
-	// PasswordFile, if set, supplies the password (the DSN then has none).
-	PasswordFile string `yaml:"password_file"`
+	Name       string `yaml:"name"`
+	ConnSource `yaml:",inline"`
 	// Timeout bounds one scrape of this PgBouncer (connecting included).
 	Timeout time.Duration `yaml:"timeout"`
 
@@ -52,14 +47,8 @@ func (c *Config) validatePgBouncers(errs *yamlfile.Errors) {
 		default:
 			seen[p.Name] = p.Line
 		}
-		n := 0
-		for _, s := range []string{p.DSN, p.DSNFile, p.DSNEnv} {
-			if s != "" {
-				n++
-			}
-		}
-		if n != 1 {
-			add(p.Line, "pgbouncer %q needs exactly one of dsn, dsn_file and dsn_env", p.Name)
+		if problem := p.Problem(); problem != "" {
+			add(p.Line, "pgbouncer %q %s", p.Name, problem)
 		}
 		if p.Timeout <= 0 {
 			add(p.Line, "pgbouncer %q has timeout %s; use a positive duration such as 5s, or leave it out for %s", p.Name, p.Timeout, DefaultPgBouncerTimeout)

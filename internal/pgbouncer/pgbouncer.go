@@ -123,7 +123,7 @@ func (c *Collector) Configure(bs []config.PgBouncer) error {
 // protocol), and no startup parameters but application_name, which PgBouncer
 // accepts; it refuses others unless listed in ignore_startup_parameters.
 func connConfig(b config.PgBouncer) (*pgx.ConnConfig, error) {
-	s := target.ConnSettings{Kind: "pgbouncer", Name: b.Name, DSN: b.DSN, DSNFile: b.DSNFile, DSNEnv: b.DSNEnv, PasswordFile: b.PasswordFile}
+	s := target.ConnSettings{Kind: "pgbouncer", Name: b.Name, ConnSource: b.ConnSource}
 	r, err := s.Resolve(os.Getenv)
 	if err != nil {
 		return nil, err

@@ -50,7 +50,7 @@ func TestWaitingClients(t *testing.T) {
 	b := startBouncer(t, s)
 	c := pgbouncer.New(quiet)
 	t.Cleanup(c.Close)
-	if err := c.Configure([]config.PgBouncer{{Name: "main", DSN: b.AdminDSN(), Timeout: config.DefaultPgBouncerTimeout}}); err != nil {
+	if err := c.Configure([]config.PgBouncer{{Name: "main", ConnSource: config.ConnSource{DSN: b.AdminDSN()}, Timeout: config.DefaultPgBouncerTimeout}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -185,8 +185,8 @@ func TestTwoBouncersOneDown(t *testing.T) {
 	c := pgbouncer.New(quiet)
 	t.Cleanup(c.Close)
 	if err := c.Configure([]config.PgBouncer{
-		{Name: "a", DSN: a.AdminDSN(), Timeout: config.DefaultPgBouncerTimeout},
-		{Name: "b", DSN: b.AdminDSN(), Timeout: 2 * time.Second},
+		{Name: "a", ConnSource: config.ConnSource{DSN: a.AdminDSN()}, Timeout: config.DefaultPgBouncerTimeout},
+		{Name: "b", ConnSource: config.ConnSource{DSN: b.AdminDSN()}, Timeout: 2 * time.Second},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -229,11 +229,11 @@ func TestConfigureErrors(t *testing.T) {
 		b    config.PgBouncer
 		want string
 	}{
-		{config.PgBouncer{Name: "x", DSN: "postgres://u@127.0.0.1:6432/appdb"}, `names database "appdb"`},
-		{config.PgBouncer{Name: "x", DSN: "postgres://u@127.0.0.1:bad/pgbouncer"}, "not a valid PostgreSQL connection string"},
-		{config.PgBouncer{Name: "x", DSNFile: "/nonexistent/dsn"}, "cannot read dsn_file"},
-		{config.PgBouncer{Name: "x", DSN: "postgres://u@h/pgbouncer", PasswordFile: "/nonexistent/pw"}, "cannot read password_file"},
-		{config.PgBouncer{Name: "x", DSNEnv: "PGBOUNCERTEST_UNSET_VARIABLE"}, "empty or unset"},
+		{config.PgBouncer{Name: "x", ConnSource: config.ConnSource{DSN: "postgres://u@127.0.0.1:6432/appdb"}}, `names database "appdb"`},
+		{config.PgBouncer{Name: "x", ConnSource: config.ConnSource{DSN: "postgres://u@127.0.0.1:bad/pgbouncer"}}, "not a valid PostgreSQL connection string"},
+		{config.PgBouncer{Name: "x", ConnSource: config.ConnSource{DSNFile: "/nonexistent/dsn"}}, "cannot read dsn_file"},
+		{config.PgBouncer{Name: "x", ConnSource: config.ConnSource{DSN: "postgres://u@h/pgbouncer", PasswordFile: "/nonexistent/pw"}}, "cannot read password_file"},
+		{config.PgBouncer{Name: "x", ConnSource: config.ConnSource{DSNEnv: "PGBOUNCERTEST_UNSET_VARIABLE"}}, "empty or unset"},
 	} {
 		err := c.Configure([]config.PgBouncer{tc.b})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `"x"`) {
@@ -241,7 +241,7 @@ func TestConfigureErrors(t *testing.T) {
 		}
 	}
 	// A secret in a bad DSN never reaches the message.
-	err := c.Configure([]config.PgBouncer{{Name: "x", DSN: "postgres://u:s3cretpw@127.0.0.1:99999999/pgbouncer"}})
+	err := c.Configure([]config.PgBouncer{{Name: "x", ConnSource: config.ConnSource{DSN: "postgres://u:s3cretpw@127.0.0.1:99999999/pgbouncer"}}})
 	if err == nil || strings.Contains(err.Error(), "s3cretpw") {
 		t.Errorf("error %v leaks the password or is missing", err)
 	}

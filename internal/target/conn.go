@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 
 // ConnSettings are the connection settings of a named server as a
@@ -16,11 +17,7 @@ import (
 type ConnSettings struct {
 	Kind string // what messages call the server: "target", "pgbouncer"
 	Name string
-
-	DSN          string
-	DSNFile      string
-	DSNEnv       string
-	PasswordFile string
+	config.ConnSource
 }
 
 // Resolve reads the file or environment variable that holds the connection

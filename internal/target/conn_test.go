@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 
 func TestConnSettingsResolve(t *testing.T) {
@@ -30,17 +32,17 @@ func TestConnSettingsResolve(t *testing.T) {
 		pass    string
 		err     string // the whole error, for failures
 	}{
-		{name: "dsn", s: ConnSettings{DSN: "postgres://app@db1/app"}, setting: `target "x" dsn`, host: "db1"},
-		{name: "dsn_file trimmed", s: ConnSettings{DSNFile: dsnFile}, setting: `target "x" dsn_file`, host: "db1"},
-		{name: "dsn_env", s: ConnSettings{DSNEnv: "APP_DSN"}, setting: `target "x" dsn_env APP_DSN`, host: "db2", pass: "envpw"},
-		{name: "password_file overrides", s: ConnSettings{DSNEnv: "APP_DSN", PasswordFile: passFile}, setting: `target "x" dsn_env APP_DSN`, host: "db2", pass: "s3cr3t"},
-		{name: "dsn_file unreadable", s: ConnSettings{DSNFile: missing},
+		{name: "dsn", s: ConnSettings{ConnSource: config.ConnSource{DSN: "postgres://app@db1/app"}}, setting: `target "x" dsn`, host: "db1"},
+		{name: "dsn_file trimmed", s: ConnSettings{ConnSource: config.ConnSource{DSNFile: dsnFile}}, setting: `target "x" dsn_file`, host: "db1"},
+		{name: "dsn_env", s: ConnSettings{ConnSource: config.ConnSource{DSNEnv: "APP_DSN"}}, setting: `target "x" dsn_env APP_DSN`, host: "db2", pass: "envpw"},
+		{name: "password_file overrides", s: ConnSettings{ConnSource: config.ConnSource{DSNEnv: "APP_DSN", PasswordFile: passFile}}, setting: `target "x" dsn_env APP_DSN`, host: "db2", pass: "s3cr3t"},
+		{name: "dsn_file unreadable", s: ConnSettings{ConnSource: config.ConnSource{DSNFile: missing}},
 			err: `target "x": cannot read dsn_file: no such file or directory; make it readable by the user pg_hardening_exporter runs as`},
-		{name: "dsn_env unset", s: ConnSettings{DSNEnv: "NOT_SET"},
+		{name: "dsn_env unset", s: ConnSettings{ConnSource: config.ConnSource{DSNEnv: "NOT_SET"}},
 			err: `target "x" dsn_env NOT_SET: the environment variable is empty or unset; set it to the connection string`},
-		{name: "password_file unreadable", s: ConnSettings{DSN: "postgres://app@db1/app", PasswordFile: missing},
+		{name: "password_file unreadable", s: ConnSettings{ConnSource: config.ConnSource{DSN: "postgres://app@db1/app", PasswordFile: missing}},
 			err: `target "x": cannot read password_file: no such file or directory; make it readable by the user pg_hardening_exporter runs as`},
-		{name: "kind names the server", s: ConnSettings{Kind: "pgbouncer", DSNEnv: "NOT_SET"},
+		{name: "kind names the server", s: ConnSettings{Kind: "pgbouncer", ConnSource: config.ConnSource{DSNEnv: "NOT_SET"}},
 			err: `pgbouncer "x" dsn_env NOT_SET: the environment variable is empty or unset; set it to the connection string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,7 +73,7 @@ func TestConnSettingsResolve(t *testing.T) {
 
 	// A connection string that does not parse is named by its setting, and
 	// neither its own password nor the password file's appears.
-	_, err := ConnSettings{Kind: "target", Name: "x", DSNFile: badDSNFile, PasswordFile: passFile}.ConnConfig(getenv)
+	_, err := ConnSettings{Kind: "target", Name: "x", ConnSource: config.ConnSource{DSNFile: badDSNFile, PasswordFile: passFile}}.ConnConfig(getenv)
 	if err == nil || !strings.HasPrefix(err.Error(), `target "x" dsn_file is not a valid PostgreSQL connection string`) {
 		t.Fatalf("got %v", err)
 	}

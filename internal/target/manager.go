@@ -144,7 +144,7 @@ func (m *Manager) evictLocked() {
 }
 
 func targetConn(tc config.Target) (*pgx.ConnConfig, error) {
-	s := ConnSettings{Kind: "target", Name: tc.Name, DSN: tc.DSN, DSNFile: tc.DSNFile, DSNEnv: tc.DSNEnv, PasswordFile: tc.PasswordFile}
+	s := ConnSettings{Kind: "target", Name: tc.Name, ConnSource: tc.ConnSource}
 	return s.ConnConfig(os.Getenv)
 }
 

@@ -79,7 +79,7 @@ func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideS
 		}
 	}
 	return sideSources{
-		pgbouncers: []config.PgBouncer{{Name: "pgb-e2e", DSN: b.AdminDSN(), Timeout: config.DefaultPgBouncerTimeout}},
+		pgbouncers: []config.PgBouncer{{Name: "pgb-e2e", ConnSource: config.ConnSource{DSN: b.AdminDSN()}, Timeout: config.DefaultPgBouncerTimeout}},
 		backups: []config.BackupSource{{Name: "manifest-e2e", Type: "manifest", Directory: dir,
 			Timeout: config.DefaultBackupTimeout, TTL: time.Second, Retention: config.DefaultBackupRetention,
 			SizeWindow: config.DefaultBackupSizeWindow}},
@@ -95,7 +95,7 @@ func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideS
 func startCentralExporter(ctx context.Context, t *testing.T, dsn string, ss sideSources) string {
 	t.Helper()
 	cfg := config.Defaults()
-	cfg.Targets = []config.Target{{Name: probeTarget, DSN: dsn}}
+	cfg.Targets = []config.Target{{Name: probeTarget, ConnSource: config.ConnSource{DSN: dsn}}}
 	cfg.PgBouncers, cfg.BackupSources = ss.pgbouncers, ss.backups
 	exp, err := exporter.NewFromConfig(exporter.Settings{Collectors: []string{"database"}, Logger: quiet,
 		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}, cfg)
