@@ -12,9 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )

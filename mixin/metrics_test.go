@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/namestest"
 )
 
 // TestEveryMetricIsCatalogued proves every metric a rule reads is in the

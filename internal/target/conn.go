@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 

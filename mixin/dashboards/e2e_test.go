@@ -18,10 +18,10 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/namestest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
-	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
 )
 
 // needsCondition lists the queries that legitimately return nothing against

@@ -10,8 +10,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/metricsdoc"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/namestest"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
-	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
 )
 
 const rulesDir = "../../rules"

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/namestest"
 	"github.com/pghardening/pg_hardening_exporter/mixin"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
-	"github.com/pghardening/pg_hardening_exporter/mixin/names/namestest"
 )
 
 // undeclared lists the catalogued names the exporter does not declare, with

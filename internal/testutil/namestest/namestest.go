@@ -33,7 +33,9 @@ func Read(t testing.TB) Catalogue {
 	if !ok {
 		t.Fatal("cannot locate package names")
 	}
-	dir := filepath.Dir(filepath.Dir(self))
+	// This file is internal/testutil/namestest/namestest.go; the catalogue
+	// is mixin/names.
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "..", "mixin", "names")
 	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
