@@ -124,7 +124,7 @@ func Defaults() *Config {
 		},
 		Databases:  Databases{DiscoveryTTL: 5 * time.Minute},
 		MaxTargets: 64,
-		Activity:   Activity{LongTransactionThreshold: DefaultLongTransactionThreshold, MaxLabelSets: DefaultMaxLabelSets},
+		Activity:   Activity{}.withDefaults(),
 		Objects:    defaultObjects(),
 	}
 }

@@ -25,7 +25,7 @@ type Objects struct {
 	Statements StatementsLimits `yaml:"statements"`
 	// SizesTTL is how long relation sizes (one stat() per file) are reused
 	// between scrapes by the tables and indexes collectors, and with them
-	// their choice of the objects reported one by one.
+	// their choice of the objects reported one by one. 0 means the default.
 	SizesTTL time.Duration `yaml:"sizes_ttl"`
 
 	Line int `yaml:"-"`
@@ -108,6 +108,9 @@ func (o *Objects) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	o.Line = n.Line
+	if o.SizesTTL == 0 { // 0 means the default, as when left out
+		o.SizesTTL = DefaultSizesTTL
+	}
 	return nil
 }
 
@@ -177,8 +180,8 @@ func (c *Config) validateObjects(errs *yamlfile.Errors) {
 	if v := o.Statements.QueryTextLength; v < 16 || v > 4096 {
 		add("objects.statements.query_text_length is %d; use 16 to 4096 characters", v)
 	}
-	if o.SizesTTL <= 0 {
-		add("objects.sizes_ttl must be a positive duration such as 5m; leave it out for %s", DefaultSizesTTL)
+	if o.SizesTTL < 0 {
+		add("objects.sizes_ttl must not be negative; use a duration such as 5m")
 	}
 }
 

@@ -24,12 +24,15 @@ type PgBouncer struct {
 // under Prometheus's default 10s scrape timeout.
 const DefaultPgBouncerTimeout = 5 * time.Second
 
-// UnmarshalYAML decodes one PgBouncer over its defaults and records its line.
+// UnmarshalYAML decodes one PgBouncer, fills its default timeout (when the
+// file leaves it out or sets 0) and records its line.
 func (p *PgBouncer) UnmarshalYAML(n *yaml.Node) error {
 	type plain PgBouncer
-	*p = PgBouncer{Timeout: DefaultPgBouncerTimeout}
 	if err := strictDecode(n, (*plain)(p), "pgbouncers"); err != nil {
 		return err
+	}
+	if p.Timeout == 0 {
+		p.Timeout = DefaultPgBouncerTimeout
 	}
 	p.Line = n.Line
 	return nil
@@ -50,8 +53,8 @@ func (c *Config) validatePgBouncers(errs *yamlfile.Errors) {
 		if problem := p.Problem(); problem != "" {
 			add(p.Line, "pgbouncer %q %s", p.Name, problem)
 		}
-		if p.Timeout <= 0 {
-			add(p.Line, "pgbouncer %q has timeout %s; use a positive duration such as 5s, or leave it out for %s", p.Name, p.Timeout, DefaultPgBouncerTimeout)
+		if p.Timeout < 0 {
+			add(p.Line, "pgbouncer %q has a negative timeout; use a duration such as 5s, or leave it out for %s", p.Name, DefaultPgBouncerTimeout)
 		}
 	}
 }

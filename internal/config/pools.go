@@ -66,12 +66,13 @@ func MatchPool(pools []Pool, app, user, db string) int {
 // Activity tunes the collectors that read pg_stat_activity.
 type Activity struct {
 	// LongTransactionThreshold is the age past which a transaction counts as
-	// long-running (pg_long_running_transactions).
+	// long-running (pg_long_running_transactions). 0 means the default, 30s.
 	LongTransactionThreshold time.Duration `yaml:"long_transaction_threshold"`
 	// MaxLabelSets bounds the series of per-session breakdowns (connections
 	// by database/user/application/state/wait, SSL by database/user, sessions
 	// outside every pool by application): the largest groups keep their
-	// labels, the rest are added up under the value "__other__".
+	// labels, the rest are added up under the value "__other__". 0 means the
+	// default, 100.
 	MaxLabelSets int `yaml:"max_label_sets"`
 }
 
@@ -80,6 +81,27 @@ const (
 	DefaultLongTransactionThreshold = 30 * time.Second
 	DefaultMaxLabelSets             = 100
 )
+
+// withDefaults fills the settings the file leaves out or sets to 0.
+func (a Activity) withDefaults() Activity {
+	if a.LongTransactionThreshold == 0 {
+		a.LongTransactionThreshold = DefaultLongTransactionThreshold
+	}
+	if a.MaxLabelSets == 0 {
+		a.MaxLabelSets = DefaultMaxLabelSets
+	}
+	return a
+}
+
+// UnmarshalYAML decodes the section and fills its defaults.
+func (a *Activity) UnmarshalYAML(n *yaml.Node) error {
+	type plain Activity
+	if err := strictDecode(n, (*plain)(a), "config.Activity"); err != nil {
+		return err
+	}
+	*a = a.withDefaults()
+	return nil
+}
 
 var poolNameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,63}$`)
 
@@ -118,10 +140,10 @@ func (c *Config) validatePools(errs *yamlfile.Errors) {
 		}
 	}
 	a := c.Activity
-	if a.LongTransactionThreshold <= 0 {
-		add(0, "activity.long_transaction_threshold must be a positive duration such as 30s; leave it out for %s", DefaultLongTransactionThreshold)
+	if a.LongTransactionThreshold < 0 {
+		add(errs.Line("activity", "long_transaction_threshold"), "activity.long_transaction_threshold must not be negative; use a duration such as 30s")
 	}
-	if a.MaxLabelSets < 1 || a.MaxLabelSets > 10000 {
-		add(0, "activity.max_label_sets is %d; use 1 to 10000, or leave it out for %d", a.MaxLabelSets, DefaultMaxLabelSets)
+	if a.MaxLabelSets < 0 || a.MaxLabelSets > 10000 {
+		add(errs.Line("activity", "max_label_sets"), "activity.max_label_sets is %d; use 1 to 10000 (0 means the default %d)", a.MaxLabelSets, DefaultMaxLabelSets)
 	}
 }

@@ -65,9 +65,8 @@ func TestPoolErrorsNameFileAndLine(t *testing.T) {
 		{"pools:\n  - name: a\n    application_name: a\n    max_connections: 3\n  - name: a\n    application_name: b\n    max_connections: 3\n", `p.yml:5: pool "a" is defined twice (first at line 2)`},
 		{"pools:\n  - name: 'a b'\n    application_name: a\n    max_connections: 3\n", `p.yml:2: pool name "a b" must be 1-63 letters`},
 		{"pools:\n  - name: a\n    application: a\n    max_connections: 3\n", `p.yml:3: unknown key "application" in pools`},
-		{"activity:\n  long_transaction_threshold: -1s\n", `p.yml: activity.long_transaction_threshold must be a positive duration`},
-		{"activity:\n  max_label_sets: -2\n", `p.yml: activity.max_label_sets is -2; use 1 to 10000`},
-		{"activity:\n  max_label_sets: 0\n", `p.yml: activity.max_label_sets is 0; use 1 to 10000, or leave it out for 100`},
+		{"activity:\n  long_transaction_threshold: -1s\n", `p.yml:2: activity.long_transaction_threshold must not be negative`},
+		{"activity:\n  max_label_sets: -2\n", `p.yml:2: activity.max_label_sets is -2; use 1 to 10000`},
 		{"activity:\n  max_labels: 2\n", `p.yml:2: unknown key "max_labels"`},
 	} {
 		_, err := Parse("p.yml", []byte(tc.src))
@@ -92,9 +91,14 @@ func TestActivityDefaults(t *testing.T) {
 	if cfg.Activity.LongTransactionThreshold != time.Second || cfg.Activity.MaxLabelSets != 7 {
 		t.Fatalf("activity settings: %v, %d", cfg.Activity.LongTransactionThreshold, cfg.Activity.MaxLabelSets)
 	}
+	// 0 means the default, as when the key is left out.
+	cfg, err = Parse("a.yml", []byte("activity:\n  long_transaction_threshold: 0s\n  max_label_sets: 0\n"))
+	if err != nil || cfg.Activity.LongTransactionThreshold != DefaultLongTransactionThreshold || cfg.Activity.MaxLabelSets != DefaultMaxLabelSets {
+		t.Fatalf("activity with zeroes: %v, %+v", err, cfg)
+	}
 }
 
-// The shipped example holds the spec's five service pools.
+// The shipped example holds five service pools.
 func TestExamplePools(t *testing.T) {
 	data, err := os.ReadFile("../../examples/exporter.yml")
 	if err != nil {
