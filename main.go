@@ -124,17 +124,17 @@ func (er *exporterRun) resolveDataSource() (resolved target.Resolved, haveDSN bo
 
 func (er *exporterRun) run(stdout, stderr io.Writer, logger *slog.Logger) int {
 	er.settings.Logger = logger
+	cfg, err := exporter.Load(er.settings)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", name, err)
+		return 1
+	}
 	resolved, haveDSN, err := er.resolveDataSource()
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	if er.check {
-		cfg, err := exporter.Load(er.settings)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", name, err)
-			return 1
-		}
 		fmt.Fprintf(stdout, "exporter configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
 			orDefault(er.settings.ConfigFile), len(cfg.Targets), len(cfg.AuthModules), er.settings.Collectors)
 		return 0
@@ -144,9 +144,9 @@ func (er *exporterRun) run(stdout, stderr io.Writer, logger *slog.Logger) int {
 	// State, which reports pg_hardening_exporter_build_info (the Prometheus
 	// convention <program>_build_info) and pg_exporter_build_info.
 	er.settings.Runtime = []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
-	exp, err := exporter.New(er.settings)
+	exp, err := exporter.NewFromConfig(er.settings, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid configuration:\n%v\n", name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
 	}
 	defer exp.Close()

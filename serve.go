@@ -36,12 +36,15 @@ func serve(server *http.Server, webFlags *web.FlagConfig, logger *slog.Logger) i
 	return 0
 }
 
-// onHangup calls reload on every SIGHUP until the returned stop is called.
+// onHangup calls reload on every SIGHUP until the returned stop is called;
+// stop returns once no reload runs any more, so what reload touches can be
+// closed after it.
 func onHangup(reload func()) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		for {
 			select {
 			case <-hup:
@@ -54,5 +57,6 @@ func onHangup(reload func()) (stop func()) {
 	return func() {
 		signal.Stop(hup)
 		close(done)
+		<-exited
 	}
 }

@@ -117,7 +117,7 @@ func New(s Settings) (*Exporter, error) {
 
 // NewFromConfig builds the exporter from a configuration already loaded
 // (tests build one in memory); reloads still read s.ConfigFile.
-func NewFromConfig(s Settings, cfg *config.Config) (*Exporter, error) {
+func NewFromConfig(s Settings, cfg *config.Config) (_ *Exporter, err error) {
 	e := &Exporter{
 		settings: s,
 		bouncers: pgbouncer.New(s.Logger),
@@ -129,6 +129,11 @@ func NewFromConfig(s Settings, cfg *config.Config) (*Exporter, error) {
 		return nil, err
 	}
 	e.Manager = target.NewManager(cfg, s.Default, s.Logger)
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
 	self := prometheus.NewRegistry()
 	if err := self.Register(PoolCollector{Manager: e.Manager}); err != nil {
 		return nil, err

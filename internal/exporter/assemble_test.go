@@ -46,3 +46,70 @@ func TestBuiltinQueriesOnlyWithoutFiles(t *testing.T) {
 		t.Fatalf("\"none\" must turn the built-in queries off: %v", err)
 	}
 }
+
+// A reload puts the PgBouncers and backup sources of the new file in force
+// with the rest, and a reload that fails anywhere (here a custom query that
+// clashes with a PgBouncer family) leaves every one of them as it was.
+func TestReloadReconfiguresPgBouncersAndBackupSources(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "exporter.yml")
+	clash := filepath.Join(dir, "clash.yaml")
+	if err := os.WriteFile(clash, []byte("pgbouncer:\n  query: SELECT 1 AS up\n  metrics:\n    - up:\n        usage: GAUGE\n        description: clash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, extra string) {
+		t.Helper()
+		// Port 1 refuses at once: the PgBouncer reports down without waiting.
+		yml := "pgbouncers:\n  - name: " + name + "\n    dsn: postgres://u@127.0.0.1:1/pgbouncer\n    timeout: 2s\n" +
+			"backup_sources:\n  - name: " + name + "\n    type: manifest\n    directory: " + dir + "\n" + extra
+		if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one", "")
+	e, err := exporter.New(exporter.Settings{ConfigFile: path, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	names := func() (bouncers, sources []string) {
+		t.Helper()
+		mfs, err := e.Server.Self.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					switch {
+					case mf.GetName() == "pgbouncer_up" && lp.GetName() == "pgbouncer":
+						bouncers = append(bouncers, lp.GetValue())
+					case mf.GetName() == "pg_backup_source_up" && lp.GetName() == "source":
+						sources = append(sources, lp.GetValue())
+					}
+				}
+			}
+		}
+		return bouncers, sources
+	}
+	want := func(when, name string) {
+		t.Helper()
+		b, s := names()
+		if strings.Join(b, ",") != name || strings.Join(s, ",") != name {
+			t.Fatalf("%s: PgBouncers %v and backup sources %v, want %s", when, b, s, name)
+		}
+	}
+	want("at start", "one")
+
+	write("two", "custom_queries: ["+clash+"]\n")
+	if err := e.Reloader.Reload(); err == nil || !strings.Contains(err.Error(), "PgBouncer metrics") {
+		t.Fatalf("a clashing custom query must fail the reload, got %v", err)
+	}
+	want("after a failed reload", "one")
+
+	write("two", "")
+	if err := e.Reloader.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	want("after a good reload", "two")
+}

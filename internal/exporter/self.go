@@ -27,7 +27,7 @@ var (
 	targetsOpen      = metric.Gauge("pg_exporter_targets", "Targets with an open connection pool.", srcExporter, "all")
 	reloadSuccessful = metric.Gauge("pg_exporter_config_last_reload_successful", "1 if the last configuration reload succeeded (or none was attempted), 0 if it failed and the previous configuration stays in force.", srcExporter, "all")
 	reloadTimestamp  = metric.Gauge("pg_exporter_config_last_reload_success_timestamp_seconds", "When the configuration was last loaded successfully.", srcExporter, "all")
-	// Emitted by client_golang's version collector, registered in main.
+	// The Prometheus convention <program>_build_info, emitted by State.
 	programBuildInfo = metric.Gauge("pg_hardening_exporter_build_info", "Always 1; the Prometheus convention <program>_build_info with the same labels as pg_exporter_build_info.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
 	buildInfo        = metric.Gauge("pg_exporter_build_info", "Always 1; labels carry the exporter's version, revision, branch, Go version and build tags.", srcExporter, "all", "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
 )

@@ -86,8 +86,6 @@ func startSideSources(ctx context.Context, t *testing.T, s *pgtest.Server) sideS
 	}
 }
 
-// collectors returns the PgBouncer and backup collectors for an exporter's
-// own /metrics.
 // startCentralExporter serves an exporter with no default target, the way
 // one exporter serves many servers through /probe: its /metrics carries only
 // its own families (pools, PgBouncers, backup sources, build info). It probes
