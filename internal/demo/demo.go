@@ -1,6 +1,6 @@
 // Package demo runs the whole pack on loopback: a throwaway PostgreSQL with
-// the spec's schema, the exporter, Prometheus with the generated rules,
-// Alertmanager routed to the remediation receiver in dry-run mode, and
+// an example lead-routing schema, the exporter, Prometheus with the generated
+// rules, Alertmanager routed to the remediation receiver in dry-run mode, and
 // PgBouncer, plus a workload that makes alerts fire. Everything lives in one
 // temporary directory and is stopped and removed when the context ends.
 package demo

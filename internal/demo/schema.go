@@ -1,8 +1,8 @@
 package demo
 
-// schema is the spec's lead-routing schema (leads, agents, lead_assignments)
-// with the constraints and indexes its section 3 describes, plus the soft
-// delete columns its maintenance section cleans up.
+// schema is an example lead-routing schema (leads, agents, lead_assignments)
+// with its constraints and indexes, plus soft-delete columns that a cleanup
+// job purges.
 var schema = []string{
 	`CREATE TYPE lead_status AS ENUM ('RECEIVED', 'PROCESSING', 'QUALIFIED', 'ROUTED', 'CONVERTED', 'REJECTED')`,
 	`CREATE TABLE agents (

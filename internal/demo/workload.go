@@ -8,9 +8,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// prepareDatabase creates the app database with the spec's schema, the
-// exporter's role (pg_monitor, plus read access so the shipped queries.yaml
-// sees the spec's tables) and the application's role.
+// prepareDatabase creates the app database with an example lead-routing
+// schema, the exporter's role (pg_monitor, plus read access so the shipped
+// queries.yaml sees its tables) and the application's role.
 func (r *run) prepareDatabase(ctx context.Context) error {
 	s := r.pg
 	if err := s.CreateDatabase(ctx, "app"); err != nil {
@@ -48,7 +48,7 @@ func (r *run) startWorkload(ctx context.Context) error {
 	}
 	r.say("demo: workload: 20 000 dead tuples in public.leads")
 
-	// 15 of the api pool's 20 connections: 75 % against the spec's 70 %.
+	// 15 of the api pool's 20 connections: 75 % against the 70 % alert threshold.
 	for i := 0; i < 15; i++ {
 		c, err := connect("api")
 		if err != nil {
@@ -81,7 +81,7 @@ func (r *run) startWorkload(ctx context.Context) error {
 	}()
 	r.say("demo: workload: a session idle in its transaction, holding a row another session waits for")
 
-	// Statements: mostly fast ones, and one over the spec's 500 ms every few seconds.
+	// Statements: mostly fast ones, and one over the 500 ms slow-query threshold every few seconds.
 	worker, err := connect("analytics")
 	if err != nil {
 		return err
