@@ -124,11 +124,11 @@ func Defaults() *Config {
 // Load reads a configuration file over the defaults (an empty path gives the
 // defaults). Errors name the file and line.
 func Load(path string) (*Config, error) {
-	c := Defaults()
-	if err := yamlfile.Load(path, "the mixin configuration", c, fileNames, c.validate); err != nil {
+	data, err := yamlfile.ReadFile(path, "the mixin configuration")
+	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return Parse(path, data)
 }
 
 // Parse decodes data (named name in errors) over the defaults and validates it.

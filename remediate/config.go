@@ -155,12 +155,11 @@ func Load(path string) (*Config, error) {
 	if path == "" {
 		return nil, errors.New("remediate needs --config.file; examples/remediate.yml is a starting point")
 	}
-	cfg := Defaults()
-	cfg.file = path
-	if err := yamlfile.Load(path, "config file", cfg, fileNames, cfg.validateAndCheckFiles); err != nil {
+	data, err := yamlfile.ReadFile(path, "config file")
+	if err != nil {
 		return nil, err
 	}
-	return cfg, nil
+	return Parse(path, data)
 }
 
 // Parse decodes and validates data as if read from file, and checks the

@@ -135,12 +135,11 @@ func (c *Config) File() string { return c.file }
 // Load reads, decodes and validates path. An empty path gives the defaults,
 // checked the same way.
 func Load(path string) (*Config, error) {
-	cfg := Defaults()
-	cfg.file = path
-	if err := yamlfile.Load(path, "config file", cfg, fileNames, cfg.validate); err != nil {
+	data, err := yamlfile.ReadFile(path, "config file")
+	if err != nil {
 		return nil, err
 	}
-	return cfg, nil
+	return Parse(path, data)
 }
 
 // Parse decodes and validates data as if read from file.

@@ -26,19 +26,17 @@ type Names struct {
 	Doc     string
 }
 
-// Load reads the file at path and parses it into cfg (see Parse). An empty
-// path reads nothing: cfg keeps the defaults it holds, and they are checked
-// the same way a file's values are. what names the file in a read error
-// ("config file").
-func Load(path, what string, cfg any, names Names, check func(*Errors)) error {
-	var data []byte
-	if path != "" {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return fmt.Errorf("cannot read %s: %w", what, err)
-		}
+// ReadFile reads a configuration file (what names it in the error); an empty
+// path reads nothing, so the defaults are checked as a file's values are.
+func ReadFile(path, what string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
 	}
-	return Parse(path, data, cfg, names, check)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", what, err)
+	}
+	return data, nil
 }
 
 // Parse decodes data, read from file, into cfg, which holds the defaults

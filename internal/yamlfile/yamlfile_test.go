@@ -89,9 +89,13 @@ func TestParseReportsEveryProblemSortedByLine(t *testing.T) {
 	}
 }
 
-func TestLoadWithoutPathChecksTheDefaults(t *testing.T) {
+func TestNoPathChecksTheDefaults(t *testing.T) {
 	o := outer{Items: []inner{{Name: "default"}}}
-	err := Load("", "test file", &o, names, func(e *Errors) {
+	data, err := ReadFile("", "test file")
+	if err != nil || data != nil {
+		t.Fatalf("an empty path must read nothing: %q, %v", data, err)
+	}
+	err = Parse("", data, &o, names, func(e *Errors) {
 		if o.Items[0].Name == "default" {
 			e.Add(0, "checked")
 		}
@@ -99,7 +103,7 @@ func TestLoadWithoutPathChecksTheDefaults(t *testing.T) {
 	if err == nil || err.Error() != "config: checked" {
 		t.Fatalf("got %v", err)
 	}
-	err = Load(filepath.Join(t.TempDir(), "none.yml"), "test file", &o, names, nil)
+	_, err = ReadFile(filepath.Join(t.TempDir(), "none.yml"), "test file")
 	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "cannot read test file: ") {
 		t.Fatalf("got %v", err)
 	}
