@@ -75,27 +75,22 @@ func NewErrors(file string, names Names) *Errors {
 	return &Errors{file: file, names: names}
 }
 
-// At is "file:line", just the file for line 0 (the file as a whole, or a
+// at is "file:line", just the file for line 0 (the file as a whole, or a
 // value that has no line, such as a default), and "config" for the defaults
 // with no file at all.
-func (e *Errors) At(line int) string {
-	return At(e.file, line)
-}
-
-// At formats a place in a file as Errors does.
-func At(file string, line int) string {
+func (e *Errors) at(line int) string {
 	switch {
-	case file == "":
+	case e.file == "":
 		return "config"
 	case line == 0:
-		return file
+		return e.file
 	}
-	return fmt.Sprintf("%s:%d", file, line)
+	return fmt.Sprintf("%s:%d", e.file, line)
 }
 
 // Add records a problem at line (0 for the file as a whole).
 func (e *Errors) Add(line int, format string, args ...any) {
-	e.list = append(e.list, problem{line, e.At(line) + ": " + fmt.Sprintf(format, args...)})
+	e.list = append(e.list, problem{line, e.at(line) + ": " + fmt.Sprintf(format, args...)})
 }
 
 // AddDecode records every message of an error from decoding a part of the
@@ -111,9 +106,6 @@ func (e *Errors) AddDecode(err error) {
 }
 
 var locatedRE = regexp.MustCompile(`^[^\n]*?:(\d+): `)
-
-// Len is the number of problems recorded.
-func (e *Errors) Len() int { return len(e.list) }
 
 // Err returns nil when nothing was recorded, or every problem, one per line,
 // sorted by line and then by text, so that the order does not depend on map
