@@ -73,6 +73,12 @@ func (c *Collector) Prepare(bs []config.PgBouncer) (Set, error) {
 			errs = append(errs, err.Error())
 			continue
 		}
+		if b.Timeout <= 0 {
+			// A configuration file always has one (its default fills in);
+			// without it every scrape would fail at once.
+			errs = append(errs, fmt.Sprintf("pgbouncer %q has no positive timeout; build its settings with config.Parse or set Timeout", b.Name))
+			continue
+		}
 		next = append(next, &instance{
 			name: b.Name, cfg: cfg, timeout: b.Timeout,
 			key:    fmt.Sprintf("%s|%s|%s|%d|%s|%s|%d", b.Name, cfg.Host, cfg.User, cfg.Port, cfg.Password, cfg.Database, b.Timeout),

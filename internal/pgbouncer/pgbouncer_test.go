@@ -240,6 +240,9 @@ func TestConfigureErrors(t *testing.T) {
 			t.Errorf("%+v: error %v, want it to contain %q and the name", tc.b, err, tc.want)
 		}
 	}
+	if err := c.Configure([]config.PgBouncer{{Name: "x", ConnSource: config.ConnSource{DSN: "postgres://u@127.0.0.1:6432/pgbouncer"}}}); err == nil || !strings.Contains(err.Error(), `pgbouncer "x" has no positive timeout`) {
+		t.Errorf("a PgBouncer without a timeout: error %v", err)
+	}
 	// A secret in a bad DSN never reaches the message.
 	err := c.Configure([]config.PgBouncer{{Name: "x", ConnSource: config.ConnSource{DSN: "postgres://u:s3cretpw@127.0.0.1:99999999/pgbouncer"}}})
 	if err == nil || strings.Contains(err.Error(), "s3cretpw") {
