@@ -62,6 +62,17 @@ func TestConfigCheckValidatesWithoutStarting(t *testing.T) {
 	}
 }
 
+// A bad config file is reported even when the data source is bad too: the
+// config is checked first, as the file's errors say where to look.
+func TestBadConfigReportedBeforeBadDSN(t *testing.T) {
+	clearDSNEnv(t)
+	bad := writeFile(t, "bad.yml", "targets:\n  - name: a\n")
+	code, _, stderr := runArgs(t, "--config.file="+bad, "--config.check", "--data-source.name=postgres://u@h:notaport/x")
+	if code == 0 || !strings.Contains(stderr, bad+`:2: target "a" needs exactly one of dsn, dsn_file and dsn_env`) {
+		t.Fatalf("want the config error first: %d %q", code, stderr)
+	}
+}
+
 func TestMalformedDSNNamesSettingAndHidesPassword(t *testing.T) {
 	clearDSNEnv(t)
 	t.Setenv("DATA_SOURCE_NAME", "postgres://exporter:Sup3rSecret@db:notaport/app")
