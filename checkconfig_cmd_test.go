@@ -40,3 +40,19 @@ func TestCheckConfigCommand(t *testing.T) {
 		}
 	}
 }
+
+// check-config parses every target's connection string, as the exporter
+// does at start, and names the file and line of one that does not parse.
+func TestCheckConfigRefusesABadTarget(t *testing.T) {
+	clearDSNEnv(t)
+	bad := writeFile(t, "exporter.yml", "targets:\n  - name: ok\n    dsn: postgres://u@db:5432/x\n  - name: broken\n    dsn: postgres://u@db:notaport/x\n")
+	code, stdout, stderr := runArgs(t, "check-config", "--config.file="+bad)
+	if code != 1 || !strings.Contains(stderr, bad+`:4: target "broken" dsn is not a valid PostgreSQL connection string`) {
+		t.Fatalf("exit %d, want 1 naming %s:4:\n%s%s", code, bad, stdout, stderr)
+	}
+	// The exporter itself refuses it at start, before listening.
+	code, _, stderr = runArgs(t, "--config.file="+bad, "--web.listen-address=127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, bad+`:4: target "broken"`) {
+		t.Fatalf("start: exit %d, want 1 naming %s:4:\n%s", code, bad, stderr)
+	}
+}

@@ -319,9 +319,14 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 	c.validateObjects(errs)
 }
 
+// Errors collects problems found in the file after it loaded (connection
+// settings that do not parse, names no collector has), each reported as
+// "file:line: ...", the way Load reports its own.
+func (c *Config) Errors() *yamlfile.Errors { return yamlfile.NewErrors(c.file, fileNames) }
+
 // CheckCollectors reports collector settings for collectors that do not exist.
 func (c *Config) CheckCollectors(known func(string) bool) error {
-	errs := yamlfile.NewErrors(c.file, fileNames)
+	errs := c.Errors()
 	for name, cc := range c.Collectors {
 		if !known(name) {
 			errs.Add(cc.Line, "collectors.%s: no collector has that name; --help lists them", name)

@@ -87,6 +87,7 @@ type Exporter struct {
 // nothing.
 type plan struct {
 	cfg      *config.Config
+	targets  target.Configured
 	scraper  *collector.Scraper
 	bouncers pgbouncer.Set
 }
@@ -128,7 +129,7 @@ func NewFromConfig(s Settings, cfg *config.Config) (_ *Exporter, err error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Manager = target.NewManager(cfg, s.Default, s.Logger)
+	e.Manager = target.NewManager(cfg, p.targets, s.Default, s.Logger)
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -149,10 +150,15 @@ func NewFromConfig(s Settings, cfg *config.Config) (_ *Exporter, err error) {
 	return e, nil
 }
 
-// prepare builds what cfg makes: the collectors, the custom queries and the
-// PgBouncer list (bouncers is only asked to check, not to change).
+// prepare builds what cfg makes: the targets' connection settings, the
+// collectors, the custom queries and the PgBouncer list (bouncers is only
+// asked to check, not to change).
 func (s Settings) prepare(cfg *config.Config, bouncers *pgbouncer.Collector) (*plan, error) {
 	if err := cfg.CheckCollectors(collector.Known); err != nil {
+		return nil, err
+	}
+	targets, err := target.Prepare(cfg)
+	if err != nil {
 		return nil, err
 	}
 	opts := collector.Options{Config: cfg, Logger: s.Logger}
@@ -168,14 +174,14 @@ func (s Settings) prepare(cfg *config.Config, bouncers *pgbouncer.Collector) (*p
 	if err != nil {
 		return nil, err
 	}
-	return &plan{cfg: cfg, scraper: collector.NewScraper(append(ins, custom...), s.Logger), bouncers: set}, nil
+	return &plan{cfg: cfg, targets: targets, scraper: collector.NewScraper(append(ins, custom...), s.Logger), bouncers: set}, nil
 }
 
 // apply puts a prepared configuration in force: the targets (on a reload),
 // the collectors, the PgBouncers and the backup sources.
 func (e *Exporter) apply(p *plan, reload bool) {
 	if reload {
-		e.Manager.Reload(p.cfg)
+		e.Manager.Reload(p.cfg, p.targets)
 	}
 	e.Server.SetScraper(p.scraper)
 	e.bouncers.Apply(p.bouncers)

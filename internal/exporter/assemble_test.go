@@ -113,3 +113,57 @@ func TestReloadReconfiguresPgBouncersAndBackupSources(t *testing.T) {
 	}
 	want("after a good reload", "two")
 }
+
+// A target whose connection settings cannot be read or parsed stops the start
+// and a reload with its file and line; a failed reload keeps the targets in
+// force. Nothing waits for the target's first /probe.
+func TestBadTargetRefusedAtStartAndReload(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "exporter.yml")
+	write := func(yml string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("EXPORTER_TEST_UNSET_DSN", "")
+	bad := map[string]struct{ yml, want string }{
+		"bad port": {"targets:\n  - name: good\n    dsn: postgres://u@127.0.0.1:1/x\n  - name: a\n    dsn: postgres://u:Secr3t@db:notaport/x\n",
+			`:4: target "a" dsn is not a valid PostgreSQL connection string`},
+		"bad option": {"targets:\n  - name: a\n    dsn: host=db sslmode=sometimes\n",
+			`:2: target "a" dsn is not a valid PostgreSQL connection string`},
+		"missing dsn_file": {"targets:\n  - name: a\n    dsn_file: " + filepath.Join(dir, "nosuch") + "\n",
+			`:2: target "a": cannot read dsn_file`},
+		"unset dsn_env": {"targets:\n  - name: a\n    dsn_env: EXPORTER_TEST_UNSET_DSN\n",
+			`:2: target "a" dsn_env EXPORTER_TEST_UNSET_DSN: the environment variable is empty or unset`},
+	}
+	for name, tc := range bad {
+		t.Run("start/"+name, func(t *testing.T) {
+			write(tc.yml)
+			_, err := exporter.New(exporter.Settings{ConfigFile: path, Logger: quiet})
+			if err == nil || !strings.Contains(err.Error(), path+tc.want) {
+				t.Fatalf("want an error containing %q, got %v", path+tc.want, err)
+			}
+			if strings.Contains(err.Error(), "Secr3t") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+	write("targets:\n  - name: good\n    dsn: postgres://u@127.0.0.1:1/x\n")
+	e, err := exporter.New(exporter.Settings{ConfigFile: path, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	for name, tc := range bad {
+		t.Run("reload/"+name, func(t *testing.T) {
+			write(tc.yml)
+			if err := e.Reloader.Reload(); err == nil || !strings.Contains(err.Error(), path+tc.want) {
+				t.Fatalf("want an error containing %q, got %v", path+tc.want, err)
+			}
+			if _, err := e.Manager.Probe("good", ""); err != nil {
+				t.Fatalf("the targets in force before the failed reload are gone: %v", err)
+			}
+		})
+	}
+}

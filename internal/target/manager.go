@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -30,6 +29,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	cfg      *config.Config
+	targets  Configured
 	def      *Target
 	defConn  *pgx.ConnConfig
 	defName  string
@@ -39,10 +39,11 @@ type Manager struct {
 	stopOnce sync.Once
 }
 
-// NewManager starts the manager's idle-eviction loop. def may be nil when no
-// DSN was given (then /metrics serves only the exporter's own metrics).
-func NewManager(cfg *config.Config, def *pgx.ConnConfig, logger *slog.Logger) *Manager {
-	m := &Manager{logger: logger, cfg: cfg, defConn: def, probes: map[string]*Target{}, stop: make(chan struct{})}
+// NewManager starts the manager's idle-eviction loop. targets are cfg's
+// targets as Prepare made them. def may be nil when no DSN was given (then
+// /metrics serves only the exporter's own metrics).
+func NewManager(cfg *config.Config, targets Configured, def *pgx.ConnConfig, logger *slog.Logger) *Manager {
+	m := &Manager{logger: logger, cfg: cfg, targets: targets, defConn: def, probes: map[string]*Target{}, stop: make(chan struct{})}
 	if def != nil {
 		m.defName = Describe(def)
 		m.def = New(m.defName, def, cfg, logger)
@@ -86,13 +87,9 @@ func (m *Manager) Probe(name, authModule string) (*Target, error) {
 		err error
 	)
 	if authModule == "" {
-		tc, ok := m.cfg.TargetByName(name)
-		if !ok {
+		var ok bool
+		if cc, ok = m.targets.conns[name]; !ok {
 			return nil, &BadRequestError{fmt.Sprintf("unknown target %q: it is not a target name in %s; add it there or pass auth_module= with an address", name, cfgName(m.cfg))}
-		}
-		cc, err = targetConn(tc)
-		if err != nil {
-			return nil, err
 		}
 	} else {
 		am, ok := m.cfg.AuthModules[authModule]
@@ -143,11 +140,6 @@ func (m *Manager) evictLocked() {
 	}
 }
 
-func targetConn(tc config.Target) (*pgx.ConnConfig, error) {
-	s := ConnSettings{Kind: "target", Name: tc.Name, ConnSource: tc.ConnSource}
-	return s.ConnConfig(os.Getenv)
-}
-
 // addressConn builds a connection from a probe address and an auth module.
 // The address carries no credentials; its options are limited to the same
 // set an auth module may set.
@@ -194,14 +186,14 @@ func addressConn(addr string, am config.AuthModule) (*pgx.ConnConfig, error) {
 	return cc, nil
 }
 
-// Reload puts cfg in force. Probe targets are closed (they reconnect with the
-// new settings on their next scrape); the default target is rebuilt when its
-// connection settings changed.
-func (m *Manager) Reload(cfg *config.Config) {
+// Reload puts cfg, and its targets as Prepare made them, in force. Probe
+// targets are closed (they reconnect with the new settings on their next
+// scrape); the default target is rebuilt when its connection settings changed.
+func (m *Manager) Reload(cfg *config.Config, targets Configured) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := m.cfg
-	m.cfg = cfg
+	m.cfg, m.targets = cfg, targets
 	for k, t := range m.probes {
 		t.Close()
 		delete(m.probes, k)

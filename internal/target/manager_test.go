@@ -16,7 +16,7 @@ func TestManagerCapsOpenPoolsAndEvictsLeastRecentlyUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewManager(cfg, Configured{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer m.Close()
 	a, err := m.Probe("db-a:5432/x", "m")
 	if err != nil {

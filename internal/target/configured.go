@@ -1,0 +1,35 @@
+package target
+
+import (
+	"os"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+)
+
+// Configured are the targets of one configuration file with their
+// connection settings resolved (files and environment variables read) and
+// parsed, ready for the Manager.
+type Configured struct {
+	conns map[string]*pgx.ConnConfig
+}
+
+// Prepare resolves and parses the connection settings of every target in
+// cfg, so that one that cannot be read or parsed stops a start, a reload and
+// check-config with its file and line, instead of failing its first /probe.
+// Files are read here, so a rotated secret takes effect on the next load.
+func Prepare(cfg *config.Config) (Configured, error) {
+	errs := cfg.Errors()
+	out := Configured{conns: make(map[string]*pgx.ConnConfig, len(cfg.Targets))}
+	for _, tc := range cfg.Targets {
+		s := ConnSettings{Kind: "target", Name: tc.Name, ConnSource: tc.ConnSource}
+		cc, err := s.ConnConfig(os.Getenv)
+		if err != nil {
+			errs.Add(tc.Line, "%v", err)
+			continue
+		}
+		out.conns[tc.Name] = cc
+	}
+	return out, errs.Err()
+}
