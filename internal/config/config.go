@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -50,24 +49,6 @@ type Target struct {
 	ConnSource `yaml:",inline"`
 
 	Line int `yaml:"-"`
-}
-
-// AuthModule holds credentials for probing targets given by address. The
-// layout is postgres_exporter's, so existing files keep working, plus
-// password_file.
-type AuthModule struct {
-	Type     string            `yaml:"type"`
-	UserPass UserPass          `yaml:"userpass"`
-	Options  map[string]string `yaml:"options"`
-
-	Line int `yaml:"-"`
-}
-
-// UserPass is a user name with a password given inline or in a file.
-type UserPass struct {
-	Username     string `yaml:"username"`
-	Password     string `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
 }
 
 // Connection tunes the pools.
@@ -164,6 +145,8 @@ func section(goType string) string {
 		return "an auth module"
 	case "UserPass":
 		return "userpass"
+	case "AllowedTargets":
+		return "allowed_targets"
 	case "Connection":
 		return "connection"
 	case "Databases":
@@ -199,16 +182,6 @@ func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	t.Line = n.Line
-	return nil
-}
-
-// UnmarshalYAML records the line of each auth module.
-func (a *AuthModule) UnmarshalYAML(n *yaml.Node) error {
-	type plain AuthModule
-	if err := strictDecode(n, (*plain)(a), "config.AuthModule"); err != nil {
-		return err
-	}
-	a.Line = n.Line
 	return nil
 }
 
@@ -255,28 +228,7 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 			add(t.Line, "target %q %s", t.Name, p)
 		}
 	}
-	names := make([]string, 0, len(c.AuthModules))
-	for name := range c.AuthModules {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		a := c.AuthModules[name]
-		if a.Type != "userpass" {
-			add(a.Line, "auth module %q has type %q; the only supported type is userpass", name, a.Type)
-		}
-		if a.UserPass.Username == "" {
-			add(a.Line, "auth module %q needs userpass.username", name)
-		}
-		if a.UserPass.Password != "" && a.UserPass.PasswordFile != "" {
-			add(a.Line, "auth module %q sets both userpass.password and userpass.password_file; keep one", name)
-		}
-		for k := range a.Options {
-			if !allowedAuthOptions[k] {
-				add(a.Line, "auth module %q has option %q; allowed options are %s", name, k, strings.Join(sortedKeys(allowedAuthOptions), ", "))
-			}
-		}
-	}
+	c.validateAuthModules(errs)
 	cn := c.Connection
 	if cn.MaxConnections < 1 || cn.MaxConnections > 50 {
 		add(0, "connection.max_connections is %d; use 1 to 50 (the default 2 is enough for the built-in collectors)", cn.MaxConnections)
@@ -335,20 +287,6 @@ func (c *Config) CheckCollectors(known func(string) bool) error {
 	return errs.Err()
 }
 
-var allowedAuthOptions = map[string]bool{
-	"sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "sslpassword": true,
-	"connect_timeout": true, "target_session_attrs": true, "dbname": true,
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func compileAll(patterns []string) ([]*regexp.Regexp, error) {
 	out := make([]*regexp.Regexp, 0, len(patterns))
 	for _, p := range patterns {
@@ -400,7 +338,3 @@ func (c *Config) TargetByName(name string) (Target, bool) {
 	}
 	return Target{}, false
 }
-
-// AllowedAuthOption reports whether an auth module or a probe address may set
-// the connection option k.
-func AllowedAuthOption(k string) bool { return allowedAuthOptions[k] }

@@ -308,7 +308,10 @@ auth_modules:
       password_file: %s
     options:
       sslmode: disable
-`, s.SuperuserDSN(""), pwFile)
+    allowed_targets:
+      hosts: [127.0.0.1]
+      ports: [%d]
+`, s.SuperuserDSN(""), pwFile, s2.Port)
 	h := start(t, cfg, "")
 	for _, path := range []string{"/probe?target=first", fmt.Sprintf("/probe?target=127.0.0.1:%d/postgres&auth_module=mon", s2.Port)} {
 		code, mfs, body, _ := h.get(t, path, 5*time.Second)
@@ -348,6 +351,12 @@ auth_modules:
 	code, _, body, _ := h.get(t, "/probe?target=127.0.0.1/x?host=evil&auth_module=mon", 2*time.Second)
 	if code != http.StatusBadRequest || !strings.Contains(body, `option "host"`) {
 		t.Errorf("probe option outside the allowlist: %d %q", code, body)
+	}
+	// The first server is not among the module's targets: its credentials
+	// are not offered there.
+	code, _, body, _ = h.get(t, fmt.Sprintf("/probe?target=127.0.0.1:%d/postgres&auth_module=mon", s.Port), 2*time.Second)
+	if code != http.StatusForbidden || !strings.Contains(body, "may not be used for 127.0.0.1") {
+		t.Errorf("unlisted server: %d %q, want 403", code, body)
 	}
 }
 

@@ -105,21 +105,42 @@ func (s *Server) Metrics(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, s.Manager.Default(), s.Self)
 }
 
-// Probe serves /probe?target=&auth_module=.
+// Probe serves /probe?target=&auth_module=. A refused probe is answered
+// with what to change (400, 403); any other failure with a body that says
+// nothing about the configuration (500), the details going to the log.
 func (s *Server) Probe(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	t, err := s.Manager.Probe(q.Get("target"), q.Get("auth_module"))
 	if err != nil {
-		var bad *target.BadRequestError
-		code := http.StatusInternalServerError
-		if errors.As(err, &bad) {
-			code = http.StatusBadRequest
+		var (
+			bad       *target.BadRequestError
+			forbidden *target.ForbiddenError
+		)
+		// The caller chose the target's text: log a bounded part of it.
+		log := s.Logger.With("target", clip(q.Get("target")), "auth_module", clip(q.Get("auth_module")), "err", err)
+		switch {
+		case errors.As(err, &bad):
+			log.Debug("probe refused")
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case errors.As(err, &forbidden):
+			log.Warn("probe refused: the auth module does not allow this target")
+			http.Error(w, err.Error(), http.StatusForbidden)
+		default:
+			log.Error("probe failed")
+			http.Error(w, "cannot probe this target; the exporter's log says why", http.StatusInternalServerError)
 		}
-		s.Logger.Debug("probe refused", "target", q.Get("target"), "auth_module", q.Get("auth_module"), "err", err)
-		http.Error(w, err.Error(), code)
 		return
 	}
 	s.serve(w, r, t, nil)
+}
+
+// clip shortens text chosen by a caller before it goes to the log.
+func clip(s string) string {
+	const n = 256
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }
 
 // Healthy answers 200 while the process runs.

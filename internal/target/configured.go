@@ -16,9 +16,11 @@ type Configured struct {
 }
 
 // Prepare resolves and parses the connection settings of every target in
-// cfg, so that one that cannot be read or parsed stops a start, a reload and
-// check-config with its file and line, instead of failing its first /probe.
-// Files are read here, so a rotated secret takes effect on the next load.
+// cfg, and reads the files every auth module names, so that one that cannot
+// be read or parsed stops a start, a reload and check-config with its file
+// and line, instead of failing its first /probe. Files are read here, so a
+// rotated secret takes effect on the next load (an auth module's password
+// file is read again for each new probe target).
 func Prepare(cfg *config.Config) (Configured, error) {
 	errs := cfg.Errors()
 	out := Configured{conns: make(map[string]*pgx.ConnConfig, len(cfg.Targets))}
@@ -30,6 +32,11 @@ func Prepare(cfg *config.Config) (Configured, error) {
 			continue
 		}
 		out.conns[tc.Name] = cc
+	}
+	for name, am := range cfg.AuthModules {
+		if err := checkAuthModule(name, am); err != nil {
+			errs.Add(am.Line, "%v", err)
+		}
 	}
 	return out, errs.Err()
 }

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,15 +16,12 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 
-// BadRequestError is a problem with a /probe request's parameters (HTTP 400).
-type BadRequestError struct{ Msg string }
-
-func (e *BadRequestError) Error() string { return e.Msg }
-
 // Manager owns every target's pool: the default target from the environment,
 // named targets from the config file, and address targets probed through an
-// auth module. At most MaxTargets pools are open; the least recently scraped
-// probe target is closed to make room.
+// auth module. The configuration bounds the first two; address targets are
+// whatever callers ask for, so they have a bound of their own, max_targets:
+// the least recently scraped address target is closed to make room, and
+// never a configured one.
 type Manager struct {
 	logger *slog.Logger
 
@@ -33,7 +31,8 @@ type Manager struct {
 	def      *Target
 	defConn  *pgx.ConnConfig
 	defName  string
-	probes   map[string]*Target
+	named    map[string]*Target // configured targets, by name
+	probes   map[string]*Target // address targets, by auth module and address
 	closed   bool
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -43,11 +42,12 @@ type Manager struct {
 // targets as Prepare made them. def may be nil when no DSN was given (then
 // /metrics serves only the exporter's own metrics).
 func NewManager(cfg *config.Config, targets Configured, def *pgx.ConnConfig, logger *slog.Logger) *Manager {
-	m := &Manager{logger: logger, cfg: cfg, targets: targets, defConn: def, probes: map[string]*Target{}, stop: make(chan struct{})}
+	m := &Manager{logger: logger, cfg: cfg, targets: targets, defConn: def, named: map[string]*Target{}, probes: map[string]*Target{}, stop: make(chan struct{})}
 	if def != nil {
 		m.defName = Describe(def)
 		m.def = New(m.defName, def, cfg, logger)
 	}
+	m.warnUnlistedModules()
 	go m.janitor()
 	return m
 }
@@ -68,7 +68,8 @@ func (m *Manager) Default() *Target {
 
 // Probe returns the target for /probe?target=&auth_module=. A target without an
 // auth module must be the name of a configured target; with one, it is an
-// address (host[:port][/db][?options]) and the credentials come from the module.
+// address (host[:port][/db][?options]) that the module's allowed_targets
+// cover, and the credentials come from the module.
 func (m *Manager) Probe(name, authModule string) (*Target, error) {
 	if name == "" {
 		return nil, &BadRequestError{"the target parameter is missing; use /probe?target=<name from the config file> or /probe?target=<host:port/db>&auth_module=<name>"}
@@ -78,37 +79,42 @@ func (m *Manager) Probe(name, authModule string) (*Target, error) {
 	if m.closed {
 		return nil, errors.New("exporter is shutting down")
 	}
-	key := authModule + "\x00" + name
+	if authModule == "" {
+		return m.namedLocked(name)
+	}
+	return m.addressLocked(name, authModule)
+}
+
+func (m *Manager) namedLocked(name string) (*Target, error) {
+	if t, ok := m.named[name]; ok {
+		return t, nil
+	}
+	cc, ok := m.targets.conns[name]
+	if !ok {
+		return nil, &BadRequestError{fmt.Sprintf("unknown target %q: it is not a target name in %s; add it there or pass auth_module= with an address", name, cfgName(m.cfg))}
+	}
+	t := New(name, cc, m.cfg, m.logger)
+	m.named[name] = t
+	return t, nil
+}
+
+func (m *Manager) addressLocked(addr, authModule string) (*Target, error) {
+	key := authModule + "\x00" + addr
 	if t, ok := m.probes[key]; ok {
 		return t, nil
 	}
-	var (
-		cc  *pgx.ConnConfig
-		err error
-	)
-	if authModule == "" {
-		var ok bool
-		if cc, ok = m.targets.conns[name]; !ok {
-			return nil, &BadRequestError{fmt.Sprintf("unknown target %q: it is not a target name in %s; add it there or pass auth_module= with an address", name, cfgName(m.cfg))}
-		}
-	} else {
-		am, ok := m.cfg.AuthModules[authModule]
-		if !ok {
-			return nil, &BadRequestError{fmt.Sprintf("unknown auth_module %q: define it under auth_modules in %s", authModule, cfgName(m.cfg))}
-		}
-		cc, err = addressConn(name, am)
-		if err != nil {
-			return nil, err
-		}
+	am, ok := m.cfg.AuthModules[authModule]
+	if !ok {
+		return nil, &BadRequestError{fmt.Sprintf("unknown auth_module %q: define it under auth_modules in %s", authModule, cfgName(m.cfg))}
+	}
+	cc, err := addressConn(addr, authModule, am, cfgName(m.cfg))
+	if err != nil {
+		return nil, err
 	}
 	m.evictLocked()
 	// The same address probed with two auth modules is two targets, with two
 	// roles' view of the server; their names (pool metrics, caches) differ.
-	tname := name
-	if authModule != "" {
-		tname = name + " auth_module=" + authModule
-	}
-	t := New(tname, cc, m.cfg, m.logger)
+	t := New(addr+" auth_module="+authModule, cc, m.cfg, m.logger)
 	m.probes[key] = t
 	return t, nil
 }
@@ -120,13 +126,21 @@ func cfgName(c *config.Config) string {
 	return c.File()
 }
 
-// evictLocked closes the least recently used probe targets until one more fits.
-func (m *Manager) evictLocked() {
-	max := m.cfg.MaxTargets
-	if m.def != nil {
-		max--
+// warnUnlistedModules says at start and on each reload which auth modules
+// no probe can use, and how to list their targets.
+func (m *Manager) warnUnlistedModules() {
+	for _, name := range slices.Sorted(maps.Keys(m.cfg.AuthModules)) {
+		if m.cfg.AuthModules[name].AllowedTargets.Empty() {
+			m.logger.Warn("auth module lists no allowed_targets: every /probe with it is refused; list the hosts (names, patterns or CIDRs) and ports it may be used for",
+				"auth_module", name, "file", cfgName(m.cfg))
+		}
 	}
-	for len(m.probes) >= max && len(m.probes) > 0 {
+}
+
+// evictLocked closes the least recently used address targets until one more
+// fits within max_targets.
+func (m *Manager) evictLocked() {
+	for len(m.probes) >= m.cfg.MaxTargets && len(m.probes) > 0 {
 		var oldKey string
 		var oldest time.Time
 		for k, t := range m.probes {
@@ -134,56 +148,10 @@ func (m *Manager) evictLocked() {
 				oldKey, oldest = k, lu
 			}
 		}
-		m.logger.Info("closing the least recently scraped target to stay within max_targets", "target", m.probes[oldKey].Name, "max_targets", m.cfg.MaxTargets)
+		m.logger.Info("closing the least recently scraped address target to stay within max_targets", "target", m.probes[oldKey].Name, "max_targets", m.cfg.MaxTargets)
 		m.probes[oldKey].Close()
 		delete(m.probes, oldKey)
 	}
-}
-
-// addressConn builds a connection from a probe address and an auth module.
-// The address carries no credentials; its options are limited to the same
-// set an auth module may set.
-func addressConn(addr string, am config.AuthModule) (*pgx.ConnConfig, error) {
-	raw := addr
-	if !strings.Contains(raw, "://") {
-		raw = "postgresql://" + raw
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return nil, &BadRequestError{fmt.Sprintf("target %q is not an address of the form host[:port][/database][?sslmode=...]", addr)}
-	}
-	if u.User != nil {
-		return nil, &BadRequestError{fmt.Sprintf("target %q carries credentials; put them in the auth module instead", u.Redacted())}
-	}
-	q := u.Query()
-	for k := range q {
-		if !config.AllowedAuthOption(k) {
-			return nil, &BadRequestError{fmt.Sprintf("target %q has option %q, which a probe may not set", addr, k)}
-		}
-	}
-	// The module's options win: a probe URL must not be able to weaken the TLS
-	// settings its credentials are sent under.
-	for k, v := range am.Options {
-		q.Set(k, v)
-	}
-	if db := q.Get("dbname"); db != "" && strings.Trim(u.Path, "/") == "" {
-		u.Path = "/" + db
-	}
-	q.Del("dbname")
-	u.RawQuery = q.Encode()
-	pass := am.UserPass.Password
-	if am.UserPass.PasswordFile != "" {
-		var err error
-		if pass, err = readSecret(am.UserPass.PasswordFile); err != nil {
-			return nil, fmt.Errorf("auth module password_file: cannot read it: %v", err)
-		}
-	}
-	u.User = url.User(am.UserPass.Username)
-	cc, err := ParseDSN(fmt.Sprintf("target %q", addr), u.String(), pass)
-	if err != nil {
-		return nil, &BadRequestError{err.Error()}
-	}
-	return cc, nil
 }
 
 // Reload puts cfg, and its targets as Prepare made them, in force. Probe
@@ -194,10 +162,13 @@ func (m *Manager) Reload(cfg *config.Config, targets Configured) {
 	defer m.mu.Unlock()
 	old := m.cfg
 	m.cfg, m.targets = cfg, targets
-	for k, t := range m.probes {
-		t.Close()
-		delete(m.probes, k)
+	for _, set := range []map[string]*Target{m.named, m.probes} {
+		for k, t := range set {
+			t.Close()
+			delete(set, k)
+		}
 	}
+	m.warnUnlistedModules()
 	if m.def != nil && (old.Connection != cfg.Connection || !sameDatabases(old.Databases, cfg.Databases)) {
 		m.def.Close()
 		m.def = New(m.defName, m.defConn, cfg, m.logger)
@@ -214,8 +185,10 @@ func (m *Manager) Targets() []*Target {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*Target
-	for _, t := range m.probes {
-		out = append(out, t)
+	for _, set := range []map[string]*Target{m.named, m.probes} {
+		for _, t := range set {
+			out = append(out, t)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if m.def != nil {
@@ -248,7 +221,9 @@ func (m *Manager) Close() {
 	if m.def != nil {
 		m.def.Close()
 	}
-	for _, t := range m.probes {
-		t.Close()
+	for _, set := range []map[string]*Target{m.named, m.probes} {
+		for _, t := range set {
+			t.Close()
+		}
 	}
 }

@@ -11,13 +11,40 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 
-func TestManagerCapsOpenPoolsAndEvictsLeastRecentlyUsed(t *testing.T) {
-	cfg, err := config.Parse("m.yml", []byte("max_targets: 2\nauth_modules:\n  m:\n    type: userpass\n    userpass: {username: u, password: p}\n"))
+// Address targets are capped by max_targets, the least recently scraped
+// closed first; configured targets are never closed to make room for them.
+func TestManagerCapsAddressTargetsAndKeepsConfiguredOnes(t *testing.T) {
+	cfg, err := config.Parse("m.yml", []byte(`max_targets: 2
+targets:
+  - {name: conf1, dsn: "postgres://u@conf1:5432/x"}
+  - {name: conf2, dsn: "postgres://u@conf2:5432/x"}
+  - {name: conf3, dsn: "postgres://u@conf3:5432/x"}
+auth_modules:
+  m:
+    type: userpass
+    userpass: {username: u, password: p}
+    allowed_targets: {hosts: ["db-*"]}
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewManager(cfg, Configured{}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	configured, err := Prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, configured, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer m.Close()
+	var conf []*Target
+	for _, name := range []string{"conf1", "conf2", "conf3"} {
+		c, err := m.Probe(name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		c.lastUsed = time.Now().Add(-24 * time.Hour) // older than any address target
+		c.mu.Unlock()
+		conf = append(conf, c)
+	}
 	a, err := m.Probe("db-a:5432/x", "m")
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +63,13 @@ func TestManagerCapsOpenPoolsAndEvictsLeastRecentlyUsed(t *testing.T) {
 	for _, t := range m.Targets() {
 		names = append(names, t.Name)
 	}
-	if strings.Join(names, ",") != "db-b:5432/x auth_module=m,db-c:5432/x auth_module=m" {
-		t.Fatalf("open targets %v, want db-b and db-c (db-a was least recently used)", names)
+	if strings.Join(names, ",") != "conf1,conf2,conf3,db-b:5432/x auth_module=m,db-c:5432/x auth_module=m" {
+		t.Fatalf("open targets %v, want the three configured ones, db-b and db-c (db-a was the least recently used address)", names)
+	}
+	for _, c := range conf {
+		if again, _ := m.Probe(c.Name, ""); again != c {
+			t.Fatalf("configured target %s was closed to make room for address targets", c.Name)
+		}
 	}
 	if _, err := a.Pool.Acquire(t.Context(), ""); !errors.Is(err, ErrPoolClosed) {
 		t.Fatalf("evicted target's pool still usable: %v", err)
@@ -46,42 +78,5 @@ func TestManagerCapsOpenPoolsAndEvictsLeastRecentlyUsed(t *testing.T) {
 	again, _ := m.Probe("db-b:5432/x", "m")
 	if again != b {
 		t.Fatal("a second probe of the same target opened another pool")
-	}
-}
-
-func TestAddressTargets(t *testing.T) {
-	am := config.AuthModule{Type: "userpass", UserPass: config.UserPass{Username: "mon", Password: "pw"}, Options: map[string]string{"sslmode": "require"}}
-	cc, err := addressConn("db1:6432/app?sslmode=disable", am)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cc.Host != "db1" || cc.Port != 6432 || cc.Database != "app" || cc.User != "mon" || cc.Password != "pw" {
-		t.Fatalf("%+v", cc.Config)
-	}
-	for addr, want := range map[string]string{
-		"mon:pw@db1/app":    "carries credentials",
-		"db1/app?host=evil": `option "host"`,
-		"http://db1/app":    "is not an address",
-	} {
-		_, err := addressConn(addr, am)
-		var bad *BadRequestError
-		if !errors.As(err, &bad) || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: %v, want a bad request containing %q", addr, err, want)
-		}
-		if err != nil && strings.Contains(err.Error(), "pw@") {
-			t.Errorf("%q: credentials echoed: %v", addr, err)
-		}
-	}
-}
-
-func TestProbeAddressCannotWeakenTheModulesTLS(t *testing.T) {
-	am := config.AuthModule{Type: "userpass", UserPass: config.UserPass{Username: "mon", Password: "pw"},
-		Options: map[string]string{"sslmode": "require"}}
-	cc, err := addressConn("db1:5432/app?sslmode=disable", am)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cc.TLSConfig == nil {
-		t.Fatal("sslmode=disable in the probe address overrode the auth module's sslmode=require")
 	}
 }
