@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -143,20 +144,42 @@ func (c *customCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 	return err
 }
 
+// readOnly is how every custom query and predicate runs, whatever its text
+// says: in a transaction the exporter begins READ ONLY (so the server refuses
+// writes, and SET TRANSACTION READ WRITE once the first query ran) and rolls
+// back (so session settings the text changed, set_config(..., false)
+// included, are undone), through the extended protocol, which takes exactly
+// one statement. The loader refuses several statements with the file's line;
+// this is what holds if one got past it.
+var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
+
 // run checks the predicates and runs the query. ran is false when a predicate
 // says the query does not apply here.
 func (c *customCollector) run(ctx context.Context, s *Scrape) (ran bool, out []prometheus.Metric, nrows int, err error) {
 	q := c.q
+	tx, err := s.Conn.BeginTx(ctx, readOnly)
+	if err != nil {
+		return true, nil, 0, fmt.Errorf("custom query %s: cannot begin its read-only transaction: %w", q.Name, err)
+	}
+	// Runs after rows.Close below. A rollback that fails (the deadline
+	// passed) leaves the session in a transaction, and the pool drops it.
+	defer func() { _ = tx.Rollback(ctx) }()
 	for _, p := range q.predicates {
 		var ok *bool
-		if err := s.Conn.QueryRow(ctx, p).Scan(&ok); err != nil {
+		if err := tx.QueryRow(ctx, p, pgx.QueryExecModeExec).Scan(&ok); err != nil {
 			return false, nil, 0, fmt.Errorf("custom query %s: predicate %q: %w; a predicate must return one row with one boolean", q.Name, abbreviate(p), err)
 		}
 		if ok == nil || !*ok {
 			return false, nil, 0, nil
 		}
 	}
-	rows, err := s.Conn.Query(ctx, q.SQL)
+	rows, err := tx.Query(ctx, q.SQL, pgx.QueryExecModeExec)
+	if err == nil && len(rows.FieldDescriptions()) == 0 {
+		// The extended protocol reports a statement's failure when its
+		// result is read: read it before blaming the columns.
+		rows.Close()
+		err = rows.Err()
+	}
 	if err != nil {
 		return true, nil, 0, fmt.Errorf("custom query %s (%s:%d): %w", q.Name, q.File, q.Line, err)
 	}

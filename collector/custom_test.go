@@ -33,6 +33,12 @@ func customScraperLog(t *testing.T, dsn string, logger *slog.Logger, sources ...
 	if err != nil {
 		t.Fatal(err)
 	}
+	return instancesScraper(t, dsn, cfg, logger, ins)
+}
+
+// instancesScraper runs ins against dsn with cfg's connection settings.
+func instancesScraper(t *testing.T, dsn string, cfg *config.Config, logger *slog.Logger, ins []*collector.Instance) *scrapetest.Scraper {
+	t.Helper()
 	cc, err := target.ParseDSN("test DSN", dsn, "")
 	if err != nil {
 		t.Fatal(err)

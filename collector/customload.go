@@ -237,6 +237,8 @@ func parseCustomQuery(file string, k, v *yaml.Node) (*CustomQuery, []string) {
 		case "query":
 			if !scalar(val, &q.SQL) || strings.TrimSpace(q.SQL) == "" {
 				add(val.Line, "query must be a non-empty SQL string")
+			} else if err := oneStatement(q.SQL); err != nil {
+				add(val.Line, "query %v", err)
 			}
 		case "metrics":
 			haveMetrics = true
@@ -328,6 +330,9 @@ func parseCustomQuery(file string, k, v *yaml.Node) (*CustomQuery, []string) {
 		case "predicates":
 			switch val.Kind {
 			case yaml.ScalarNode:
+				if err := oneStatement(val.Value); err != nil {
+					add(val.Line, "predicate %v", err)
+				}
 				q.predicates = append(q.predicates, val.Value)
 			case yaml.SequenceNode:
 				for _, p := range val.Content {
@@ -335,6 +340,9 @@ func parseCustomQuery(file string, k, v *yaml.Node) (*CustomQuery, []string) {
 					if !scalar(p, &s) || strings.TrimSpace(s) == "" {
 						add(p.Line, "each predicate must be an SQL query returning one boolean")
 						continue
+					}
+					if err := oneStatement(s); err != nil {
+						add(p.Line, "predicate %v", err)
 					}
 					q.predicates = append(q.predicates, s)
 				}

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"strings"
 )
 
@@ -150,6 +151,23 @@ func simpleType(toks []sqlToken) bool {
 		}
 	}
 	return true
+}
+
+// oneStatement checks that sql is a single statement: no ';' before its end
+// outside strings, quoted names, dollar quotes and comments (a trailing one
+// is fine). The server refuses a second statement anyway (custom queries run
+// through the extended protocol); this says so when the file loads.
+func oneStatement(sql string) error {
+	toks, ok := sqlTokens(sql)
+	if !ok {
+		return errors.New("cannot be split into statements: a string, quoted name, dollar quote or comment is not closed; close it")
+	}
+	for i, t := range toks {
+		if t.kind == ';' && i < len(toks)-1 {
+			return errors.New("holds more than one statement; a custom query is one SELECT (a ';' may only end it)")
+		}
+	}
+	return nil
 }
 
 type sqlToken struct {
