@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -187,4 +188,35 @@ func readOnlyScraper(t *testing.T, dsn string, logger *slog.Logger, ins []*colle
 		t.Fatal(err)
 	}
 	return instancesScraper(t, dsn, cfg, logger, ins)
+}
+
+// Read-only does not stop functions whose effect is outside the data, such
+// as pg_terminate_backend; the role's privileges do. A pg_monitor role's
+// custom query cannot end another role's session.
+func TestCustomQueryCannotEndOtherRolesSessions(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	dsn, err := s.CreateMonitorRole(ctx, "ro_monitor", "ro-monitor-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, err := s.Connect(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close(ctx)
+	pid := victim.PgConn().PID()
+	var logs bytes.Buffer
+	sc := readOnlyScraper(t, dsn, slog.New(slog.NewTextHandler(&logs, nil)), []*collector.Instance{collector.UncheckedCustomInstance("terminate",
+		fmt.Sprintf(`SELECT pg_terminate_backend(%d)::int AS v`, pid))})
+	r := sc.Scrape(t)
+	if v, ok := r.Value("pg_custom_query_success", map[string]string{"query": "terminate"}); !ok || v != 0 {
+		t.Errorf("pg_custom_query_success = %v (present %v), want 0", v, ok)
+	}
+	if !strings.Contains(logs.String(), "terminate") || !strings.Contains(logs.String(), "SQLSTATE 42501") {
+		t.Errorf("want a permission error (42501) for the custom query:\n%s", logs.String())
+	}
+	if err := victim.Ping(ctx); err != nil {
+		t.Fatalf("the other role's session was ended: %v", err)
+	}
 }
