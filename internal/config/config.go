@@ -328,13 +328,3 @@ func (c *Config) TTL(collector string, def time.Duration) time.Duration {
 	}
 	return def
 }
-
-// TargetByName returns the named target.
-func (c *Config) TargetByName(name string) (Target, bool) {
-	for _, t := range c.Targets {
-		if t.Name == name {
-			return t, true
-		}
-	}
-	return Target{}, false
-}

@@ -12,7 +12,14 @@ import (
 // connection settings resolved (files and environment variables read) and
 // parsed, ready for the Manager.
 type Configured struct {
-	conns map[string]*pgx.ConnConfig
+	byName map[string]configuredTarget
+}
+
+// configuredTarget is a target's section of the file and its parsed
+// connection settings.
+type configuredTarget struct {
+	config.Target
+	conn *pgx.ConnConfig
 }
 
 // Prepare resolves and parses the connection settings of every target in
@@ -23,7 +30,7 @@ type Configured struct {
 // file is read again for each new probe target).
 func Prepare(cfg *config.Config) (Configured, error) {
 	errs := cfg.Errors()
-	out := Configured{conns: make(map[string]*pgx.ConnConfig, len(cfg.Targets))}
+	out := Configured{byName: make(map[string]configuredTarget, len(cfg.Targets))}
 	for _, tc := range cfg.Targets {
 		s := ConnSettings{Kind: "target", Name: tc.Name, ConnSource: tc.ConnSource}
 		cc, err := s.ConnConfig(os.Getenv)
@@ -31,7 +38,7 @@ func Prepare(cfg *config.Config) (Configured, error) {
 			errs.Add(tc.Line, "%v", err)
 			continue
 		}
-		out.conns[tc.Name] = cc
+		out.byName[tc.Name] = configuredTarget{Target: tc, conn: cc}
 	}
 	for name, am := range cfg.AuthModules {
 		if err := checkAuthModule(name, am); err != nil {

@@ -89,11 +89,11 @@ func (m *Manager) namedLocked(name string) (*Target, error) {
 	if t, ok := m.named[name]; ok {
 		return t, nil
 	}
-	cc, ok := m.targets.conns[name]
+	tc, ok := m.targets.byName[name]
 	if !ok {
 		return nil, &BadRequestError{fmt.Sprintf("unknown target %q: it is not a target name in %s; add it there or pass auth_module= with an address", name, cfgName(m.cfg))}
 	}
-	t := New(name, cc, m.cfg, m.logger)
+	t := New(tc.Name, tc.conn, m.cfg, m.logger)
 	m.named[name] = t
 	return t, nil
 }

@@ -50,7 +50,7 @@ const defaultSSLMode = "prefer"
 type probeAddress struct {
 	text string          // as given
 	url  *url.URL        // postgresql://host[:port][/db][?options], no user
-	conn *pgx.ConnConfig // what it names, before any credentials
+	conn *pgx.ConnConfig // its hosts and ports, before any credentials or TLS
 }
 
 // parseProbeAddress reads a probe address. Errors quote the address only.
@@ -91,9 +91,24 @@ func parseProbeAddress(addr string) (*probeAddress, error) {
 		}
 	}
 	u.RawQuery = q.Encode()
-	cc, err := pgx.ParseConfig(u.String())
+	// Parsed for its hosts and ports, and to check its values, with the TLS
+	// files blanked, which pgx reads whatever the sslmode: none that the
+	// environment names (PGSSLROOTCERT...) is read, and no error says whether
+	// one exists. The module's options and the environment apply later, to
+	// a target already allowed.
+	check := *u
+	q.Set("sslmode", "disable")
+	for _, k := range []string{"sslrootcert", "sslcert", "sslkey"} {
+		q.Set(k, "")
+	}
+	check.RawQuery = q.Encode()
+	cc, err := pgx.ParseConfig(check.String())
 	if err != nil {
-		return nil, bad("is not a valid address: %v", err)
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, "`: "); ok {
+			msg = after // drop pgx's quote of the string we built
+		}
+		return nil, bad("is not a valid address: %s", msg)
 	}
 	return &probeAddress{text: addr, url: u, conn: cc}, nil
 }

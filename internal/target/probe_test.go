@@ -143,8 +143,11 @@ func TestProbeModulePasswordFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cc, err := addressConn("db1/x", "m", cfg.AuthModules["m"], "probe.yml")
-	if err != nil || cc.Password != "frompwfile" {
-		t.Fatalf("%v, password %q", err, cc.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc.Password != "frompwfile" {
+		t.Fatalf("password %q, want the file's", cc.Password)
 	}
 	if err := os.Remove(pw); err != nil {
 		t.Fatal(err)
@@ -170,5 +173,19 @@ func TestPrepareChecksAuthModuleOptions(t *testing.T) {
 	}
 	if _, err := Prepare(cfg); err == nil || !strings.Contains(err.Error(), `probe.yml:4: auth module "m": its options are not valid connection options`) {
 		t.Fatalf("Prepare: %v", err)
+	}
+}
+
+// Reading a probe address opens no file, not even one the environment
+// names, so its refusals cannot tell whether a file exists.
+func TestProbeAddressReadsNoFile(t *testing.T) {
+	t.Setenv("PGSSLROOTCERT", "/nonexistent/env-ca.pem")
+	t.Setenv("PGSSLCERT", "/nonexistent/env-cert.pem")
+	am := probeModule(t, probeAllowed)
+	for _, addr := range []string{"db1.example.internal:99999/x", "db1.example.internal/x?sslmode=verify-full&connect_timeout=x", "evil.example.com/x?sslmode=verify-full"} {
+		_, err := addressConn(addr, "m", am, "probe.yml")
+		if err == nil || strings.Contains(err.Error(), "nonexistent") || strings.Contains(err.Error(), "no such file") {
+			t.Errorf("%s: %v, want a refusal that names no file", addr, err)
+		}
 	}
 }
