@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
@@ -219,4 +220,46 @@ func TestCustomQueryCannotEndOtherRolesSessions(t *testing.T) {
 	if err := victim.Ping(ctx); err != nil {
 		t.Fatalf("the other role's session was ended: %v", err)
 	}
+}
+
+// BenchmarkCustomQueryTransaction measures what running a custom query in
+// its read-only transaction costs: the query alone on the session (simple
+// protocol, as before) against BEGIN READ ONLY, the query through the
+// extended protocol, and ROLLBACK, as customCollector runs it.
+func BenchmarkCustomQueryTransaction(b *testing.B) {
+	s := pgtest.RequireServer(b, srv)
+	ctx := context.Background()
+	conn, err := s.Connect(ctx, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const sql = `SELECT 1::float8 AS v`
+	read := func(rows pgx.Rows, err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("session", func(b *testing.B) {
+		for b.Loop() {
+			read(conn.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol))
+		}
+	})
+	b.Run("read_only_transaction", func(b *testing.B) {
+		for b.Loop() {
+			tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+			if err != nil {
+				b.Fatal(err)
+			}
+			read(tx.Query(ctx, sql, pgx.QueryExecModeExec))
+			if err := tx.Rollback(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
