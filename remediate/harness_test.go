@@ -53,6 +53,8 @@ func startReceiverOpts(t *testing.T, cfgYAML string, opts Options) *harness {
 	}
 	reg := prometheus.NewRegistry()
 	opts.Registry = reg
+	// httptest serves without authentication; the tests are its only clients.
+	opts.Access.TrustedNetwork = true
 	r, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)

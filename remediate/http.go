@@ -40,7 +40,13 @@ func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *ht
 				return
 			}
 			if err := reload(); err != nil {
-				http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+				// Configuration errors name files, lines and settings: only
+				// an authenticated client sees them.
+				msg := "failed to reload the configuration; the receiver's log says why"
+				if r.authenticated.Load() {
+					msg = "failed to reload config: " + err.Error()
+				}
+				http.Error(w, msg, http.StatusInternalServerError)
 				return
 			}
 			fmt.Fprintln(w, "configuration reloaded")

@@ -25,12 +25,16 @@ var ErrQueueFull = errors.New("the action queue is full")
 // maps alerts to rules, queues the work and runs it on a pool of workers.
 type Receiver struct {
 	logger *slog.Logger
-	cfg    atomic.Pointer[Config]
-	audit  *AuditLog
-	hist   *history
-	m      *metrics
-	queue  chan *job
-	now    func() time.Time
+	access Access
+	// authenticated is true when the web configuration makes every client
+	// authenticate; only then does a failed reload show its error over HTTP.
+	authenticated atomic.Bool
+	cfg           atomic.Pointer[Config]
+	audit         *AuditLog
+	hist          *history
+	m             *metrics
+	queue         chan *job
+	now           func() time.Time
 	// connect opens database sessions (pgx.ConnectConfig).
 	connect func(context.Context, *pgx.ConnConfig) (*pgx.Conn, error)
 
@@ -71,6 +75,9 @@ type job struct {
 type Options struct {
 	Logger   *slog.Logger
 	Registry prometheus.Registerer
+	// Access is who can reach the receiver; enforce mode needs authentication
+	// unless the network is declared trusted.
+	Access Access
 	// Now replaces the clock (tests).
 	Now func() time.Time
 }
@@ -78,6 +85,10 @@ type Options struct {
 // New starts a receiver with cfg: it opens the audit log and starts the
 // workers. Close stops them.
 func New(cfg *Config, opts Options) (*Receiver, error) {
+	authenticated, err := opts.Access.check(cfg.Mode)
+	if err != nil {
+		return nil, err
+	}
 	audit, err := OpenAudit(cfg.Audit.File, cfg.Audit.Fsync)
 	if err != nil {
 		return nil, err
@@ -93,6 +104,7 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 	}
 	r := &Receiver{
 		logger:    opts.Logger,
+		access:    opts.Access,
 		audit:     audit,
 		hist:      newHistory(cfg.History),
 		queue:     make(chan *job, cfg.Queue.Size),
@@ -105,6 +117,7 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.m = newMetrics(opts.Registry, r)
+	r.setAuthenticated(authenticated, cfg.Mode)
 	r.apply(cfg)
 	r.m.reloadOK.Set(1)
 	r.m.reloadTime.Set(float64(r.now().Unix()))
@@ -118,16 +131,38 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 // Config returns the configuration in use.
 func (r *Receiver) Config() *Config { return r.cfg.Load() }
 
-// Reload switches to cfg. Breakers, cooldowns and the queue carry over; the
-// queue size and the worker count keep the values the receiver started with.
-func (r *Receiver) Reload(cfg *Config) {
+// Reload switches to cfg, unless the web configuration (read again) does
+// not allow its mode; then the previous configuration stays and the error
+// says why. Breakers, cooldowns and the queue carry over; the queue size and
+// the worker count keep the values the receiver started with.
+func (r *Receiver) Reload(cfg *Config) error {
+	authenticated, err := r.access.check(cfg.Mode)
+	if err != nil {
+		r.ReloadFailed()
+		return err
+	}
+	r.setAuthenticated(authenticated, cfg.Mode)
 	r.apply(cfg)
 	r.m.reloadOK.Set(1)
 	r.m.reloadTime.Set(float64(r.now().Unix()))
+	return nil
 }
 
 // ReloadFailed records a configuration that could not be loaded.
 func (r *Receiver) ReloadFailed() { r.m.reloadOK.Set(0) }
+
+// setAuthenticated records whether clients authenticate, and says so when
+// they do not.
+func (r *Receiver) setAuthenticated(ok bool, mode string) {
+	r.authenticated.Store(ok)
+	switch {
+	case ok:
+	case mode == ModeEnforce:
+		r.logger.Warn("enforce mode without authentication (--web.trusted-network): anyone who can reach the listen address can make the receiver act")
+	default:
+		r.logger.Warn("no authentication: anyone who can reach the listen address can post alerts, read /api/v1/actions and reload; enforce mode will need basic auth or client certificates in --web.config.file")
+	}
+}
 
 func (r *Receiver) apply(cfg *Config) {
 	r.m.zeroSeries(cfg)
