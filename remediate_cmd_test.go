@@ -327,3 +327,73 @@ func TestRemediateEndpointsNeedCredentials(t *testing.T) {
 		t.Errorf("GET /api/v1/actions without credentials after the requests: %d", code)
 	}
 }
+
+// auditLines reads the audit records in file, nil if there is none.
+func auditLines(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// SIGHUP reopens the audit file, so log rotation works: after the file is
+// renamed, the next record lands in a new file at the configured path,
+// also when the configuration file is bad at that moment. A reload that
+// changes audit.file moves the log there.
+func TestRemediateReopensAuditFile(t *testing.T) {
+	dir := t.TempDir()
+	audit, moved := dir+"/audit.jsonl", dir+"/elsewhere.jsonl"
+	cfg := "audit: {file: " + audit + ", fsync: true}\n" + remediateConfig("dry-run")
+	file := writeFile(t, "remediate.yml", cfg)
+	p := startRemediate(t, "--config.file="+file, "--web.config.file="+basicAuthWebConfig(t))
+	post := func(name string) {
+		t.Helper()
+		body := strings.Replace(otherAlert, `"Other"`, `"`+name+`"`, 1)
+		if code, resp := p.do(t, "POST", "/webhook", body, true); code != http.StatusAccepted {
+			t.Fatalf("webhook: %d %q", code, resp)
+		}
+	}
+	post("First")
+	if err := os.Rename(audit, audit+".1"); err != nil {
+		t.Fatal(err)
+	}
+	p.hangup(t)
+	p.waitLog(t, "remediation configuration reloaded")
+	post("Second")
+	if got := auditLines(t, audit); len(got) != 1 || !strings.Contains(got[0], `"alertname":"Second"`) {
+		t.Errorf("after rotation and SIGHUP, %s holds %q; want the second record only", audit, got)
+	}
+	if got := auditLines(t, audit+".1"); len(got) != 1 || !strings.Contains(got[0], `"alertname":"First"`) {
+		t.Errorf("the rotated file holds %q; want the first record only", got)
+	}
+
+	// Rotation while the configuration file is bad.
+	if err := os.Rename(audit, audit+".2"); err != nil {
+		t.Fatal(err)
+	}
+	rewrite(t, file, cfg+"    cooldwn: 1h\n")
+	p.hangup(t)
+	p.waitReload(t, true, "0")
+	post("Third")
+	if got := auditLines(t, audit); len(got) != 1 || !strings.Contains(got[0], `"alertname":"Third"`) {
+		t.Errorf("after rotation and SIGHUP with a bad configuration file, %s holds %q", audit, got)
+	}
+
+	// A new audit.file.
+	rewrite(t, file, strings.Replace(cfg, audit, moved, 1))
+	if code, body := p.do(t, "POST", "/-/reload", "", true); code != http.StatusOK {
+		t.Fatalf("POST /-/reload: %d %q", code, body)
+	}
+	post("Fourth")
+	if got := auditLines(t, moved); len(got) != 1 || !strings.Contains(got[0], `"alertname":"Fourth"`) {
+		t.Errorf("after audit.file changed, %s holds %q", moved, got)
+	}
+	if got := auditLines(t, audit); len(got) != 1 {
+		t.Errorf("the previous audit file got more records: %q", got)
+	}
+}

@@ -58,21 +58,44 @@ type AuditLog struct {
 // OpenAudit opens (creating) path for appending; an empty path gives a log
 // that only keeps the in-memory history.
 func OpenAudit(path string, fsync bool) (*AuditLog, error) {
+	f, err := openAuditFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &AuditLog{f: f, fsync: fsync}, nil
+}
+
+func openAuditFile(path string) (*os.File, error) {
 	if path == "" {
-		return &AuditLog{}, nil
+		return nil, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the audit log: %w; make its directory writable by the receiver's user", err)
 	}
-	return &AuditLog{f: f, fsync: fsync}, nil
+	return f, nil
+}
+
+// Reopen switches to path (which may be the same path: after log rotation
+// renamed the file, the next line goes to a new file there). When path
+// cannot be opened the log keeps writing where it did.
+func (a *AuditLog) Reopen(path string, fsync bool) error {
+	f, err := openAuditFile(path)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	old := a.f
+	a.f, a.fsync = f, fsync
+	a.mu.Unlock()
+	if old != nil {
+		return old.Close()
+	}
+	return nil
 }
 
 // Write appends r.
 func (a *AuditLog) Write(r *Record) error {
-	if a == nil || a.f == nil {
-		return nil
-	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -80,6 +103,9 @@ func (a *AuditLog) Write(r *Record) error {
 	b = append(b, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.f == nil {
+		return nil
+	}
 	if _, err := a.f.Write(b); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
@@ -91,7 +117,9 @@ func (a *AuditLog) Write(r *Record) error {
 
 // Close closes the file.
 func (a *AuditLog) Close() error {
-	if a == nil || a.f == nil {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.f == nil {
 		return nil
 	}
 	return a.f.Close()

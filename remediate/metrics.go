@@ -102,7 +102,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	mQueueLength.Emit(ch, float64(len(c.r.queue)))
 	mQueueCapacity.Emit(ch, float64(cap(c.r.queue)))
 	c.r.mu.Lock()
-	deferred := c.r.deferred
+	deferred := len(c.r.deferred)
 	names := make([]string, 0, len(c.r.targets))
 	states := map[string]*targetState{}
 	for n, ts := range c.r.targets {

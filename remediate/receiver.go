@@ -42,7 +42,7 @@ type Receiver struct {
 	seen      map[string]time.Time // notification key -> when it may be accepted again
 	lastSweep time.Time
 	pending   map[string][]*job // fingerprint -> jobs queued or deferred
-	deferred  int
+	deferred  map[*job]struct{}
 	targets   map[string]*targetState
 	cooldowns map[string]time.Time // action|target|object -> last run
 
@@ -64,11 +64,18 @@ const (
 	jobCancelled
 )
 
+// job is one action for one alert. It names its rule by action and rank
+// (the how-manieth rule of that action that maps the alert) rather than
+// holding it, so that it runs under the configuration current when it runs:
+// a reload to dry-run, narrower allowlists or a removed rule reach work
+// already queued or deferred.
 type job struct {
-	alert Alert
-	rule  *Rule
-	cfg   *Config
-	state atomic.Int32
+	alert  Alert
+	action string
+	rank   int
+	state  atomic.Int32
+	// timer brings a deferred job back (r.mu).
+	timer *time.Timer
 }
 
 // Options configure a Receiver.
@@ -112,6 +119,7 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 		connect:   pgx.ConnectConfig,
 		seen:      map[string]time.Time{},
 		pending:   map[string][]*job{},
+		deferred:  map[*job]struct{}{},
 		targets:   map[string]*targetState{},
 		cooldowns: map[string]time.Time{},
 	}
@@ -132,13 +140,18 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 func (r *Receiver) Config() *Config { return r.cfg.Load() }
 
 // Reload switches to cfg, unless the web configuration (read again) does
-// not allow its mode; then the previous configuration stays and the error
-// says why. Breakers, cooldowns and the queue carry over; the queue size and
+// not allow its mode or its audit file cannot be opened; then the previous
+// configuration stays and the error says why. The audit file is opened
+// again even when its path did not change, for log rotation. Breakers, cooldowns and the queue carry over; the queue size and
 // the worker count keep the values the receiver started with.
 func (r *Receiver) Reload(cfg *Config) error {
 	authenticated, err := r.access.check(cfg.Mode)
+	if err == nil {
+		err = r.audit.Reopen(cfg.Audit.File, cfg.Audit.Fsync)
+	}
 	if err != nil {
-		r.ReloadFailed()
+		r.m.reloadOK.Set(0)
+		r.reopenAudit()
 		return err
 	}
 	r.setAuthenticated(authenticated, cfg.Mode)
@@ -148,8 +161,21 @@ func (r *Receiver) Reload(cfg *Config) error {
 	return nil
 }
 
-// ReloadFailed records a configuration that could not be loaded.
-func (r *Receiver) ReloadFailed() { r.m.reloadOK.Set(0) }
+// ReloadFailed records a configuration that could not be loaded. The audit
+// file is reopened all the same, so that log rotation (rename, then SIGHUP)
+// works whatever the state of the configuration file.
+func (r *Receiver) ReloadFailed() {
+	r.m.reloadOK.Set(0)
+	r.reopenAudit()
+}
+
+// reopenAudit reopens the audit file of the configuration in use.
+func (r *Receiver) reopenAudit() {
+	a := r.cfg.Load().Audit
+	if err := r.audit.Reopen(a.File, a.Fsync); err != nil {
+		r.logger.Error("cannot reopen the audit log; it keeps writing to the file it had open", "err", err)
+	}
+}
 
 // setAuthenticated records whether clients authenticate, and says so when
 // they do not.
@@ -182,6 +208,7 @@ func (r *Receiver) apply(cfg *Config) {
 	}
 	r.targets = keep
 	r.cfg.Store(cfg)
+	r.rescheduleLocked(cfg, r.now())
 }
 
 // Close stops the workers after the actions in progress end (they are
@@ -238,8 +265,10 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 		if len(r.queue)+len(rules) > cap(r.queue) {
 			return s, ErrQueueFull
 		}
+		ranks := map[string]int{}
 		for _, rule := range rules {
-			j := &job{alert: a, rule: rule, cfg: cfg}
+			j := &job{alert: a, action: rule.Action, rank: ranks[rule.Action]}
+			ranks[rule.Action]++
 			select {
 			case r.queue <- j:
 			default: // a deferred action re-entered the queue meanwhile
@@ -270,12 +299,14 @@ func (r *Receiver) sweepLocked(now time.Time) {
 // cancelLocked cancels the jobs of an alert that have not started.
 func (r *Receiver) cancelLocked(fingerprint string, now time.Time) int {
 	n := 0
+	mode := r.cfg.Load().Mode
 	for _, j := range r.pending[fingerprint] {
 		if j.state.CompareAndSwap(jobQueued, jobCancelled) || j.state.CompareAndSwap(jobDeferred, jobCancelled) {
 			n++
-			r.recordLocked(&Record{Time: now, Mode: j.cfg.Mode, Result: ResultCancelled, Action: j.rule.Action,
+			r.undeferLocked(j)
+			r.recordLocked(&Record{Time: now, Mode: mode, Result: ResultCancelled, Action: j.action,
 				Alertname: j.alert.Labels["alertname"], Fingerprint: fingerprint, StartsAt: j.alert.StartsAt,
-				Reason: "the alert resolved before the action ran"}, j.rule.Action)
+				Reason: "the alert resolved before the action ran"}, j.action)
 		}
 	}
 	delete(r.pending, fingerprint)
@@ -358,32 +389,52 @@ func failed(err error) outcome { return outcome{result: ResultFailed, reason: er
 
 func (r *Receiver) process(j *job) {
 	start := r.now()
-	cfg := j.cfg
-	rec := &Record{Mode: cfg.Mode, Action: j.rule.Action, Alertname: truncate(j.alert.Labels["alertname"], 128),
+	// The configuration current now, not the one the job was queued under.
+	cfg := r.cfg.Load()
+	rec := &Record{Mode: cfg.Mode, Action: j.action, Alertname: truncate(j.alert.Labels["alertname"], 128),
 		Fingerprint: j.alert.Fingerprint, StartsAt: j.alert.StartsAt}
-	out := r.execute(j, rec, start)
+	out := r.execute(cfg, j, rec, start)
 	if out.result == "" {
 		return // deferred; audited when deferring
 	}
 	d := r.now().Sub(start)
 	rec.Time, rec.Result, rec.Reason, rec.DurationSeconds = r.now(), out.result, out.reason, d.Seconds()
-	r.m.duration.WithLabelValues(j.rule.Action).Observe(d.Seconds())
-	r.record(rec, j.rule.Action)
+	r.m.duration.WithLabelValues(j.action).Observe(d.Seconds())
+	r.record(rec, j.action)
 }
 
-func (r *Receiver) execute(j *job, rec *Record, now time.Time) outcome {
-	cfg := j.cfg
+// ruleFor returns the rule of cfg that job j stands for, nil when cfg no
+// longer maps its alert to its action.
+func (cfg *Config) ruleFor(j *job) *Rule {
+	n := 0
+	for _, rule := range cfg.rulesFor(j.alert.Labels) {
+		if rule.Action != j.action {
+			continue
+		}
+		if n == j.rank {
+			return rule
+		}
+		n++
+	}
+	return nil
+}
+
+func (r *Receiver) execute(cfg *Config, j *job, rec *Record, now time.Time) outcome {
+	rule := cfg.ruleFor(j)
+	if rule == nil {
+		return skipped("the configuration no longer maps this alert to %s (changed by a reload after the action was queued)", j.action)
+	}
 	t := cfg.targetFor(j.alert.Labels)
 	if t == nil {
 		return refused("no target in the configuration matches the alert's labels (%s)", describeLabels(j.alert.Labels))
 	}
 	rec.Target = t.Name
-	if w := j.rule.window; w != nil && !w.Open(now) {
+	if w := rule.window; w != nil && !w.Open(now) {
 		next := w.Next(now)
-		if !j.rule.defers() {
-			return skipped("outside maintenance window %q (next opening %s)", j.rule.Window, next.Format(time.RFC3339))
+		if !rule.defers() {
+			return skipped("outside maintenance window %q (next opening %s)", rule.Window, next.Format(time.RFC3339))
 		}
-		r.deferUntil(j, rec, next, now)
+		r.deferUntil(j, rule, rec, next, now)
 		return outcome{}
 	}
 	r.mu.Lock()
@@ -403,34 +454,60 @@ func (r *Receiver) execute(j *job, rec *Record, now time.Time) outcome {
 		return skipped("the receiver is shutting down")
 	}
 	defer func() { <-sem }()
-	ex := &execution{r: r, cfg: cfg, job: j, target: t, labels: j.alert.Labels, rec: rec, dryRun: cfg.dryRun(), now: now}
-	out := j.rule.action.run(r.ctx, ex)
+	ex := &execution{r: r, cfg: cfg, rule: rule, target: t, labels: j.alert.Labels, rec: rec, dryRun: cfg.dryRun(), now: now}
+	out := rule.action.run(r.ctx, ex)
 	ts.breaker.Record(r.now(), out.err)
 	return out
 }
 
-// deferUntil parks j until its window opens; a resolution cancels it meanwhile.
-func (r *Receiver) deferUntil(j *job, rec *Record, next, now time.Time) {
+// deferUntil parks j until its window opens; a resolution cancels it
+// meanwhile, and a reload brings it back at the new configuration's opening.
+func (r *Receiver) deferUntil(j *job, rule *Rule, rec *Record, next, now time.Time) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	j.state.Store(jobDeferred)
 	r.pending[j.alert.Fingerprint] = append(r.pending[j.alert.Fingerprint], j)
-	r.deferred++
+	r.deferred[j] = struct{}{}
 	rec.Time, rec.Result = now, ResultDeferred
-	rec.Reason = fmt.Sprintf("outside maintenance window %q; deferred to %s", j.rule.Window, next.Format(time.RFC3339))
-	r.recordLocked(rec, j.rule.Action)
+	rec.Reason = fmt.Sprintf("outside maintenance window %q; deferred to %s", rule.Window, next.Format(time.RFC3339))
+	r.recordLocked(rec, j.action)
+	j.timer = time.AfterFunc(next.Sub(now), func() { r.wake(j) })
+}
+
+// wake queues a deferred job again, where it goes through every check
+// under the configuration current then.
+func (r *Receiver) wake(j *job) {
+	r.mu.Lock()
+	delete(r.deferred, j)
 	r.mu.Unlock()
-	time.AfterFunc(next.Sub(now), func() {
-		r.mu.Lock()
-		r.deferred--
-		r.mu.Unlock()
-		if !j.state.CompareAndSwap(jobDeferred, jobQueued) {
-			return
+	if !j.state.CompareAndSwap(jobDeferred, jobQueued) {
+		return // cancelled, or already woken
+	}
+	select {
+	case r.queue <- j:
+	case <-r.ctx.Done():
+	}
+}
+
+// undeferLocked forgets a deferred job that will not run.
+func (r *Receiver) undeferLocked(j *job) {
+	if j.timer != nil {
+		j.timer.Stop()
+	}
+	delete(r.deferred, j)
+}
+
+// rescheduleLocked moves the wake-up of every deferred job to what cfg
+// says: its rule's window's next opening, or now when cfg no longer defers
+// it (the job then decides under cfg at once).
+func (r *Receiver) rescheduleLocked(cfg *Config, now time.Time) {
+	for j := range r.deferred {
+		var wait time.Duration
+		if rule := cfg.ruleFor(j); rule != nil && rule.window != nil && rule.defers() {
+			wait = rule.window.Next(now).Sub(now)
 		}
-		select {
-		case r.queue <- j:
-		case <-r.ctx.Done():
-		}
-	})
+		j.timer.Reset(wait)
+	}
 }
 
 // describeLabels lists the labels that usually pick a target, for messages.

@@ -20,7 +20,7 @@ import (
 type execution struct {
 	r      *Receiver
 	cfg    *Config
-	job    *job
+	rule   *Rule
 	target *Target
 	labels map[string]string
 	rec    *Record
@@ -31,8 +31,8 @@ type execution struct {
 	notices  []string
 }
 
-func (ex *execution) params() any    { return ex.job.rule.params }
-func (ex *execution) action() string { return ex.job.rule.Action }
+func (ex *execution) params() any    { return ex.rule.params }
+func (ex *execution) action() string { return ex.rule.Action }
 
 // connConfig reads the target's connection settings (files are read on every
 // configuration load, so a rotated password takes effect on SIGHUP).
@@ -130,7 +130,7 @@ func (ex *execution) cooldownKey(object string) string {
 // object has not passed. dbLast is the database's own record of the last run
 // (last_vacuum, ...), zero where there is none; the receiver's memory is used too.
 func (ex *execution) coolingDown(object string, dbLast time.Time) (bool, string) {
-	cd := ex.job.rule.Cooldown
+	cd := ex.rule.Cooldown
 	if cd <= 0 {
 		return false, ""
 	}
