@@ -10,12 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/syncbuf"
 )
 
 const remediateTestConfig = `mode: %MODE%
@@ -49,30 +50,11 @@ func basicAuthWebConfig(t *testing.T) string {
 	return writeFile(t, "web.yml", fmt.Sprintf("basic_auth_users:\n  %s: %s\n", testUser, hash))
 }
 
-// logBuffer collects a process's log; the process writes it while the
-// test reads it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // remediateProcess is a running remediate command.
 type remediateProcess struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *logBuffer
+	stderr *syncbuf.Buffer
 }
 
 // waitLog waits until the log says text.
@@ -95,7 +77,7 @@ func startRemediate(t *testing.T, args ...string) *remediateProcess {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p := &remediateProcess{base: "http://" + addr, stderr: &logBuffer{}}
+	p := &remediateProcess{base: "http://" + addr, stderr: &syncbuf.Buffer{}}
 	p.cmd = mainCommand(t, append([]string{"remediate", "--web.listen-address=" + addr}, args...)...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -20,6 +20,11 @@ const (
 	ResultFailed    = "failed"    // the action ran and failed
 	ResultIgnored   = "ignored"   // no rule maps the alert
 	ResultDuplicate = "duplicate" // the notification was already received
+	// ResultStarted is not a decision: it is written (and synced with
+	// audit.fsync) right before an action changes anything, and followed by
+	// the decision once it ends. A "started" without its decision means the
+	// receiver stopped in the middle of the action.
+	ResultStarted = "started"
 )
 
 // decisionResults are the results an action's decision can have: the list

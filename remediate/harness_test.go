@@ -159,9 +159,11 @@ func (h *harness) records(t *testing.T) []Record {
 	return out
 }
 
+// forAlert selects the decisions about a, leaving out the duplicates of its
+// notification and the records of actions starting.
 func forAlert(a Alert) func(Record) bool {
 	return func(r Record) bool {
-		return r.Fingerprint == a.Fingerprint && r.StartsAt.Equal(a.StartsAt) && r.Result != ResultDuplicate
+		return r.Fingerprint == a.Fingerprint && r.StartsAt.Equal(a.StartsAt) && r.Result != ResultDuplicate && r.Result != ResultStarted
 	}
 }
 

@@ -47,6 +47,9 @@ var (
 		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", srcReceiver, allVersions, "target")
 	mCircuitOpens = metric.Counter("pg_remediation_circuit_opened_total",
 		"Times a target's circuit breaker opened.", srcReceiver, allVersions, "target")
+	mAuditErrors = metric.Counter("pg_remediation_audit_write_errors_total",
+		"Audit records that could not be written; an action whose \"started\" record cannot be written does not run.",
+		srcReceiver, allVersions)
 	mBuildInfo = metric.Gauge("pg_remediation_build_info",
 		"Always 1; labels carry the receiver's version, revision, branch, Go version and build tags.",
 		srcReceiver, allVersions, "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
@@ -55,7 +58,7 @@ var (
 // Metrics are the receiver's families, for docs/metrics.md.
 func Metrics() []*metric.Metric {
 	return []*metric.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
-		mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo}
+		mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mAuditErrors, mBuildInfo}
 }
 
 // metrics are the receiver's own series on /metrics.
@@ -67,6 +70,7 @@ type metrics struct {
 	acceptDuration prometheus.Histogram
 	reloadOK       prometheus.Gauge
 	reloadTime     prometheus.Gauge
+	auditErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, r *Receiver) *metrics {
@@ -78,9 +82,10 @@ func newMetrics(reg prometheus.Registerer, r *Receiver) *metrics {
 		acceptDuration: prometheus.NewHistogram(histogramOpts(mAcceptDuration)),
 		reloadOK:       prometheus.NewGauge(prometheus.GaugeOpts{Name: mReloadOK.Name, Help: mReloadOK.Help}),
 		reloadTime:     prometheus.NewGauge(prometheus.GaugeOpts{Name: mReloadTime.Name, Help: mReloadTime.Help}),
+		auditErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: mAuditErrors.Name, Help: mAuditErrors.Help}),
 	}
 	reg.MustRegister(m.actions, m.duration, m.alerts, m.requests, m.acceptDuration, m.reloadOK, m.reloadTime,
-		stateCollector{r})
+		m.auditErrors, stateCollector{r})
 	return m
 }
 

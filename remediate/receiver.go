@@ -335,7 +335,7 @@ func (r *Receiver) record(rec *Record, action string) { r.recordLocked(rec, acti
 
 func (r *Receiver) recordLocked(rec *Record, action string) {
 	if err := r.audit.Write(rec); err != nil {
-		r.logger.Error("cannot write the audit log", "err", err)
+		r.auditFailed(err)
 	}
 	r.hist.add(*rec)
 	r.m.actions.WithLabelValues(action, truncate(rec.Alertname, 128), rec.Result).Inc()
@@ -347,6 +347,12 @@ func (r *Receiver) recordLocked(rec *Record, action string) {
 		r.logger.Log(context.Background(), lvl, "remediation", "result", rec.Result, "action", rec.Action, "alertname", rec.Alertname,
 			"target", rec.Target, "object", rec.Object, "reason", rec.Reason)
 	}
+}
+
+// auditFailed reports an audit record that could not be written.
+func (r *Receiver) auditFailed(err error) {
+	r.m.auditErrors.Inc()
+	r.logger.Error("cannot write the audit log; actions do not run until it can be written", "err", err)
 }
 
 // Recent returns the latest decisions, newest first.

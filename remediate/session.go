@@ -153,3 +153,16 @@ func (ex *execution) noteRun(object string) {
 	ex.r.cooldowns[ex.cooldownKey(object)] = ex.r.now()
 	ex.r.mu.Unlock()
 }
+
+// started writes the "started" record of an action about to change
+// something, synced when audit.fsync is on. When the audit log cannot take
+// it the action must not run: the outcome returned says so.
+func (ex *execution) started() *outcome {
+	rec := *ex.rec
+	rec.Time, rec.Result, rec.Reason = ex.r.now(), ResultStarted, ""
+	if err := ex.r.audit.Write(&rec); err != nil {
+		ex.r.auditFailed(err)
+		return ptr(skipped("nothing was run: the audit log cannot be written (%v)", err))
+	}
+	return nil
+}
