@@ -51,6 +51,21 @@ type Record struct {
 	DurationSeconds float64   `json:"duration_seconds"`
 }
 
+// bound cuts the record's texts, which may carry label values and command
+// output, to the lengths the audit log, the log, the history and
+// /api/v1/actions keep.
+func (r *Record) bound() {
+	for _, f := range []struct {
+		s *string
+		n int
+	}{
+		{&r.Alertname, 128}, {&r.Target, 128}, {&r.Database, 80}, {&r.Object, 200},
+		{&r.Reason, 1000}, {&r.Statement, 1000}, {&r.Detail, 2 * maxOutput},
+	} {
+		*f.s = truncate(*f.s, f.n)
+	}
+}
+
 // AuditLog appends one JSON object per line. Each line is written with one
 // write(2) on a file opened with O_APPEND, so concurrent writers (and a
 // second receiver sharing the file) never interleave within a line.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -97,12 +98,20 @@ func payloadOf(alerts ...Alert) []byte {
 
 func (h *harness) post(t *testing.T, body []byte) int {
 	t.Helper()
+	_, code := h.postBody(t, body)
+	return code
+}
+
+// postBody posts body to the webhook and returns the answer.
+func (h *harness) postBody(t *testing.T, body []byte) (string, int) {
+	t.Helper()
 	resp, err := http.Post(h.url+WebhookPath, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
 }
 
 func (h *harness) send(t *testing.T, alerts ...Alert) {

@@ -58,7 +58,7 @@ func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *ht
 // webhookCodes are the statuses Webhook answers, each a code label of
 // pg_remediation_webhook_requests_total created at 0. 401 is answered by the
 // TLS and basic auth layer in front and never reaches Webhook; 500 would take
-// an error of Accept other than ErrQueueFull, which it has not.
+// an error of Accept other than ErrFull, which it has not.
 var webhookCodes = []int{http.StatusAccepted, http.StatusBadRequest, http.StatusMethodNotAllowed,
 	http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
 
@@ -83,6 +83,14 @@ func (r *Receiver) webhook(w http.ResponseWriter, req *http.Request) int {
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(http.StatusMethodNotAllowed, "POST an Alertmanager webhook payload here")
 	}
+	// Wait for a turn before reading the body: the bodies waiting stay in
+	// the kernel's socket buffers, not in memory.
+	select {
+	case r.inflight <- struct{}{}:
+		defer func() { <-r.inflight }()
+	case <-req.Context().Done():
+		return fail(http.StatusServiceUnavailable, "the request ended before its turn")
+	}
 	limit := r.cfg.Load().Webhook.MaxBodyBytes
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
 	if err != nil {
@@ -97,9 +105,9 @@ func (r *Receiver) webhook(w http.ResponseWriter, req *http.Request) int {
 		return fail(http.StatusBadRequest, err.Error())
 	}
 	sum, err := r.Accept(msg)
-	if errors.Is(err, ErrQueueFull) {
+	if errors.Is(err, ErrFull) {
 		w.Header().Set("Retry-After", "10")
-		return fail(http.StatusServiceUnavailable, "the action queue is full; retry later")
+		return fail(http.StatusServiceUnavailable, err.Error()+"; retry later")
 	}
 	if err != nil {
 		return fail(http.StatusInternalServerError, err.Error())

@@ -20,7 +20,7 @@ const (
 // docs/metrics.md lists them (Metrics).
 var (
 	mActions = metric.Counter("pg_remediation_actions_total",
-		"Remediation decisions by action, alert name and result ("+strings.Join(decisionResults, ", ")+").",
+		"Remediation decisions by action, alert name (a configured one, or \""+otherAlertname+"\" for every other) and result ("+strings.Join(decisionResults, ", ")+").",
 		srcReceiver, allVersions, "action", "alertname", "result")
 	mDuration = metric.Histogram("pg_remediation_action_duration_seconds",
 		"Time spent on an action, from leaving the queue to its decision.",
@@ -43,6 +43,13 @@ var (
 		"Size of the queue; a notification that does not fit is answered 503.", srcReceiver, allVersions)
 	mDeferred = metric.Gauge("pg_remediation_deferred_actions",
 		"Actions waiting for their maintenance window.", srcReceiver, allVersions)
+	mDeferredCapacity = metric.Gauge("pg_remediation_deferred_actions_capacity",
+		"limits.deferred_actions: past it, a notification whose action would wait for its window is answered 503.", srcReceiver, allVersions)
+	mRemembered = metric.Gauge("pg_remediation_remembered_alerts",
+		"Notifications (fingerprint and startsAt) remembered for dedupe_for to drop duplicates and late firing copies of resolved alerts.",
+		srcReceiver, allVersions)
+	mRememberedCapacity = metric.Gauge("pg_remediation_remembered_alerts_capacity",
+		"limits.remembered_alerts: past it, a notification that would be remembered is answered 503.", srcReceiver, allVersions)
 	mCircuit = metric.Gauge("pg_remediation_circuit_state",
 		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", srcReceiver, allVersions, "target")
 	mCircuitOpens = metric.Counter("pg_remediation_circuit_opened_total",
@@ -58,7 +65,7 @@ var (
 // Metrics are the receiver's families, for docs/metrics.md.
 func Metrics() []*metric.Metric {
 	return []*metric.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
-		mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mAuditErrors, mBuildInfo}
+		mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity, mCircuit, mCircuitOpens, mAuditErrors, mBuildInfo}
 }
 
 // metrics are the receiver's own series on /metrics.
@@ -98,7 +105,8 @@ func histogramOpts(m *metric.Metric) prometheus.HistogramOpts {
 type stateCollector struct{ r *Receiver }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range []*metric.Metric{mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo} {
+	for _, m := range []*metric.Metric{mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity,
+		mCircuit, mCircuitOpens, mBuildInfo} {
 		ch <- m.Desc()
 	}
 }
@@ -106,8 +114,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	mQueueLength.Emit(ch, float64(len(c.r.queue)))
 	mQueueCapacity.Emit(ch, float64(cap(c.r.queue)))
+	limits := c.r.cfg.Load().Limits
 	c.r.mu.Lock()
-	deferred := len(c.r.deferred)
+	deferred, remembered := len(c.r.deferred), len(c.r.seen)
 	names := make([]string, 0, len(c.r.targets))
 	states := map[string]*targetState{}
 	for n, ts := range c.r.targets {
@@ -116,6 +125,9 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.r.mu.Unlock()
 	mDeferred.Emit(ch, float64(deferred))
+	mDeferredCapacity.Emit(ch, float64(limits.DeferredActions))
+	mRemembered.Emit(ch, float64(remembered))
+	mRememberedCapacity.Emit(ch, float64(limits.RememberedAlerts))
 	now := time.Now()
 	for _, n := range names {
 		st, opened := states[n].breaker.State(now)

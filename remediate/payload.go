@@ -144,6 +144,23 @@ func labelsFingerprint(labels map[string]string) string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
+// maxLabelValue is the longest label value the receiver keeps: longer ones
+// are cut (and say how long they were) before anything is stored, queued,
+// logged or audited. A cut value names no database object (those have at
+// most 63 bytes) and matches no command's default label pattern, so an
+// action that needs it refuses.
+const maxLabelValue = 256
+
+// bounded returns the part of a the receiver keeps: its labels, cut to
+// maxLabelValue, its status, times and fingerprint; not its annotations.
+func (a Alert) bounded() Alert {
+	labels := make(map[string]string, len(a.Labels))
+	for k, v := range a.Labels {
+		labels[k] = truncate(v, maxLabelValue)
+	}
+	return Alert{Status: a.Status, Labels: labels, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint}
+}
+
 // key identifies one notification of one alert: Alertmanager's HA peers send
 // the same fingerprint and startsAt.
 func (a *Alert) key() string {

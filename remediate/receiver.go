@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -17,9 +19,14 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
-// ErrQueueFull is returned by Accept when the alerts do not fit in the queue;
-// the webhook answers 503 so that Alertmanager retries.
-var ErrQueueFull = errors.New("the action queue is full")
+// ErrFull is returned by Accept when taking the alerts would go past one of
+// the receiver's bounds (the queue, the remembered notifications, the
+// deferred actions); the webhook answers 503 so that Alertmanager retries.
+var ErrFull = errors.New("the receiver is full")
+
+func full(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrFull}, args...)...)
+}
 
 // Receiver turns alerts into guarded actions: it deduplicates notifications,
 // maps alerts to rules, queues the work and runs it on a pool of workers.
@@ -30,11 +37,17 @@ type Receiver struct {
 	// authenticate; only then does a failed reload show its error over HTTP.
 	authenticated atomic.Bool
 	cfg           atomic.Pointer[Config]
-	audit         *AuditLog
-	hist          *history
-	m             *metrics
-	queue         chan *job
-	now           func() time.Time
+	// names are the alert names of the rules configured since the start:
+	// the values of the alertname label of pg_remediation_actions_total.
+	names atomic.Pointer[map[string]bool]
+	// inflight bounds the webhook requests read and decoded at once, and so
+	// the memory their bodies take.
+	inflight chan struct{}
+	audit    *AuditLog
+	hist     *history
+	m        *metrics
+	queue    chan *job
+	now      func() time.Time
 	// connect opens database sessions (pgx.ConnectConfig).
 	connect func(context.Context, *pgx.ConnConfig) (*pgx.Conn, error)
 
@@ -115,6 +128,7 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 		audit:     audit,
 		hist:      newHistory(cfg.History),
 		queue:     make(chan *job, cfg.Queue.Size),
+		inflight:  make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
 		now:       opts.Now,
 		connect:   pgx.ConnectConfig,
 		seen:      map[string]time.Time{},
@@ -191,6 +205,14 @@ func (r *Receiver) setAuthenticated(ok bool, mode string) {
 }
 
 func (r *Receiver) apply(cfg *Config) {
+	names := map[string]bool{}
+	if old := r.names.Load(); old != nil {
+		maps.Copy(names, *old)
+	}
+	for _, rule := range cfg.Rules {
+		names[rule.Alertname] = true
+	}
+	r.names.Store(&names)
 	r.m.zeroSeries(cfg)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -236,10 +258,15 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweepLocked(now)
+	deferring := 0
 	for i := range m.Alerts {
-		a := m.Alerts[i]
+		a := m.Alerts[i].bounded()
 		key := a.key()
+		_, known := r.seen[key]
 		if a.Status == "resolved" {
+			if err := r.roomLocked(cfg, known); err != nil {
+				return s, err
+			}
 			s.Resolved++
 			r.m.alerts.WithLabelValues(alertResolved).Inc()
 			// A firing copy that arrives after the resolution must not start anything.
@@ -247,7 +274,7 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 			s.Cancelled += r.cancelLocked(a.Fingerprint, now)
 			continue
 		}
-		if _, dup := r.seen[key]; dup {
+		if known {
 			s.Duplicates++
 			r.m.alerts.WithLabelValues(ResultDuplicate).Inc()
 			r.recordLocked(&Record{Time: now, Mode: cfg.Mode, Result: ResultDuplicate, Alertname: a.Labels["alertname"],
@@ -262,8 +289,19 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 				Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, Reason: "no rule maps this alert"}, actionNone)
 			continue
 		}
+		if err := r.roomLocked(cfg, false); err != nil {
+			return s, err
+		}
+		for _, rule := range rules {
+			if w := rule.window; w != nil && rule.defers() && !w.Open(now) {
+				deferring++
+			}
+		}
+		if n := len(r.deferred) + deferring; n > cfg.Limits.DeferredActions {
+			return s, full("%d actions would wait for their maintenance window, more than limits.deferred_actions (%d)", n, cfg.Limits.DeferredActions)
+		}
 		if len(r.queue)+len(rules) > cap(r.queue) {
-			return s, ErrQueueFull
+			return s, full("the action queue is full (queue.size %d)", cap(r.queue))
 		}
 		ranks := map[string]int{}
 		for _, rule := range rules {
@@ -272,7 +310,7 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 			select {
 			case r.queue <- j:
 			default: // a deferred action re-entered the queue meanwhile
-				return s, ErrQueueFull
+				return s, full("the action queue is full (queue.size %d)", cap(r.queue))
 			}
 			r.pending[a.Fingerprint] = append(r.pending[a.Fingerprint], j)
 			s.Queued++
@@ -283,7 +321,18 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 	return s, nil
 }
 
-// sweepLocked forgets expired notification keys, at most once a second.
+// roomLocked says whether one more notification can be remembered; known
+// is true when it already is.
+func (r *Receiver) roomLocked(cfg *Config, known bool) error {
+	if known || len(r.seen) < cfg.Limits.RememberedAlerts {
+		return nil
+	}
+	return full("%d notifications are remembered, the most limits.remembered_alerts allows; each is forgotten dedupe_for (%s) after it arrived",
+		len(r.seen), cfg.DedupeFor)
+}
+
+// sweepLocked forgets expired notification keys and cooldowns that no rule
+// can still be in, at most once a second.
 func (r *Receiver) sweepLocked(now time.Time) {
 	if now.Sub(r.lastSweep) < time.Second {
 		return
@@ -292,6 +341,15 @@ func (r *Receiver) sweepLocked(now time.Time) {
 	for k, until := range r.seen {
 		if now.After(until) {
 			delete(r.seen, k)
+		}
+	}
+	var longest time.Duration
+	for _, rule := range r.cfg.Load().Rules {
+		longest = max(longest, rule.Cooldown)
+	}
+	for k, last := range r.cooldowns {
+		if now.Sub(last) > longest {
+			delete(r.cooldowns, k)
 		}
 	}
 }
@@ -334,11 +392,12 @@ func (r *Receiver) dropPendingLocked(j *job) {
 func (r *Receiver) record(rec *Record, action string) { r.recordLocked(rec, action) }
 
 func (r *Receiver) recordLocked(rec *Record, action string) {
+	rec.bound()
 	if err := r.audit.Write(rec); err != nil {
 		r.auditFailed(err)
 	}
 	r.hist.add(*rec)
-	r.m.actions.WithLabelValues(action, truncate(rec.Alertname, 128), rec.Result).Inc()
+	r.m.actions.WithLabelValues(action, r.metricAlertname(rec.Alertname), rec.Result).Inc()
 	lvl := slog.LevelInfo
 	if rec.Result == ResultFailed {
 		lvl = slog.LevelWarn
@@ -347,6 +406,17 @@ func (r *Receiver) recordLocked(rec *Record, action string) {
 		r.logger.Log(context.Background(), lvl, "remediation", "result", rec.Result, "action", rec.Action, "alertname", rec.Alertname,
 			"target", rec.Target, "object", rec.Object, "reason", rec.Reason)
 	}
+}
+
+// otherAlertname stands, in pg_remediation_actions_total, for every alert
+// name no rule has had since the start, so that senders cannot add series.
+const otherAlertname = "other"
+
+func (r *Receiver) metricAlertname(name string) string {
+	if (*r.names.Load())[name] {
+		return name
+	}
+	return otherAlertname
 }
 
 // auditFailed reports an audit record that could not be written.
@@ -440,7 +510,9 @@ func (r *Receiver) execute(cfg *Config, j *job, rec *Record, now time.Time) outc
 		if !rule.defers() {
 			return skipped("outside maintenance window %q (next opening %s)", rule.Window, next.Format(time.RFC3339))
 		}
-		r.deferUntil(j, rule, rec, next, now)
+		if o := r.deferUntil(cfg, j, rule, rec, next, now); o != nil {
+			return *o
+		}
 		return outcome{}
 	}
 	r.mu.Lock()
@@ -468,9 +540,13 @@ func (r *Receiver) execute(cfg *Config, j *job, rec *Record, now time.Time) outc
 
 // deferUntil parks j until its window opens; a resolution cancels it
 // meanwhile, and a reload brings it back at the new configuration's opening.
-func (r *Receiver) deferUntil(j *job, rule *Rule, rec *Record, next, now time.Time) {
+// Past limits.deferred_actions it is skipped instead.
+func (r *Receiver) deferUntil(cfg *Config, j *job, rule *Rule, rec *Record, next, now time.Time) *outcome {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if n := len(r.deferred); n >= cfg.Limits.DeferredActions {
+		return ptr(skipped("outside maintenance window %q, and %d actions already wait for their window (limits.deferred_actions)", rule.Window, n))
+	}
 	j.state.Store(jobDeferred)
 	r.pending[j.alert.Fingerprint] = append(r.pending[j.alert.Fingerprint], j)
 	r.deferred[j] = struct{}{}
@@ -478,6 +554,7 @@ func (r *Receiver) deferUntil(j *job, rule *Rule, rec *Record, next, now time.Ti
 	rec.Reason = fmt.Sprintf("outside maintenance window %q; deferred to %s", rule.Window, next.Format(time.RFC3339))
 	r.recordLocked(rec, j.action)
 	j.timer = time.AfterFunc(next.Sub(now), func() { r.wake(j) })
+	return nil
 }
 
 // wake queues a deferred job again, where it goes through every check

@@ -1,10 +1,8 @@
 package remediate
 
 import (
-	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // reload switches h to the configuration cfgYAML (AUDIT is h's audit file).
@@ -26,9 +24,7 @@ func startDeferredVacuum(t *testing.T) (h *harness, db string, a Alert) {
 	t.Helper()
 	db = newDatabase(t)
 	deadTable(t, db, "orders", 20000)
-	start := time.Now().UTC().Add(2 * time.Hour)
-	win := fmt.Sprintf("windows:\n  later: {start: '%s', end: '%s', time_zone: UTC}\n", start.Format("15:04"), start.Add(time.Hour).Format("15:04"))
-	h = startReceiver(t, win+receiverConfig("enforce", db, vacuumRule+"    window: later\n"))
+	h = startReceiver(t, laterWindow()+receiverConfig("enforce", db, vacuumRule+"    window: later\n"))
 	a = deadTuplesAlert(db, "orders")
 	h.send(t, a)
 	if rec := h.waitRecords(t, 1, forAlert(a))[0]; rec.Result != ResultDeferred {

@@ -48,7 +48,9 @@ func (c *Config) decides(rule *Rule, result string) bool {
 //   - per configured alert name, the duplicate it can be (action "none"),
 //     and ignored when every rule of that name has matchers (an alert of
 //     the name that none of them fits is ignored; a rule without matchers
-//     maps all of them).
+//     maps all of them);
+//   - ignored under the alert name "other", which every name no rule has
+//     is counted as.
 //
 // The breakers' series (pg_remediation_circuit_opened_total and the state)
 // are reported per configured target from the breakers themselves, from 0.
@@ -82,6 +84,7 @@ func (m *metrics) zeroSeries(cfg *Config) {
 			unconditional[name] = true
 		}
 	}
+	m.actions.WithLabelValues(actionNone, otherAlertname, ResultIgnored)
 	for name, all := range unconditional {
 		if !all {
 			m.actions.WithLabelValues(actionNone, name, ResultIgnored)

@@ -149,6 +149,9 @@ func (ex *execution) coolingDown(object string, dbLast time.Time) (bool, string)
 
 // noteRun starts the cooldown of object.
 func (ex *execution) noteRun(object string) {
+	if ex.rule.Cooldown <= 0 {
+		return
+	}
 	ex.r.mu.Lock()
 	ex.r.cooldowns[ex.cooldownKey(object)] = ex.r.now()
 	ex.r.mu.Unlock()
@@ -160,6 +163,7 @@ func (ex *execution) noteRun(object string) {
 func (ex *execution) started() *outcome {
 	rec := *ex.rec
 	rec.Time, rec.Result, rec.Reason = ex.r.now(), ResultStarted, ""
+	rec.bound()
 	if err := ex.r.audit.Write(&rec); err != nil {
 		ex.r.auditFailed(err)
 		return ptr(skipped("nothing was run: the audit log cannot be written (%v)", err))
