@@ -102,20 +102,22 @@ func TestRememberedAlertsAreBounded(t *testing.T) {
 }
 
 // Past limits.deferred_actions a notification whose action would wait for
-// its window is answered 503; actions queued before the limit was reached
-// are skipped rather than deferred.
+// its window is answered 503. Actions a reload sends to a window after they
+// were queued are skipped rather than deferred past the limit.
 func TestDeferredActionsAreBounded(t *testing.T) {
 	db := newDatabase(t)
-	h := startReceiver(t, "limits: {deferred_actions: 2}\nqueue: {size: 10, workers: 1}\n"+laterWindow()+receiverConfig("enforce", db, `
+	config := func(window string) string {
+		return "limits: {deferred_actions: 2}\nqueue: {size: 10, workers: 1}\n" + laterWindow() + receiverConfig("enforce", db, `
   - alertname: PostgresDeadTuplesHigh
-    action: vacuum
-    window: later
+    action: vacuum`+window+`
   - alertname: Slow
     action: command
     params: {command: [sleep, "1"]}
-`))
-	// The worker is busy, so three deferring actions are queued before any
-	// of them defers: the third finds the limit reached.
+`)
+	}
+	// The worker is busy while three actions without a window are queued;
+	// a reload then gives their rule a window that is closed.
+	h := startReceiver(t, config(""))
 	h.send(t, firing("alertname", "Slow"))
 	var alerts []Alert
 	for i := range 3 {
@@ -123,6 +125,7 @@ func TestDeferredActionsAreBounded(t *testing.T) {
 		alerts = append(alerts, a)
 		h.send(t, a)
 	}
+	h.reload(t, config("\n    window: later"))
 	results := map[string]int{}
 	for _, a := range alerts {
 		r := h.waitRecords(t, 1, forAlert(a))[0]
@@ -135,7 +138,7 @@ func TestDeferredActionsAreBounded(t *testing.T) {
 		t.Errorf("decisions %v; want 2 deferred and 1 skipped", results)
 	}
 	body, code := h.postBody(t, payloadOf(deadTuplesAlert(db, "t9")))
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, "more than limits.deferred_actions (2)") {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "3 actions would wait for their maintenance window, more than limits.deferred_actions (2)") {
 		t.Errorf("a notification past the limit: %d %q; want 503 naming limits.deferred_actions", code, body)
 	}
 	if got := plainGauge(t, h, "pg_remediation_deferred_actions"); got != 2 {
@@ -143,5 +146,24 @@ func TestDeferredActionsAreBounded(t *testing.T) {
 	}
 	if got := plainGauge(t, h, "pg_remediation_deferred_actions_capacity"); got != 2 {
 		t.Errorf("pg_remediation_deferred_actions_capacity = %v, want 2", got)
+	}
+}
+
+// Actions queued to wait for their window count against the limit before
+// they defer: a notification that would go past it is answered 503 at once.
+func TestQueuedDeferringActionsCountAgainstTheLimit(t *testing.T) {
+	db := newDatabase(t)
+	h := startReceiver(t, "limits: {deferred_actions: 2}\nqueue: {size: 10, workers: 1}\n"+laterWindow()+receiverConfig("enforce", db, `
+  - alertname: PostgresDeadTuplesHigh
+    action: vacuum
+    window: later
+  - alertname: Slow
+    action: command
+    params: {command: [sleep, "1"]}
+`))
+	h.send(t, firing("alertname", "Slow"))
+	h.send(t, deadTuplesAlert(db, "t0"), deadTuplesAlert(db, "t1"))
+	if body, code := h.postBody(t, payloadOf(deadTuplesAlert(db, "t2"))); code != http.StatusServiceUnavailable || !strings.Contains(body, "limits.deferred_actions (2)") {
+		t.Errorf("a third deferring action while two are queued: %d %q; want 503", code, body)
 	}
 }

@@ -155,7 +155,7 @@ func Defaults() *Config {
 		},
 		Breaker: Breaker{Failures: 5, OpenFor: time.Minute},
 		History: 200,
-		Limits:  Limits{RememberedAlerts: 100000, DeferredActions: 1000},
+		Limits:  Limits{RememberedAlerts: 100000, DeferredActions: 500},
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,11 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
+
+// maxInFlight is how many webhook requests are read and decoded at once.
+// Decoding is CPU work; more at once would not accept faster, but would
+// hold more bodies (up to webhook.max_body_bytes each) in memory.
+const maxInFlight = 4
 
 // ErrFull is returned by Accept when taking the alerts would go past one of
 // the receiver's bounds (the queue, the remembered notifications, the
@@ -52,10 +56,14 @@ type Receiver struct {
 	connect func(context.Context, *pgx.ConnConfig) (*pgx.Conn, error)
 
 	mu        sync.Mutex
-	seen      map[string]time.Time // notification key -> when it may be accepted again
+	seen      map[uint64]time.Time // notification key -> when it may be accepted again
 	lastSweep time.Time
 	pending   map[string][]*job // fingerprint -> jobs queued or deferred
 	deferred  map[*job]struct{}
+	// toDefer counts the queued jobs that were going to wait for their
+	// window when accepted: with the deferred ones they stay within
+	// limits.deferred_actions.
+	toDefer   int
 	targets   map[string]*targetState
 	cooldowns map[string]time.Time // action|target|object -> last run
 
@@ -89,6 +97,8 @@ type job struct {
 	state  atomic.Int32
 	// timer brings a deferred job back (r.mu).
 	timer *time.Timer
+	// reserved: the job counts in r.toDefer (r.mu).
+	reserved bool
 }
 
 // Options configure a Receiver.
@@ -128,10 +138,10 @@ func New(cfg *Config, opts Options) (*Receiver, error) {
 		audit:     audit,
 		hist:      newHistory(cfg.History),
 		queue:     make(chan *job, cfg.Queue.Size),
-		inflight:  make(chan struct{}, max(4, 2*runtime.GOMAXPROCS(0))),
+		inflight:  make(chan struct{}, maxInFlight),
 		now:       opts.Now,
 		connect:   pgx.ConnectConfig,
-		seen:      map[string]time.Time{},
+		seen:      map[uint64]time.Time{},
 		pending:   map[string][]*job{},
 		deferred:  map[*job]struct{}{},
 		targets:   map[string]*targetState{},
@@ -258,7 +268,6 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sweepLocked(now)
-	deferring := 0
 	for i := range m.Alerts {
 		a := m.Alerts[i].bounded()
 		key := a.key()
@@ -292,12 +301,13 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 		if err := r.roomLocked(cfg, false); err != nil {
 			return s, err
 		}
+		deferring := 0
 		for _, rule := range rules {
-			if w := rule.window; w != nil && rule.defers() && !w.Open(now) {
+			if rule.defersAt(now) {
 				deferring++
 			}
 		}
-		if n := len(r.deferred) + deferring; n > cfg.Limits.DeferredActions {
+		if n := len(r.deferred) + r.toDefer + deferring; n > cfg.Limits.DeferredActions {
 			return s, full("%d actions would wait for their maintenance window, more than limits.deferred_actions (%d)", n, cfg.Limits.DeferredActions)
 		}
 		if len(r.queue)+len(rules) > cap(r.queue) {
@@ -305,12 +315,15 @@ func (r *Receiver) Accept(m *Message) (Summary, error) {
 		}
 		ranks := map[string]int{}
 		for _, rule := range rules {
-			j := &job{alert: a, action: rule.Action, rank: ranks[rule.Action]}
+			j := &job{alert: a, action: rule.Action, rank: ranks[rule.Action], reserved: rule.defersAt(now)}
 			ranks[rule.Action]++
 			select {
 			case r.queue <- j:
 			default: // a deferred action re-entered the queue meanwhile
 				return s, full("the action queue is full (queue.size %d)", cap(r.queue))
+			}
+			if j.reserved {
+				r.toDefer++
 			}
 			r.pending[a.Fingerprint] = append(r.pending[a.Fingerprint], j)
 			s.Queued++
@@ -435,13 +448,19 @@ func (r *Receiver) worker() {
 		case <-r.ctx.Done():
 			return
 		case j := <-r.queue:
-			if !j.state.CompareAndSwap(jobQueued, jobRunning) {
-				continue // cancelled; already audited
-			}
 			r.mu.Lock()
-			r.dropPendingLocked(j)
+			if j.reserved {
+				j.reserved = false
+				r.toDefer--
+			}
+			running := j.state.CompareAndSwap(jobQueued, jobRunning)
+			if running {
+				r.dropPendingLocked(j)
+			}
 			r.mu.Unlock()
-			r.process(j)
+			if running { // else cancelled; already audited
+				r.process(j)
+			}
 		}
 	}
 }

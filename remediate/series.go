@@ -1,6 +1,9 @@
 package remediate
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // The result label of pg_remediation_alerts_total: what became of an alert.
 // Duplicate and ignored share the audit log's results.
@@ -21,6 +24,11 @@ func (c *Config) dryRun() bool { return c.Mode != ModeEnforce }
 // defers is true when the rule waits for its window's next opening rather
 // than skipping.
 func (r *Rule) defers() bool { return r.OutsideWindow != "skip" }
+
+// defersAt is true when a job of the rule would wait for its window at now.
+func (r *Rule) defersAt(now time.Time) bool {
+	return r.window != nil && r.defers() && !r.window.Open(now)
+}
 
 // decides reports whether a job of rule, queued under c, can be decided
 // result: ran only in enforce mode, dry_run only in dry-run mode, deferred
