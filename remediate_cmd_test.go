@@ -112,6 +112,9 @@ func (p *remediateProcess) do(t *testing.T, method, path, body string, auth bool
 	if auth {
 		req.SetBasicAuth(testUser, testPassword)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

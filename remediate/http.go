@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -59,11 +60,12 @@ func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *ht
 // TLS and basic auth layer in front and never reaches Webhook; 500 would take
 // an error of Accept other than ErrFull, which it has not.
 var webhookCodes = []int{http.StatusAccepted, http.StatusBadRequest, http.StatusMethodNotAllowed,
-	http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
+	http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable}
 
 // Webhook accepts a notification: 202 once it is validated and queued, 400
-// for malformed input, 413 for a body over webhook.max_body_bytes, 503 when
-// the queue is full (Alertmanager retries 5xx, not 4xx).
+// for malformed input, 413 for a body over webhook.max_body_bytes, 415 for
+// a body that is not declared application/json, 503 when a bound is reached
+// (Alertmanager retries 5xx, not 4xx).
 func (r *Receiver) Webhook(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	code := r.webhook(w, req)
@@ -81,6 +83,12 @@ func (r *Receiver) webhook(w http.ResponseWriter, req *http.Request) int {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(http.StatusMethodNotAllowed, "POST an Alertmanager webhook payload here")
+	}
+	// Alertmanager sends JSON as application/json. Requiring it keeps a web
+	// page in an operator's browser from posting a form here: a cross-site
+	// request with this type needs a CORS preflight, which gets no approval.
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return fail(http.StatusUnsupportedMediaType, "send the payload with Content-Type: application/json, as Alertmanager does")
 	}
 	// Wait for a turn before reading the body: the bodies waiting stay in
 	// the kernel's socket buffers, not in memory.
