@@ -174,8 +174,7 @@ func (r *Receiver) Reload(cfg *Config) error {
 		err = r.audit.Reopen(cfg.Audit.File, cfg.Audit.Fsync)
 	}
 	if err != nil {
-		r.m.reloadOK.Set(0)
-		r.reopenAudit()
+		r.ReloadFailed()
 		return err
 	}
 	r.setAuthenticated(authenticated, cfg.Mode)
@@ -189,8 +188,8 @@ func (r *Receiver) Reload(cfg *Config) error {
 // file is reopened all the same, so that log rotation (rename, then SIGHUP)
 // works whatever the state of the configuration file.
 func (r *Receiver) ReloadFailed() {
+	r.reopenAudit() // first: the gauge tells that the reload is over
 	r.m.reloadOK.Set(0)
-	r.reopenAudit()
 }
 
 // reopenAudit reopens the audit file of the configuration in use.
