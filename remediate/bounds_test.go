@@ -22,7 +22,11 @@ func laterWindow() string {
 // distinct names adds no series.
 func TestHostileLabelsAreBounded(t *testing.T) {
 	db := newDatabase(t)
-	h := startReceiver(t, receiverConfig("enforce", db, vacuumRule))
+	h := startReceiver(t, laterWindow()+receiverConfig("enforce", db, vacuumRule+`
+  - alertname: PostgresAnalyzeOverdue
+    action: analyze
+    window: later
+`))
 	huge := strings.Repeat("x", 200_000)
 	var alerts []Alert
 	for i := range 50 {
@@ -30,8 +34,13 @@ func TestHostileLabelsAreBounded(t *testing.T) {
 	}
 	mapped := deadTuplesAlert(db, huge)
 	mapped.Labels["comment"] = huge
-	h.send(t, append(alerts, mapped)...)
+	// An action that waits for its window keeps its alert's labels.
+	waiting := firing("alertname", "PostgresAnalyzeOverdue", "datname", db, "schemaname", "public", "relname", "t", "comment", huge)
+	h.send(t, append(alerts, mapped, waiting)...)
 	recs := h.waitRecords(t, 1, forAlert(mapped))
+	if r := h.waitRecords(t, 1, forAlert(waiting))[0]; r.Result != ResultDeferred {
+		t.Fatalf("the analyze with a window: %+v", r)
+	}
 	for _, r := range append(h.records(t), h.r.Recent()...) {
 		if len(r.Alertname) > 200 || len(r.Object) > 300 || len(r.Reason) > 1100 || len(r.Detail) > 2*maxOutput+100 {
 			t.Errorf("a record keeps long label text: alertname %d, object %d, reason %d, detail %d bytes",
@@ -47,12 +56,12 @@ func TestHostileLabelsAreBounded(t *testing.T) {
 	if n := testutil.CollectAndCount(h.r.m.actions); n > 20 {
 		t.Errorf("pg_remediation_actions_total has %d series after 50 distinct alert names; want the configured ones and other", n)
 	}
-	for _, j := range h.r.queuedOrDeferredLabels() {
-		for k, v := range j {
-			if len(v) > maxLabelValue+32 {
-				t.Errorf("a job keeps label %s of %d bytes", k, len(v))
-			}
-		}
+	kept := h.r.queuedOrDeferredLabels()
+	if len(kept) != 1 {
+		t.Fatalf("%d jobs held, want the deferred analyze", len(kept))
+	}
+	if v := kept[0]["comment"]; len(v) > maxLabelValue+32 || !strings.HasSuffix(v, "...(200000 bytes)") {
+		t.Errorf("the deferred job keeps label comment of %d bytes (%.40q...)", len(v), v)
 	}
 }
 
@@ -112,7 +121,7 @@ func TestDeferredActionsAreBounded(t *testing.T) {
     action: vacuum`+window+`
   - alertname: Slow
     action: command
-    params: {command: [sleep, "1"]}
+    params: {command: [sleep, "2"]}
 `)
 	}
 	// The worker is busy while three actions without a window are queued;
@@ -159,7 +168,7 @@ func TestQueuedDeferringActionsCountAgainstTheLimit(t *testing.T) {
     window: later
   - alertname: Slow
     action: command
-    params: {command: [sleep, "1"]}
+    params: {command: [sleep, "2"]}
 `))
 	h.send(t, firing("alertname", "Slow"))
 	h.send(t, deadTuplesAlert(db, "t0"), deadTuplesAlert(db, "t1"))
