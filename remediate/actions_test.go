@@ -42,6 +42,9 @@ func TestVacuumRunsAndIsAudited(t *testing.T) {
 	if got := h.counter(t, "vacuum", "PostgresDeadTuplesHigh", ResultRan); got != 1 {
 		t.Errorf("pg_remediation_actions_total{result=ran} = %v", got)
 	}
+	if got := plainGauge(t, h, "pg_remediation_cooldowns"); got != 1 {
+		t.Errorf("pg_remediation_cooldowns = %v after one run under a cooldown, want 1", got)
+	}
 	// A second firing inside the cooldown: skipped, measured from last_vacuum.
 	deadTable(t, db, "orders2", 20000)
 	b := deadTuplesAlert(db, "orders")

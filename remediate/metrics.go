@@ -50,6 +50,9 @@ var (
 		srcReceiver, allVersions)
 	mRememberedCapacity = metric.Gauge("pg_remediation_remembered_alerts_capacity",
 		"limits.remembered_alerts: past it, a notification that would be remembered is answered 503.", srcReceiver, allVersions)
+	mCooldowns = metric.Gauge("pg_remediation_cooldowns",
+		"Objects (action, target, object) whose last run the receiver remembers for a rule's cooldown; each is forgotten once no rule's cooldown can still apply.",
+		srcReceiver, allVersions)
 	mCircuit = metric.Gauge("pg_remediation_circuit_state",
 		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", srcReceiver, allVersions, "target")
 	mCircuitOpens = metric.Counter("pg_remediation_circuit_opened_total",
@@ -65,7 +68,7 @@ var (
 // Metrics are the receiver's families, for docs/metrics.md.
 func Metrics() []*metric.Metric {
 	return []*metric.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
-		mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity, mCircuit, mCircuitOpens, mAuditErrors, mBuildInfo}
+		mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity, mCooldowns, mCircuit, mCircuitOpens, mAuditErrors, mBuildInfo}
 }
 
 // metrics are the receiver's own series on /metrics.
@@ -106,7 +109,7 @@ type stateCollector struct{ r *Receiver }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range []*metric.Metric{mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity,
-		mCircuit, mCircuitOpens, mBuildInfo} {
+		mCooldowns, mCircuit, mCircuitOpens, mBuildInfo} {
 		ch <- m.Desc()
 	}
 }
@@ -116,7 +119,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	mQueueCapacity.Emit(ch, float64(cap(c.r.queue)))
 	limits := c.r.cfg.Load().Limits
 	c.r.mu.Lock()
-	deferred, remembered := len(c.r.deferred), len(c.r.seen)
+	deferred, remembered, cooldowns := len(c.r.deferred), len(c.r.seen), len(c.r.cooldowns)
 	names := make([]string, 0, len(c.r.targets))
 	states := map[string]*targetState{}
 	for n, ts := range c.r.targets {
@@ -128,6 +131,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	mDeferredCapacity.Emit(ch, float64(limits.DeferredActions))
 	mRemembered.Emit(ch, float64(remembered))
 	mRememberedCapacity.Emit(ch, float64(limits.RememberedAlerts))
+	mCooldowns.Emit(ch, float64(cooldowns))
 	now := time.Now()
 	for _, n := range names {
 		st, opened := states[n].breaker.State(now)
