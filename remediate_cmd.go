@@ -25,11 +25,15 @@ const remediateAddress = ":9933"
 type remediateCommand struct {
 	cmd           *kingpin.CmdClause
 	listenFlagSet bool
+	trusted       *bool
 }
 
 func addRemediateCommand(app *kingpin.Application) *remediateCommand {
 	rc := &remediateCommand{cmd: app.Command("remediate",
 		"Run the Alertmanager webhook receiver that carries out guarded remediation (see docs/remediation.md). Listens on "+remediateAddress+" unless --web.listen-address is given.")}
+	rc.trusted = rc.cmd.Flag("web.trusted-network",
+		"Declare that only trusted clients can reach the listen address, so that mode: enforce may run without authentication. "+
+			"Without it, enforce mode needs basic_auth_users or client_auth_type: RequireAndVerifyClientCert in --web.config.file.").Bool()
 	if f := app.GetFlag("web.listen-address"); f != nil {
 		f.IsSetByUser(&rc.listenFlagSet)
 	}
@@ -52,7 +56,8 @@ func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, w
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	recv, err := remediate.New(cfg, remediate.Options{Logger: logger, Registry: reg})
+	access := remediate.Access{WebConfigFile: *webFlags.WebConfigFile, TrustedNetwork: *rc.trusted}
+	recv, err := remediate.New(cfg, remediate.Options{Logger: logger, Registry: reg, Access: access})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 1
@@ -62,10 +67,13 @@ func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, w
 		c, err := remediate.Load(configFile)
 		if err != nil {
 			recv.ReloadFailed()
+		} else {
+			err = recv.Reload(c)
+		}
+		if err != nil {
 			logger.Error("keeping the previous remediation configuration", "err", err)
 			return err
 		}
-		recv.Reload(c)
 		logger.Info("remediation configuration reloaded", "file", configFile, "mode", c.Mode)
 		return nil
 	}

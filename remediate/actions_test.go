@@ -42,6 +42,9 @@ func TestVacuumRunsAndIsAudited(t *testing.T) {
 	if got := h.counter(t, "vacuum", "PostgresDeadTuplesHigh", ResultRan); got != 1 {
 		t.Errorf("pg_remediation_actions_total{result=ran} = %v", got)
 	}
+	if got := plainGauge(t, h, "pg_remediation_cooldowns"); got != 1 {
+		t.Errorf("pg_remediation_cooldowns = %v after one run under a cooldown, want 1", got)
+	}
 	// A second firing inside the cooldown: skipped, measured from last_vacuum.
 	deadTable(t, db, "orders2", 20000)
 	b := deadTuplesAlert(db, "orders")
@@ -256,7 +259,7 @@ func TestHostileLabelsAreRefused(t *testing.T) {
 		{[]string{"relname", `"Y"`}, "no relation"},
 		{[]string{"relname", "../"}, "no relation public.../"},
 		{[]string{"relname", "../../etc/passwd"}, "not in allow.tables"},
-		{[]string{"relname", strings.Repeat("a", 10000)}, "10000 bytes long"},
+		{[]string{"relname", strings.Repeat("a", 10000)}, "longer than 63 bytes"},
 		{[]string{"relname", "secret"}, `table "public.secret" is not in allow.tables`},
 		{[]string{"schemaname", "pg_catalog", "relname", "pg_class"}, "system schema"},
 		{[]string{"schemaname", "information_schema", "relname", "tables"}, "system schema"},
@@ -376,10 +379,7 @@ func TestAnalyzeCooldownFromStatistics(t *testing.T) {
 func TestMaintenanceWindowAndResolution(t *testing.T) {
 	db := newDatabase(t)
 	deadTable(t, db, "orders", 20000)
-	// A window that opens in two hours: closed now, in any zone.
-	start := time.Now().UTC().Add(2 * time.Hour)
-	win := fmt.Sprintf("windows:\n  later: {start: '%s', end: '%s', time_zone: UTC}\n", start.Format("15:04"), start.Add(time.Hour).Format("15:04"))
-	h := startReceiver(t, win+receiverConfig("enforce", db, `
+	h := startReceiver(t, laterWindow()+receiverConfig("enforce", db, `
   - alertname: PostgresDeadTuplesHigh
     action: vacuum
     window: later

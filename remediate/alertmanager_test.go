@@ -113,10 +113,11 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// byAlertname returns the decisions about alerts called name.
 func (h *harness) byAlertname(t *testing.T, name string) []Record {
 	var out []Record
 	for _, r := range h.records(t) {
-		if r.Alertname == name {
+		if r.Alertname == name && r.Result != ResultStarted {
 			out = append(out, r)
 		}
 	}

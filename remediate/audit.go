@@ -20,6 +20,11 @@ const (
 	ResultFailed    = "failed"    // the action ran and failed
 	ResultIgnored   = "ignored"   // no rule maps the alert
 	ResultDuplicate = "duplicate" // the notification was already received
+	// ResultStarted is not a decision: it is written (and synced with
+	// audit.fsync) right before an action changes anything, and followed by
+	// the decision once it ends. A "started" without its decision means the
+	// receiver stopped in the middle of the action.
+	ResultStarted = "started"
 )
 
 // decisionResults are the results an action's decision can have: the list
@@ -46,6 +51,21 @@ type Record struct {
 	DurationSeconds float64   `json:"duration_seconds"`
 }
 
+// bound cuts the record's texts, which may carry label values and command
+// output, to the lengths the audit log, the log, the history and
+// /api/v1/actions keep.
+func (r *Record) bound() {
+	for _, f := range []struct {
+		s *string
+		n int
+	}{
+		{&r.Alertname, 128}, {&r.Target, 128}, {&r.Database, 80}, {&r.Object, 200},
+		{&r.Reason, 1000}, {&r.Statement, 1000}, {&r.Detail, 2 * maxOutput},
+	} {
+		*f.s = truncate(*f.s, f.n)
+	}
+}
+
 // AuditLog appends one JSON object per line. Each line is written with one
 // write(2) on a file opened with O_APPEND, so concurrent writers (and a
 // second receiver sharing the file) never interleave within a line.
@@ -58,21 +78,44 @@ type AuditLog struct {
 // OpenAudit opens (creating) path for appending; an empty path gives a log
 // that only keeps the in-memory history.
 func OpenAudit(path string, fsync bool) (*AuditLog, error) {
+	f, err := openAuditFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &AuditLog{f: f, fsync: fsync}, nil
+}
+
+func openAuditFile(path string) (*os.File, error) {
 	if path == "" {
-		return &AuditLog{}, nil
+		return nil, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open the audit log: %w; make its directory writable by the receiver's user", err)
 	}
-	return &AuditLog{f: f, fsync: fsync}, nil
+	return f, nil
+}
+
+// Reopen switches to path (which may be the same path: after log rotation
+// renamed the file, the next line goes to a new file there). When path
+// cannot be opened the log keeps writing where it did.
+func (a *AuditLog) Reopen(path string, fsync bool) error {
+	f, err := openAuditFile(path)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	old := a.f
+	a.f, a.fsync = f, fsync
+	a.mu.Unlock()
+	if old != nil {
+		return old.Close()
+	}
+	return nil
 }
 
 // Write appends r.
 func (a *AuditLog) Write(r *Record) error {
-	if a == nil || a.f == nil {
-		return nil
-	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -80,6 +123,9 @@ func (a *AuditLog) Write(r *Record) error {
 	b = append(b, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.f == nil {
+		return nil
+	}
 	if _, err := a.f.Write(b); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
@@ -91,7 +137,9 @@ func (a *AuditLog) Write(r *Record) error {
 
 // Close closes the file.
 func (a *AuditLog) Close() error {
-	if a == nil || a.f == nil {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.f == nil {
 		return nil
 	}
 	return a.f.Close()

@@ -131,6 +131,14 @@ WHERE a.pid = $4 AND a.backend_start = $5 AND a.xact_start IS NOT DISTINCT FROM 
 
 // signal sends fn to each session, re-checking it in the same statement.
 func (ex *execution) signal(ctx context.Context, conn *pgx.Conn, fn, cond string, condArgs []any, list []session, verb string) outcome {
+	names := make([]string, len(list))
+	for i, s := range list {
+		names[i] = s.String()
+	}
+	ex.rec.Detail = "chosen: " + strings.Join(names, "; ")
+	if o := ex.started(); o != nil {
+		return *o
+	}
 	var done, gone []string
 	for _, s := range list {
 		args := append(append([]any{}, condArgs...), s.PID, s.BackendStart, s.XactStart, s.StateChange)

@@ -127,6 +127,11 @@ func runBackupRetry(ctx context.Context, ex *execution) outcome {
 		if err != nil {
 			return refused("info: %v", err)
 		}
+		if ex.dryRun {
+			// Dry-run runs no program at all, not even one that only reads.
+			ex.rec.Detail = truncate("the info command was not run (dry-run): "+strings.Join(infoArgv, " "), 1000)
+			return ex.runCommandLocked(ctx, obj, argv, p.Timeout, nil)
+		}
 		if typ != "" && !defaultLabel.MatchString(typ) {
 			typ = ""
 		}

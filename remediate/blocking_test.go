@@ -40,10 +40,15 @@ func TestTerminateBlockerFromAServerWideAlert(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { waiter.Close(context.Background()) })
+		// The waiter's statement ends before its connection closes: one
+		// still blocked at the end is cancelled first.
+		wctx, cancel := context.WithCancel(ctx)
+		finished := make(chan struct{})
+		t.Cleanup(func() { cancel(); <-finished; waiter.Close(context.Background()) })
 		waiterDone = make(chan error, 1)
 		go func() {
-			_, err := waiter.Exec(ctx, "UPDATE t SET v = v + 1 WHERE id = 1")
+			defer close(finished)
+			_, err := waiter.Exec(wctx, "UPDATE t SET v = v + 1 WHERE id = 1")
 			waiterDone <- err
 		}()
 		return holder, waiterDone

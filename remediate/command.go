@@ -58,6 +58,9 @@ func (ex *execution) runCommandLocked(ctx context.Context, obj string, argv []st
 		ex.noteRun(obj)
 		return outcome{result: ResultDryRun, reason: "all checks passed; enforce mode would run the command"}
 	}
+	if o := ex.started(); o != nil {
+		return *o
+	}
 	out, err := runArgv(ctx, argv, timeout)
 	ex.rec.Detail = out
 	ex.noteRun(obj)

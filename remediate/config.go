@@ -33,6 +33,7 @@ type Config struct {
 	Audit     Audit         `yaml:"audit"`
 	// History is how many recent decisions GET /api/v1/actions returns.
 	History int                `yaml:"history"`
+	Limits  Limits             `yaml:"limits"`
 	Allow   Allow              `yaml:"allow"`
 	Windows map[string]*Window `yaml:"windows"`
 	Targets []*Target          `yaml:"targets"`
@@ -45,6 +46,17 @@ type Config struct {
 type Webhook struct {
 	// MaxBodyBytes is the largest accepted request body; larger ones get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// Limits bound the state a sender can make the receiver keep; a
+// notification that would go past one is answered 503 (Alertmanager retries).
+type Limits struct {
+	// RememberedAlerts caps the notifications remembered for dedupe_for
+	// (those queued and those resolved), which drop duplicates and late
+	// firing copies of resolved alerts.
+	RememberedAlerts int `yaml:"remembered_alerts"`
+	// DeferredActions caps the actions waiting for their maintenance window.
+	DeferredActions int `yaml:"deferred_actions"`
 }
 
 // Queue bounds the work waiting to run.
@@ -143,6 +155,7 @@ func Defaults() *Config {
 		},
 		Breaker: Breaker{Failures: 5, OpenFor: time.Minute},
 		History: 200,
+		Limits:  Limits{RememberedAlerts: 100000, DeferredActions: 500},
 	}
 }
 
@@ -254,6 +267,9 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 	}
 	if c.History < 0 {
 		add(0, "history is %d; use 0 or more", c.History)
+	}
+	if c.Limits.RememberedAlerts < 1 || c.Limits.DeferredActions < 1 {
+		add(0, "limits.remembered_alerts and limits.deferred_actions must be 1 or more")
 	}
 	var err error
 	for _, l := range []struct {

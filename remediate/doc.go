@@ -12,5 +12,11 @@
 // maintenance windows, a per-target concurrency limit and circuit breaker;
 // duplicate notifications are dropped, and a PostgreSQL advisory lock keeps two
 // receivers from running the same action. Every decision goes to an
-// append-only JSON-lines audit log and to pg_remediation_actions_total.
+// append-only JSON-lines audit log and to pg_remediation_actions_total, and
+// every action's "started" record is written before it runs.
+//
+// Enforce mode needs authenticated clients (Access) unless the network is
+// declared trusted; reloads reach work already queued or deferred; every
+// piece of state a sender can grow (remembered notifications, deferred
+// actions, label text, metric label values) is bounded.
 package remediate

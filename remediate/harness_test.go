@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,6 +54,8 @@ func startReceiverOpts(t *testing.T, cfgYAML string, opts Options) *harness {
 	}
 	reg := prometheus.NewRegistry()
 	opts.Registry = reg
+	// httptest serves without authentication; the tests are its only clients.
+	opts.Access.TrustedNetwork = true
 	r, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -95,12 +98,20 @@ func payloadOf(alerts ...Alert) []byte {
 
 func (h *harness) post(t *testing.T, body []byte) int {
 	t.Helper()
+	_, code := h.postBody(t, body)
+	return code
+}
+
+// postBody posts body to the webhook and returns the answer.
+func (h *harness) postBody(t *testing.T, body []byte) (string, int) {
+	t.Helper()
 	resp, err := http.Post(h.url+WebhookPath, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode
 }
 
 func (h *harness) send(t *testing.T, alerts ...Alert) {
@@ -157,9 +168,11 @@ func (h *harness) records(t *testing.T) []Record {
 	return out
 }
 
+// forAlert selects the decisions about a, leaving out the duplicates of its
+// notification and the records of actions starting.
 func forAlert(a Alert) func(Record) bool {
 	return func(r Record) bool {
-		return r.Fingerprint == a.Fingerprint && r.StartsAt.Equal(a.StartsAt) && r.Result != ResultDuplicate
+		return r.Fingerprint == a.Fingerprint && r.StartsAt.Equal(a.StartsAt) && r.Result != ResultDuplicate && r.Result != ResultStarted
 	}
 }
 

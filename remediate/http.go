@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -40,7 +40,13 @@ func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *ht
 				return
 			}
 			if err := reload(); err != nil {
-				http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
+				// Configuration errors name files, lines and settings: only
+				// an authenticated client sees them.
+				msg := "failed to reload the configuration; the receiver's log says why"
+				if r.authenticated.Load() {
+					msg = "failed to reload config: " + err.Error()
+				}
+				http.Error(w, msg, http.StatusInternalServerError)
 				return
 			}
 			fmt.Fprintln(w, "configuration reloaded")
@@ -52,13 +58,14 @@ func (r *Receiver) Routes(gatherer prometheus.Gatherer, reload func() error) *ht
 // webhookCodes are the statuses Webhook answers, each a code label of
 // pg_remediation_webhook_requests_total created at 0. 401 is answered by the
 // TLS and basic auth layer in front and never reaches Webhook; 500 would take
-// an error of Accept other than ErrQueueFull, which it has not.
+// an error of Accept other than ErrFull, which it has not.
 var webhookCodes = []int{http.StatusAccepted, http.StatusBadRequest, http.StatusMethodNotAllowed,
-	http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
+	http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable}
 
 // Webhook accepts a notification: 202 once it is validated and queued, 400
-// for malformed input, 413 for a body over webhook.max_body_bytes, 503 when
-// the queue is full (Alertmanager retries 5xx, not 4xx).
+// for malformed input, 413 for a body over webhook.max_body_bytes, 415 for
+// a body that is not declared application/json, 503 when a bound is reached
+// (Alertmanager retries 5xx, not 4xx).
 func (r *Receiver) Webhook(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	code := r.webhook(w, req)
@@ -77,8 +84,26 @@ func (r *Receiver) webhook(w http.ResponseWriter, req *http.Request) int {
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(http.StatusMethodNotAllowed, "POST an Alertmanager webhook payload here")
 	}
+	// Alertmanager sends JSON as application/json. Requiring it keeps a web
+	// page in an operator's browser from posting a form here: a cross-site
+	// request with this type needs a CORS preflight, which gets no approval.
+	if mt, _, err := mime.ParseMediaType(req.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return fail(http.StatusUnsupportedMediaType, "send the payload with Content-Type: application/json, as Alertmanager does")
+	}
+	// Wait for a turn before reading the body: the bodies waiting stay in
+	// the kernel's socket buffers, not in memory.
+	select {
+	case r.inflight <- struct{}{}:
+		defer func() { <-r.inflight }()
+	case <-req.Context().Done():
+		return fail(http.StatusServiceUnavailable, "the request ended before its turn")
+	}
 	limit := r.cfg.Load().Webhook.MaxBodyBytes
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, limit))
+	var body bytes.Buffer
+	if n := req.ContentLength; n > 0 && n <= limit {
+		body.Grow(int(n)) // one allocation instead of a doubling series
+	}
+	_, err := body.ReadFrom(http.MaxBytesReader(w, req.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -86,14 +111,14 @@ func (r *Receiver) webhook(w http.ResponseWriter, req *http.Request) int {
 		}
 		return fail(http.StatusBadRequest, "cannot read the body: "+err.Error())
 	}
-	msg, err := Decode(bytes.NewReader(body))
+	msg, err := Decode(&body)
 	if err != nil {
 		return fail(http.StatusBadRequest, err.Error())
 	}
 	sum, err := r.Accept(msg)
-	if errors.Is(err, ErrQueueFull) {
+	if errors.Is(err, ErrFull) {
 		w.Header().Set("Retry-After", "10")
-		return fail(http.StatusServiceUnavailable, "the action queue is full; retry later")
+		return fail(http.StatusServiceUnavailable, err.Error()+"; retry later")
 	}
 	if err != nil {
 		return fail(http.StatusInternalServerError, err.Error())

@@ -61,6 +61,9 @@ func TestWebhookStatusCodes(t *testing.T) {
 		if auth {
 			req.SetBasicAuth("alertmanager", "s3cret")
 		}
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -93,6 +96,22 @@ func TestWebhookStatusCodes(t *testing.T) {
 		code, body := do(tc.method, tc.path, tc.body, tc.auth)
 		if code != tc.code || !strings.Contains(body, tc.inMessage) {
 			t.Errorf("%s: %d %q; want %d containing %q", tc.name, code, truncate(body, 300), tc.code, tc.inMessage)
+		}
+	}
+	// What a web page can post across sites without a CORS preflight.
+	for _, ct := range []string{"text/plain", "application/x-www-form-urlencoded", ""} {
+		req, _ := http.NewRequest("POST", base+WebhookPath, bytes.NewReader(unmapped))
+		req.SetBasicAuth("alertmanager", "s3cret")
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("POST with Content-Type %q: %d, want 415", ct, resp.StatusCode)
 		}
 	}
 	var hist struct {

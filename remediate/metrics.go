@@ -20,7 +20,7 @@ const (
 // docs/metrics.md lists them (Metrics).
 var (
 	mActions = metric.Counter("pg_remediation_actions_total",
-		"Remediation decisions by action, alert name and result ("+strings.Join(decisionResults, ", ")+").",
+		"Remediation decisions by action, alert name (a configured one, or \""+otherAlertname+"\" for every other) and result ("+strings.Join(decisionResults, ", ")+").",
 		srcReceiver, allVersions, "action", "alertname", "result")
 	mDuration = metric.Histogram("pg_remediation_action_duration_seconds",
 		"Time spent on an action, from leaving the queue to its decision.",
@@ -43,10 +43,23 @@ var (
 		"Size of the queue; a notification that does not fit is answered 503.", srcReceiver, allVersions)
 	mDeferred = metric.Gauge("pg_remediation_deferred_actions",
 		"Actions waiting for their maintenance window.", srcReceiver, allVersions)
+	mDeferredCapacity = metric.Gauge("pg_remediation_deferred_actions_capacity",
+		"limits.deferred_actions: past it, a notification whose action would wait for its window is answered 503.", srcReceiver, allVersions)
+	mRemembered = metric.Gauge("pg_remediation_remembered_alerts",
+		"Notifications (fingerprint and startsAt) remembered for dedupe_for to drop duplicates and late firing copies of resolved alerts.",
+		srcReceiver, allVersions)
+	mRememberedCapacity = metric.Gauge("pg_remediation_remembered_alerts_capacity",
+		"limits.remembered_alerts: past it, a notification that would be remembered is answered 503.", srcReceiver, allVersions)
+	mCooldowns = metric.Gauge("pg_remediation_cooldowns",
+		"Objects (action, target, object) whose last run the receiver remembers for a rule's cooldown; each is forgotten once no rule's cooldown can still apply.",
+		srcReceiver, allVersions)
 	mCircuit = metric.Gauge("pg_remediation_circuit_state",
 		"Circuit breaker of a target: 0 closed, 1 open, 2 half-open.", srcReceiver, allVersions, "target")
 	mCircuitOpens = metric.Counter("pg_remediation_circuit_opened_total",
 		"Times a target's circuit breaker opened.", srcReceiver, allVersions, "target")
+	mAuditErrors = metric.Counter("pg_remediation_audit_write_errors_total",
+		"Audit records that could not be written; an action whose \"started\" record cannot be written does not run.",
+		srcReceiver, allVersions)
 	mBuildInfo = metric.Gauge("pg_remediation_build_info",
 		"Always 1; labels carry the receiver's version, revision, branch, Go version and build tags.",
 		srcReceiver, allVersions, "version", "revision", "branch", "goversion", "goos", "goarch", "tags")
@@ -55,7 +68,7 @@ var (
 // Metrics are the receiver's families, for docs/metrics.md.
 func Metrics() []*metric.Metric {
 	return []*metric.Metric{mActions, mDuration, mAlerts, mRequests, mAcceptDuration, mReloadOK, mReloadTime,
-		mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo}
+		mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity, mCooldowns, mCircuit, mCircuitOpens, mAuditErrors, mBuildInfo}
 }
 
 // metrics are the receiver's own series on /metrics.
@@ -67,6 +80,7 @@ type metrics struct {
 	acceptDuration prometheus.Histogram
 	reloadOK       prometheus.Gauge
 	reloadTime     prometheus.Gauge
+	auditErrors    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, r *Receiver) *metrics {
@@ -78,9 +92,10 @@ func newMetrics(reg prometheus.Registerer, r *Receiver) *metrics {
 		acceptDuration: prometheus.NewHistogram(histogramOpts(mAcceptDuration)),
 		reloadOK:       prometheus.NewGauge(prometheus.GaugeOpts{Name: mReloadOK.Name, Help: mReloadOK.Help}),
 		reloadTime:     prometheus.NewGauge(prometheus.GaugeOpts{Name: mReloadTime.Name, Help: mReloadTime.Help}),
+		auditErrors:    prometheus.NewCounter(prometheus.CounterOpts{Name: mAuditErrors.Name, Help: mAuditErrors.Help}),
 	}
 	reg.MustRegister(m.actions, m.duration, m.alerts, m.requests, m.acceptDuration, m.reloadOK, m.reloadTime,
-		stateCollector{r})
+		m.auditErrors, stateCollector{r})
 	return m
 }
 
@@ -93,7 +108,8 @@ func histogramOpts(m *metric.Metric) prometheus.HistogramOpts {
 type stateCollector struct{ r *Receiver }
 
 func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range []*metric.Metric{mQueueLength, mQueueCapacity, mDeferred, mCircuit, mCircuitOpens, mBuildInfo} {
+	for _, m := range []*metric.Metric{mQueueLength, mQueueCapacity, mDeferred, mDeferredCapacity, mRemembered, mRememberedCapacity,
+		mCooldowns, mCircuit, mCircuitOpens, mBuildInfo} {
 		ch <- m.Desc()
 	}
 }
@@ -101,8 +117,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	mQueueLength.Emit(ch, float64(len(c.r.queue)))
 	mQueueCapacity.Emit(ch, float64(cap(c.r.queue)))
+	limits := c.r.cfg.Load().Limits
 	c.r.mu.Lock()
-	deferred := c.r.deferred
+	deferred, remembered, cooldowns := len(c.r.deferred), len(c.r.seen), len(c.r.cooldowns)
 	names := make([]string, 0, len(c.r.targets))
 	states := map[string]*targetState{}
 	for n, ts := range c.r.targets {
@@ -111,6 +128,10 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	c.r.mu.Unlock()
 	mDeferred.Emit(ch, float64(deferred))
+	mDeferredCapacity.Emit(ch, float64(limits.DeferredActions))
+	mRemembered.Emit(ch, float64(remembered))
+	mRememberedCapacity.Emit(ch, float64(limits.RememberedAlerts))
+	mCooldowns.Emit(ch, float64(cooldowns))
 	now := time.Now()
 	for _, n := range names {
 		st, opened := states[n].breaker.State(now)

@@ -2,10 +2,12 @@ package remediate
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"io"
 	"regexp"
 	"sort"
@@ -144,10 +146,40 @@ func labelsFingerprint(labels map[string]string) string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
+// maxLabelValue is the longest label value the receiver keeps: longer ones
+// are cut (and say how long they were) before anything is stored, queued,
+// logged or audited. A cut value names no database object (those have at
+// most 63 bytes) and matches no command's default label pattern, so an
+// action that needs it refuses.
+const maxLabelValue = 128
+
+// bounded returns the part of a the receiver keeps: its labels, cut to
+// maxLabelValue, its status, times and fingerprint; not its annotations.
+func (a Alert) bounded() Alert {
+	labels := make(map[string]string, len(a.Labels))
+	for k, v := range a.Labels {
+		labels[k] = truncate(v, maxLabelValue)
+	}
+	return Alert{Status: a.Status, Labels: labels, StartsAt: a.StartsAt, EndsAt: a.EndsAt, Fingerprint: a.Fingerprint}
+}
+
+// keySeed makes notification keys unpredictable to senders, so that none
+// can make two notifications collide.
+var keySeed = maphash.MakeSeed()
+
 // key identifies one notification of one alert: Alertmanager's HA peers send
-// the same fingerprint and startsAt.
-func (a *Alert) key() string {
-	return a.Fingerprint + "@" + strconv.FormatInt(a.StartsAt.UnixNano(), 10)
+// the same fingerprint and startsAt. It is a 64-bit hash, so that remembering
+// limits.remembered_alerts of them takes a few megabytes; with 100 000
+// remembered, a new notification is taken for one of them with a chance of
+// about 1 in 10^14.
+func (a *Alert) key() uint64 {
+	var h maphash.Hash
+	h.SetSeed(keySeed)
+	h.WriteString(a.Fingerprint)
+	var t [8]byte
+	binary.LittleEndian.PutUint64(t[:], uint64(a.StartsAt.UnixNano()))
+	h.Write(t[:])
+	return h.Sum64()
 }
 
 // truncate shortens s for messages and the audit log.

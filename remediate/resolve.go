@@ -26,7 +26,7 @@ func nameLabel(labels map[string]string, k string) (string, error) {
 		return "", fmt.Errorf("the alert has no %s label", k)
 	}
 	if len(v) > maxIdentifier {
-		return "", fmt.Errorf("label %s is %d bytes long; PostgreSQL names have at most %d", k, len(v), maxIdentifier)
+		return "", fmt.Errorf("label %s is longer than %d bytes, the most a PostgreSQL name has", k, maxIdentifier)
 	}
 	if !utf8.ValidString(v) {
 		return "", fmt.Errorf("label %s is not valid UTF-8", k)

@@ -1,6 +1,9 @@
 package remediate
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
 
 // The result label of pg_remediation_alerts_total: what became of an alert.
 // Duplicate and ignored share the audit log's results.
@@ -21,6 +24,11 @@ func (c *Config) dryRun() bool { return c.Mode != ModeEnforce }
 // defers is true when the rule waits for its window's next opening rather
 // than skipping.
 func (r *Rule) defers() bool { return r.OutsideWindow != "skip" }
+
+// defersAt is true when a job of the rule would wait for its window at now.
+func (r *Rule) defersAt(now time.Time) bool {
+	return r.window != nil && r.defers() && !r.window.Open(now)
+}
 
 // decides reports whether a job of rule, queued under c, can be decided
 // result: ran only in enforce mode, dry_run only in dry-run mode, deferred
@@ -48,7 +56,9 @@ func (c *Config) decides(rule *Rule, result string) bool {
 //   - per configured alert name, the duplicate it can be (action "none"),
 //     and ignored when every rule of that name has matchers (an alert of
 //     the name that none of them fits is ignored; a rule without matchers
-//     maps all of them).
+//     maps all of them);
+//   - ignored under the alert name "other", which every name no rule has
+//     is counted as.
 //
 // The breakers' series (pg_remediation_circuit_opened_total and the state)
 // are reported per configured target from the breakers themselves, from 0.
@@ -82,6 +92,7 @@ func (m *metrics) zeroSeries(cfg *Config) {
 			unconditional[name] = true
 		}
 	}
+	m.actions.WithLabelValues(actionNone, otherAlertname, ResultIgnored)
 	for name, all := range unconditional {
 		if !all {
 			m.actions.WithLabelValues(actionNone, name, ResultIgnored)

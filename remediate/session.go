@@ -20,7 +20,7 @@ import (
 type execution struct {
 	r      *Receiver
 	cfg    *Config
-	job    *job
+	rule   *Rule
 	target *Target
 	labels map[string]string
 	rec    *Record
@@ -31,8 +31,8 @@ type execution struct {
 	notices  []string
 }
 
-func (ex *execution) params() any    { return ex.job.rule.params }
-func (ex *execution) action() string { return ex.job.rule.Action }
+func (ex *execution) params() any    { return ex.rule.params }
+func (ex *execution) action() string { return ex.rule.Action }
 
 // connConfig reads the target's connection settings (files are read on every
 // configuration load, so a rotated password takes effect on SIGHUP).
@@ -130,7 +130,7 @@ func (ex *execution) cooldownKey(object string) string {
 // object has not passed. dbLast is the database's own record of the last run
 // (last_vacuum, ...), zero where there is none; the receiver's memory is used too.
 func (ex *execution) coolingDown(object string, dbLast time.Time) (bool, string) {
-	cd := ex.job.rule.Cooldown
+	cd := ex.rule.Cooldown
 	if cd <= 0 {
 		return false, ""
 	}
@@ -149,7 +149,24 @@ func (ex *execution) coolingDown(object string, dbLast time.Time) (bool, string)
 
 // noteRun starts the cooldown of object.
 func (ex *execution) noteRun(object string) {
+	if ex.rule.Cooldown <= 0 {
+		return
+	}
 	ex.r.mu.Lock()
 	ex.r.cooldowns[ex.cooldownKey(object)] = ex.r.now()
 	ex.r.mu.Unlock()
+}
+
+// started writes the "started" record of an action about to change
+// something, synced when audit.fsync is on. When the audit log cannot take
+// it the action must not run: the outcome returned says so.
+func (ex *execution) started() *outcome {
+	rec := *ex.rec
+	rec.Time, rec.Result, rec.Reason = ex.r.now(), ResultStarted, ""
+	rec.bound()
+	if err := ex.r.audit.Write(&rec); err != nil {
+		ex.r.auditFailed(err)
+		return ptr(skipped("nothing was run: the audit log cannot be written (%v)", err))
+	}
+	return nil
 }

@@ -173,6 +173,9 @@ func (ex *execution) guarded(ctx context.Context, conn *pgx.Conn, obj string, ch
 		ex.noteRun(obj)
 		return outcome{result: ResultDryRun, reason: "all checks passed; enforce mode would run the statement"}
 	}
+	if o := ex.started(); o != nil {
+		return *o
+	}
 	ex.takeNotices()
 	if _, err := conn.Exec(ctx, stmt); err != nil {
 		return failed(fmt.Errorf("%s: %w", stmt, err))

@@ -14,7 +14,6 @@
 package bouncertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +33,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/syncbuf"
 )
 
 // BinEnv names another pgbouncer binary.
@@ -76,26 +76,8 @@ type Bouncer struct {
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	waitCh chan error
-}
-
-// syncBuffer collects the process's output while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // Available returns the binary to use, or an error wrapping ErrUnavailable.
@@ -239,7 +221,7 @@ func (b *Bouncer) StartServer() error {
 		return errors.New("bouncertest: already running")
 	}
 	cmd := exec.Command(b.Bin, filepath.Join(b.Dir, "pgbouncer.ini"))
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = b.Dir
 	// Pdeathsig stops PgBouncer if the test binary dies without cleaning up.
