@@ -97,6 +97,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target,
 	promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(s.Logger.Handler(), slog.LevelError),
+		// OpenMetrics when the scraper asks for it (Prometheus does by
+		// default), with the _created samples client_golang can give:
+		// Prometheus turns them into created timestamps.
+		EnableOpenMetrics:                   true,
+		EnableOpenMetricsTextCreatedSamples: true,
 	}).ServeHTTP(w, r)
 }
 
