@@ -237,6 +237,10 @@ func (c *compatFlags) apply(ef *exporterFlags, given flagsGiven, logger *slog.Lo
 			*ef.timeouts[2] = d
 		}
 	}
+	// postgres_exporter's variable of a flag whose name is ours too.
+	if v := os.Getenv("PG_EXPORTER_WEB_TELEMETRY_PATH"); v != "" && ef.metricsPath != nil && c.mapped("PG_EXPORTER_WEB_TELEMETRY_PATH", "web.telemetry-path") {
+		*ef.metricsPath = v
+	}
 	for _, pc := range peCollectors {
 		src := c.source("collector." + pc.name)
 		switch {
