@@ -1,30 +1,27 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"io/fs"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
 
 // pollEvery is how often the demo reads Prometheus's alerts and the
 // receiver's decisions; the times it prints are that precise.
 const pollEvery = 2 * time.Second
-
-// promAlert is an alert as Prometheus's /api/v1/alerts lists it.
-type promAlert struct {
-	Labels   map[string]string `json:"labels"`
-	State    string            `json:"state"`
-	ActiveAt time.Time         `json:"activeAt"`
-}
 
 // alertTrack is what the demo saw of one episode of one alert (its name and
 // labels): from pending to resolved.
@@ -64,7 +61,7 @@ func clock(d time.Duration) string {
 var hiddenLabels = map[string]bool{"alertname": true, "alertstate": true, "job": true, "instance": true, "severity": true}
 
 // alertKey is the alert's name and its distinguishing labels, sorted.
-func alertKey(a promAlert) (key, labels string) {
+func alertKey(a promtest.Alert) (key, labels string) {
 	var parts []string
 	for k, v := range a.Labels {
 		if !hiddenLabels[k] {
@@ -80,7 +77,7 @@ func alertKey(a promAlert) (key, labels string) {
 // alert that started pending, fired or resolved since the previous one. An
 // alert's pending time is Prometheus's activeAt; firing and resolved are
 // when a reading first showed them.
-func (w *watcher) observeAlerts(now time.Time, alerts []promAlert) {
+func (w *watcher) observeAlerts(now time.Time, alerts []promtest.Alert) {
 	at := now.Sub(w.start)
 	present := map[string]bool{}
 	for _, a := range alerts {
@@ -111,8 +108,9 @@ func (w *watcher) observeAlerts(now time.Time, alerts []promAlert) {
 // String is the alert's name and its distinguishing labels.
 func (t *alertTrack) String() string { return strings.TrimSpace(t.name + " " + t.labels) }
 
-// observeDecisions prints each receiver decision not printed before
-// (the receiver's history lists the most recent ones, newest last or first).
+// observeDecisions prints each receiver decision not printed before, in the
+// order they were made (the audit log's new lines, or the receiver's
+// /api/v1/actions history, which repeats earlier ones).
 func (w *watcher) observeDecisions(records []remediate.Record) {
 	sort.SliceStable(records, func(i, j int) bool { return records[i].Time.Before(records[j].Time) })
 	for _, rec := range records {
@@ -223,36 +221,30 @@ func (w *watcher) summary(now time.Time) {
 	}
 }
 
-// watch reads Prometheus's alerts and the receiver's decisions every
+// watch reads Prometheus's alerts and the receiver's audit log every
 // pollEvery until ctx ends, then prints the summary.
 func (r *run) watch(ctx context.Context, st State, start time.Time) {
 	w := newWatcher(start, r.o.Out)
+	prom := &promtest.Server{URL: st.Prometheus}
+	audit := &auditTail{path: r.path(auditFile)}
 	complained := map[string]bool{}
-	read := func(url string, v any) bool {
-		err := fetchJSON(ctx, url, v)
-		if err != nil && ctx.Err() == nil && !complained[url] {
-			complained[url] = true
-			r.say("demo: cannot read %s (will keep trying): %v", url, err)
+	complain := func(what string, err error) {
+		if err != nil && ctx.Err() == nil && !complained[what] {
+			complained[what] = true
+			r.say("demo: cannot read %s (will keep trying): %v", what, err)
 		}
-		return err == nil
 	}
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		var alerts struct {
-			Data struct {
-				Alerts []promAlert `json:"alerts"`
-			} `json:"data"`
+		alerts, err := prom.Alerts(ctx)
+		complain("Prometheus's alerts", err)
+		if err == nil {
+			w.observeAlerts(time.Now(), alerts)
 		}
-		if read(st.Prometheus+"/api/v1/alerts", &alerts) {
-			w.observeAlerts(time.Now(), alerts.Data.Alerts)
-		}
-		var actions struct {
-			Actions []remediate.Record `json:"actions"`
-		}
-		if read(st.Receiver+"/api/v1/actions", &actions) {
-			w.observeDecisions(actions.Actions)
-		}
+		records, err := audit.read()
+		complain("the receiver's audit log", err)
+		w.observeDecisions(records)
 		select {
 		case <-ctx.Done():
 			w.summary(time.Now())
@@ -262,20 +254,45 @@ func (r *run) watch(ctx context.Context, st State, start time.Time) {
 	}
 }
 
-func fetchJSON(ctx context.Context, url string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// auditFile is the receiver's audit log in the demo's directory.
+const auditFile = "remediation-audit.jsonl"
+
+// auditTail reads the records appended to the receiver's audit log since
+// the previous read.
+type auditTail struct {
+	path   string
+	offset int64
+}
+
+func (a *auditTail) read() ([]remediate.Record, error) {
+	f, err := os.Open(a.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // no decision yet
+	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	defer f.Close()
+	if _, err := f.Seek(a.offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(f)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
+	// Only whole lines: the receiver may be writing the next one.
+	end := bytes.LastIndexByte(data, '\n') + 1
+	a.offset += int64(end)
+	var out []remediate.Record
+	for _, line := range bytes.Split(data[:end], []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var rec remediate.Record
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return out, fmt.Errorf("%s: %v", a.path, err)
+		}
+		out = append(out, rec)
 	}
-	return json.NewDecoder(resp.Body).Decode(v)
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
 
@@ -19,7 +20,7 @@ type recordedRun struct {
 		At     time.Time `json:"at"`
 		Alerts struct {
 			Data struct {
-				Alerts []promAlert `json:"alerts"`
+				Alerts []promtest.Alert `json:"alerts"`
 			} `json:"data"`
 		} `json:"alerts"`
 		Actions struct {
@@ -141,5 +142,48 @@ func TestGroupDigitsAndClock(t *testing.T) {
 		if got := clock(d); got != want {
 			t.Errorf("clock(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// The audit log is read line by line as the receiver appends to it; a line
+// being written is left for the next read.
+func TestAuditTailReadsWholeLines(t *testing.T) {
+	_, run := replay(t)
+	var lines [][]byte
+	for _, rec := range run.Readings[len(run.Readings)-1].Actions.Actions {
+		b, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, append(b, '\n'))
+	}
+	if len(lines) < 3 {
+		t.Fatalf("only %d recorded decisions", len(lines))
+	}
+	path := t.TempDir() + "/" + auditFile
+	a := &auditTail{path: path}
+	if recs, err := a.read(); err != nil || len(recs) != 0 {
+		t.Fatalf("before the receiver wrote anything: %v %v", recs, err)
+	}
+	half := len(lines[2]) / 2
+	write := func(b []byte) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(append(append(append([]byte{}, lines[0]...), lines[1]...), lines[2][:half]...))
+	recs, err := a.read()
+	if err != nil || len(recs) != 2 || recs[1].Alertname != run.Readings[len(run.Readings)-1].Actions.Actions[1].Alertname {
+		t.Fatalf("first read: %d records, %v", len(recs), err)
+	}
+	write(lines[2][half:])
+	recs, err = a.read()
+	if err != nil || len(recs) != 1 || !recs[0].Time.Equal(run.Readings[len(run.Readings)-1].Actions.Actions[2].Time) {
+		t.Fatalf("second read: %d records, %v", len(recs), err)
 	}
 }
