@@ -181,7 +181,8 @@ func TestHelpTellsEachCommandsDefaults(t *testing.T) {
 		cmd         string
 		want, never []string
 	}{
-		{"exporter", []string{"--web.listen-address=:9932", "The exporter's configuration file", "$PG_HARDENING_EXPORTER_CONFIG_FILE"}, []string{":9933", "receiver's configuration"}},
+		{"exporter", []string{"--web.listen-address=:9932", "The exporter's configuration file", "$PG_HARDENING_EXPORTER_CONFIG_FILE"},
+			[]string{":9933", "receiver's configuration", "extend.query-path", "constantLabels", "PG_EXPORTER_", "collector.stat_user_tables"}},
 		{"remediate", []string{"--web.listen-address=:9933", "The receiver's configuration file", "$PG_HARDENING_EXPORTER_REMEDIATE_CONFIG_FILE"}, []string{":9932", "exporter's configuration"}},
 		{"check-config", []string{"The exporter's configuration file to validate", "--remediate.config"}, []string{"--web.listen-address"}},
 	} {
