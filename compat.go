@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -254,9 +256,9 @@ func (c *compatFlags) apply(ef *exporterFlags, given flagsGiven, logger *slog.Lo
 			c.collector(ef, src, pc.ours, *c.collectors[pc.name], pc.partial)
 		}
 	}
-	for flag, why := range peIgnored {
+	for _, flag := range slices.Sorted(maps.Keys(peIgnored)) {
 		if src := c.source(flag); src != "" {
-			c.warn(src, "ignored: %s", why)
+			c.warn(src, "ignored: %s", peIgnored[flag])
 		}
 	}
 	c.missingConfigFile(ef, logger)
