@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -127,12 +128,13 @@ func TestAliasesAreDocumented(t *testing.T) {
 	}
 }
 
-// The binary started as postgres_exporter's Helm chart starts it, with the
-// chart's default arguments and environment (templates/deployment.yaml and
-// values.yaml of charts/prometheus-postgres-exporter: no config file
-// mounted, DATA_SOURCE_URI host:port/?sslmode=disable, DATA_SOURCE_USER
-// postgres, DATA_SOURCE_PASS from its secret), reports pg_up 1. Only the host
-// and port are this machine's.
+// The binary (go build, as make build) started as postgres_exporter's Helm
+// chart starts it, with the chart's default arguments and environment
+// (templates/deployment.yaml and values.yaml of
+// charts/prometheus-postgres-exporter: no config file mounted,
+// DATA_SOURCE_URI host:port/?sslmode=disable, DATA_SOURCE_USER postgres,
+// DATA_SOURCE_PASS from its secret), reports pg_up 1. Only the host and port
+// are this machine's.
 func TestHelmChartDefaults(t *testing.T) {
 	s := pgtest.StartT(t, pgtest.Options{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -141,9 +143,13 @@ func TestHelmChartDefaults(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := mainCommand(t, "--config.file="+filepath.Join(t.TempDir(), "etc", "postgres_exporter.yml"), "--web.listen-address="+addr)
+	bin := filepath.Join(t.TempDir(), "pg_hardening_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the exporter: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--config.file="+filepath.Join(t.TempDir(), "etc", "postgres_exporter.yml"), "--web.listen-address="+addr)
 	env := []string{}
-	for _, e := range cmd.Env {
+	for _, e := range os.Environ() {
 		if k, _, _ := strings.Cut(e, "="); !strings.HasPrefix(k, "DATA_SOURCE_") && !strings.HasPrefix(k, "PG_EXPORTER_") {
 			env = append(env, e)
 		}
