@@ -60,8 +60,7 @@ func TestOpenMetricsNegotiated(t *testing.T) {
 		}
 		promtoolCheck(t, path, text)
 	}
-	// Created timestamps: the Go runtime's and process counters carry none,
-	// but no _created sample may ever appear in the classic format.
+	// No _created sample may appear in the classic format.
 	_, text := fetch(t, h.http.URL+"/metrics", "")
 	if strings.Contains(text, "_created{") || strings.Contains(text, "_created ") {
 		t.Error("the text format carries _created samples")
