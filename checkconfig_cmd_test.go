@@ -17,7 +17,7 @@ func TestCheckConfigCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d for valid files:\n%s", code, stderr)
 	}
-	for _, want := range []string{"exporter configuration OK: " + exp, "remediation configuration OK: " + rem + " (mode dry-run, 1 targets, 1 rules)", "mixin configuration OK: " + mix} {
+	for _, want := range []string{"exporter configuration valid: " + exp, "remediation configuration OK: " + rem + " (mode dry-run, 1 targets, 1 rules)", "mixin configuration OK: " + mix} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -31,7 +31,7 @@ func TestCheckConfigCommand(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d for two invalid files, want 1", code)
 	}
-	if !strings.Contains(stdout, "exporter configuration OK") {
+	if !strings.Contains(stdout, "exporter configuration valid") {
 		t.Errorf("the exporter's configuration was not reported:\n%s", stdout)
 	}
 	for _, want := range []string{badRem + ":", "drop_database", badMix + ":2:"} {

@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exporter"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
@@ -34,6 +36,9 @@ const (
 const (
 	dsnHelp       = "Connection string of the server /metrics scrapes. Prefer DATA_SOURCE_NAME or DATA_SOURCE_URI with DATA_SOURCE_PASS_FILE: a flag is visible in the process list."
 	queryPathHelp = "A queries.yaml file of custom SQL collectors (repeatable; with the config file's custom_queries). Without any, the built-in queries.yaml runs; \"none\" turns it off."
+	labelsHelp    = "Labels added to every series served, as name=value,name=value (repeatable; over the config file's constant_labels)."
+	dbIncludeHelp = "Regular expression of databases the database-scoped collectors visit (repeatable; beside the config file's databases.include)."
+	dbExcludeHelp = "Regular expression of databases the database-scoped collectors skip (repeatable; beside the config file's databases.exclude)."
 )
 
 // exit ends the process after --help and --version; tests replace it.
@@ -52,27 +57,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.ErrorWriter(stderr)
 	logCfg := &promslog.Config{Style: promslog.GoKitStyle}
 	promslogflag.AddFlags(app, logCfg)
-	webFlags := kingpinflag.AddFlags(app, defaultAddress)
 
 	exp := app.Command("exporter", "Serve metrics (the default command: its flags need no command name; \"help exporter\" lists them).").Default()
-	var (
-		configFile    = app.Flag("config.file", "Path to the configuration file (the exporter's: targets, auth modules, connection and collector settings; each command reads its own kind).").String()
-		configCheck   = app.Flag("config.check", "Validate the command's configuration file, then exit; the exporter also checks the data source settings and the custom queries.").Bool()
-		dsnFlag       = exp.Flag("data-source.name", dsnHelp).String()
-		metricsPath   = exp.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		timeoutOffset = exp.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration()
-		timeoutDef    = exp.Flag("scrape.default-timeout", "Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration()
-		timeoutMax    = exp.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration()
-		queryPaths    = exp.Flag("collector.custom.query-path", queryPathHelp).Strings()
-	)
 	// The exporter's own flags belong to its command (the default one, so
 	// they need no command name), so the other commands' --help lists only
 	// what they read.
-	enabledCollectors := exporter.CollectorFlags(exp)
+	ef := addExporterFlags(exp, "The exporter's configuration file: targets, auth modules, connection, database and collector settings (docs/configuration.md).")
+	ef.web = kingpinflag.AddFlags(exp, defaultAddress)
+	ef.check = exp.Flag("config.check", "Validate the exporter's configuration file, the data source settings and the custom queries, then exit.").Bool()
+	ef.metricsPath = exp.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	ef.timeouts = [3]*time.Duration{
+		exp.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout so the answer leaves in time.").Default("500ms").Duration(),
+		exp.Flag("scrape.default-timeout", "Scrape deadline when the request carries no X-Prometheus-Scrape-Timeout-Seconds header.").Default("10s").Duration(),
+		exp.Flag("scrape.max-timeout", "Upper bound on any scrape's deadline.").Default("2m").Duration(),
+	}
+	ef.compat = addCompatFlags(exp, true)
 	mixinCmd, mixinFl := addMixinCommand(app)
 	rem := addRemediateCommand(app)
 	record := addBackupRecord(app)
 	checkCmd := addCheckConfigCommand(app)
+	given := addEnvars(app)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -83,24 +87,75 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logger := promslog.New(logCfg)
 	switch cmd {
 	case exp.FullCommand():
-		er := &exporterRun{
-			settings: exporter.Settings{
-				ConfigFile: *configFile, Collectors: enabledCollectors(), QueryPaths: *queryPaths, BuiltinQueries: defaultQueries,
-				Timeouts: exporter.Timeouts{Offset: *timeoutOffset, Default: *timeoutDef, Max: *timeoutMax},
-			},
-			check: *configCheck, web: webFlags, metricsPath: *metricsPath, dsnFlag: *dsnFlag,
+		er, err := ef.exporterRun(given, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 2
 		}
 		return er.run(stdout, stderr, logger)
 	case mixinCmd.FullCommand():
 		return runMixin(stdout, stderr, mixinFl)
 	case rem.cmd.FullCommand():
-		return rem.run(stdout, stderr, logger, webFlags, *configFile, *configCheck)
+		return rem.run(stdout, stderr, logger)
 	case record.cmd.FullCommand():
 		return record.run(stdout, stderr)
 	case checkCmd.cmd.FullCommand():
-		return checkCmd.run(stdout, stderr, logger, *configFile)
+		return checkCmd.run(stdout, stderr, given, logger)
 	}
 	return 2
+}
+
+// exporterFlags are the exporter command's flags; check-config declares the
+// ones that change what is validated (web, check and timeouts stay nil).
+type exporterFlags struct {
+	configFile, dsn, metricsPath *string
+	check                        *bool
+	queryPaths, labels           *[]string
+	dbInclude, dbExclude         *[]string
+	collectors                   *collector.Selection
+	web                          *web.FlagConfig
+	timeouts                     [3]*time.Duration
+	compat                       *compatFlags
+}
+
+func addExporterFlags(cmd *kingpin.CmdClause, configHelp string) *exporterFlags {
+	return &exporterFlags{
+		configFile: cmd.Flag("config.file", configHelp).String(),
+		dsn:        cmd.Flag("data-source.name", dsnHelp).String(),
+		queryPaths: cmd.Flag("collector.custom.query-path", queryPathHelp).Strings(),
+		labels:     cmd.Flag("constant-labels", labelsHelp).PlaceHolder("NAME=VALUE,...").Strings(),
+		dbInclude:  cmd.Flag("databases.include", dbIncludeHelp).PlaceHolder("REGEX").Strings(),
+		dbExclude:  cmd.Flag("databases.exclude", dbExcludeHelp).PlaceHolder("REGEX").Strings(),
+		collectors: exporter.CollectorFlags(cmd),
+	}
+}
+
+// exporterRun turns the parsed flags (and postgres_exporter's, read as
+// aliases) into what the exporter runs with.
+func (ef *exporterFlags) exporterRun(given flagsGiven, logger *slog.Logger) (*exporterRun, error) {
+	if err := ef.compat.apply(ef, given, logger); err != nil {
+		return nil, err
+	}
+	labels := config.ConstantLabels{}
+	for _, l := range *ef.labels {
+		parsed, err := config.ParseConstantLabels("--constant-labels", l)
+		if err != nil {
+			return nil, err
+		}
+		labels = labels.Merge(parsed)
+	}
+	er := &exporterRun{
+		settings: exporter.Settings{
+			ConfigFile: *ef.configFile, Collectors: ef.collectors.Names(), QueryPaths: *ef.queryPaths, BuiltinQueries: defaultQueries,
+			ConstantLabels: labels, DatabasesInclude: *ef.dbInclude, DatabasesExclude: *ef.dbExclude,
+		},
+		check: true, dsnFlag: *ef.dsn,
+	}
+	if ef.web != nil {
+		er.check, er.web, er.metricsPath = *ef.check, ef.web, *ef.metricsPath
+		er.settings.Timeouts = exporter.Timeouts{Offset: *ef.timeouts[0], Default: *ef.timeouts[1], Max: *ef.timeouts[2]}
+	}
+	return er, nil
 }
 
 // exporterRun is what the exporter command (and check-config) run with.
@@ -135,8 +190,14 @@ func (er *exporterRun) run(stdout, stderr io.Writer, logger *slog.Logger) int {
 		return 1
 	}
 	if er.check {
-		fmt.Fprintf(stdout, "exporter configuration OK: %s (%d targets, %d auth modules, collectors: %v)\n",
+		summary := fmt.Sprintf("%s (%d targets, %d auth modules, collectors: %v)",
 			orDefault(er.settings.ConfigFile), len(cfg.Targets), len(cfg.AuthModules), er.settings.Collectors)
+		if !haveDSN {
+			fmt.Fprintf(stdout, "exporter configuration valid: %s\nbut no data source is set (--data-source.name, DATA_SOURCE_NAME, DATA_SOURCE_URI): "+
+				"/metrics would serve only the exporter's own metrics; /probe serves the targets and auth modules of the file\n", summary)
+			return 0
+		}
+		fmt.Fprintf(stdout, "exporter configuration OK: %s; data source %s from %s\n", summary, target.Describe(er.settings.Default), resolved.Setting)
 		return 0
 	}
 

@@ -47,7 +47,7 @@ func TestConfigCheckValidatesWithoutStarting(t *testing.T) {
 	clearDSNEnv(t)
 	good := writeFile(t, "good.yml", "targets:\n  - name: a\n    dsn: postgres://u@db:5432/app\n")
 	code, stdout, stderr := runArgs(t, "--config.file="+good, "--config.check")
-	if code != 0 || !strings.Contains(stdout, "configuration OK: "+good) {
+	if code != 0 || !strings.Contains(stdout, "configuration valid: "+good) || !strings.Contains(stdout, "no data source is set") {
 		t.Fatalf("good config: %d %q %q", code, stdout, stderr)
 	}
 	bad := writeFile(t, "bad.yml", "targets:\n  - name: a\n")
@@ -139,9 +139,9 @@ func TestConfigCheckCustomQueriesAndPgBouncers(t *testing.T) {
 		rc   int
 		want string
 	}{
-		{[]string{"--config.check"}, 0, "configuration OK"},
-		{[]string{"--config.check", "--collector.custom.query-path=" + good, "--collector.custom.query-path=" + clash, "--no-collector.postmaster"}, 0, "configuration OK"},
-		{[]string{"--config.check", "--config.file=" + cfgGood}, 0, "configuration OK"},
+		{[]string{"--config.check"}, 0, "configuration valid"},
+		{[]string{"--config.check", "--collector.custom.query-path=" + good, "--collector.custom.query-path=" + clash, "--no-collector.postmaster"}, 0, "configuration valid"},
+		{[]string{"--config.check", "--config.file=" + cfgGood}, 0, "configuration valid"},
 		{[]string{"--config.check", "--collector.custom.query-path=" + bad}, 1, bad + ":3: query q: column v has usage \"GAUGES\""},
 		{[]string{"--config.check", "--collector.custom.query-path=" + clash}, 1, "--no-collector.postmaster"},
 		{[]string{"--config.check", "--collector.custom.query-path=none", "--collector.custom.query-path=" + filepath.Join(dir, "missing.yaml")}, 1, "missing.yaml: cannot read the queries file"},
@@ -153,6 +153,49 @@ func TestConfigCheckCustomQueriesAndPgBouncers(t *testing.T) {
 		text := out.String() + errOut.String()
 		if rc != tc.rc || !strings.Contains(text, tc.want) {
 			t.Errorf("%v: rc %d, output:\n%s\nwant rc %d and %q", tc.args, rc, text, tc.rc, tc.want)
+		}
+	}
+}
+
+// --config.check says OK only when there is something to scrape on
+// /metrics; without a data source it says so.
+func TestConfigCheckReportsTheDataSource(t *testing.T) {
+	clearDSNEnv(t)
+	code, stdout, _ := runArgs(t, "--config.check")
+	if code != 0 || strings.Contains(stdout, "OK") || !strings.Contains(stdout, "no data source is set (--data-source.name, DATA_SOURCE_NAME, DATA_SOURCE_URI)") {
+		t.Fatalf("without a data source: %d %q", code, stdout)
+	}
+	t.Setenv("DATA_SOURCE_URI", "db.example:5433/app?sslmode=disable")
+	t.Setenv("DATA_SOURCE_USER", "exporter")
+	code, stdout, _ = runArgs(t, "--config.check")
+	if code != 0 || !strings.Contains(stdout, "exporter configuration OK: built-in defaults") ||
+		!strings.Contains(stdout, "data source db.example:5433/app from DATA_SOURCE_URI") {
+		t.Fatalf("with DATA_SOURCE_URI: %d %q", code, stdout)
+	}
+}
+
+// Each command's --help tells its own defaults and which file its
+// --config.file is.
+func TestHelpTellsEachCommandsDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		cmd         string
+		want, never []string
+	}{
+		{"exporter", []string{"--web.listen-address=:9932", "The exporter's configuration file", "$PG_HARDENING_EXPORTER_CONFIG_FILE"},
+			[]string{":9933", "receiver's configuration", "extend.query-path", "constantLabels", "PG_EXPORTER_", "collector.stat_user_tables"}},
+		{"remediate", []string{"--web.listen-address=:9933", "The receiver's configuration file", "$PG_HARDENING_EXPORTER_REMEDIATE_CONFIG_FILE"}, []string{":9932", "exporter's configuration"}},
+		{"check-config", []string{"The exporter's configuration file to validate", "--remediate.config"}, []string{"--web.listen-address"}},
+	} {
+		help := helpText(t, tc.cmd)
+		for _, w := range tc.want {
+			if !strings.Contains(help, w) {
+				t.Errorf("%s --help lacks %q:\n%s", tc.cmd, w, help)
+			}
+		}
+		for _, n := range tc.never {
+			if strings.Contains(help, n) {
+				t.Errorf("%s --help says %q:\n%s", tc.cmd, n, help)
+			}
 		}
 	}
 }

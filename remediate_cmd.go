@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/pghardening/pg_hardening_exporter/remediate"
 )
@@ -19,40 +20,41 @@ import (
 // remediateAddress is the receiver's default listen address, next to the exporter's.
 const remediateAddress = ":9933"
 
-// remediateCommand declares the remediate command. --web.listen-address is an
-// app-level flag whose default is the exporter's; the receiver uses
-// remediateAddress unless the flag is given.
+// remediateCommand declares the remediate command with its own web and
+// config flags, so its --help shows its own defaults.
 type remediateCommand struct {
-	cmd           *kingpin.CmdClause
-	listenFlagSet bool
-	trusted       *bool
+	cmd        *kingpin.CmdClause
+	web        *web.FlagConfig
+	configFile *string
+	check      *bool
+	trusted    *bool
 }
 
 func addRemediateCommand(app *kingpin.Application) *remediateCommand {
-	rc := &remediateCommand{cmd: app.Command("remediate",
-		"Run the Alertmanager webhook receiver that carries out guarded remediation (see docs/remediation.md). Listens on "+remediateAddress+" unless --web.listen-address is given.")}
-	rc.trusted = rc.cmd.Flag("web.trusted-network",
-		"Declare that only trusted clients can reach the listen address, so that mode: enforce may run without authentication. "+
-			"Without it, enforce mode needs basic_auth_users or client_auth_type: RequireAndVerifyClientCert in --web.config.file.").Bool()
-	if f := app.GetFlag("web.listen-address"); f != nil {
-		f.IsSetByUser(&rc.listenFlagSet)
+	cmd := app.Command("remediate",
+		"Run the Alertmanager webhook receiver that carries out guarded remediation (see docs/remediation.md).")
+	return &remediateCommand{
+		cmd:        cmd,
+		web:        kingpinflag.AddFlags(cmd, remediateAddress),
+		configFile: cmd.Flag("config.file", "The receiver's configuration file: mode, targets, rules, guards and audit log (docs/remediation.md).").String(),
+		check:      cmd.Flag("config.check", "Validate the receiver's configuration file, then exit.").Bool(),
+		trusted: cmd.Flag("web.trusted-network",
+			"Declare that only trusted clients can reach the listen address, so that mode: enforce may run without authentication. "+
+				"Without it, enforce mode needs basic_auth_users or client_auth_type: RequireAndVerifyClientCert in --web.config.file.").Bool(),
 	}
-	return rc
 }
 
-func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger, webFlags *web.FlagConfig, configFile string, check bool) int {
+func (rc *remediateCommand) run(stdout, stderr io.Writer, logger *slog.Logger) int {
+	configFile, webFlags := *rc.configFile, rc.web
 	cfg, err := remediate.Load(configFile)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: invalid remediation configuration:\n%v\n", name, err)
 		return 1
 	}
-	if check {
+	if *rc.check {
 		fmt.Fprintf(stdout, "remediation configuration OK: %s (mode %s, %d targets, %d rules)\n",
 			cfg.File(), cfg.Mode, len(cfg.Targets), len(cfg.Rules))
 		return 0
-	}
-	if !rc.listenFlagSet {
-		*webFlags.WebListenAddresses = []string{remediateAddress}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -92,6 +92,9 @@ type CustomQuery struct {
 	selectList  []string // the query's output columns, when they can be read from the SQL
 }
 
+// LabelNames are the labels the query's series carry.
+func (q *CustomQuery) LabelNames() []string { return q.labels }
+
 // Scope is where the query runs: once on the connection string's database,
 // or on each discovered (or listed) database.
 func (q *CustomQuery) Scope() Scope {

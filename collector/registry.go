@@ -117,6 +117,7 @@ func Known(name string) bool { _, ok := specs[name]; return ok }
 type Selection struct {
 	enabled         map[string]*bool
 	explicit        map[string]bool
+	flags           map[string]*kingpin.FlagClause
 	disableDefaults *bool
 }
 
@@ -128,28 +129,45 @@ type flagger interface {
 // AddFlags adds --[no-]collector.<name> for every collector and
 // --collector.disable-defaults.
 func AddFlags(app flagger) *Selection {
-	sel := &Selection{enabled: map[string]*bool{}, explicit: map[string]bool{}}
+	sel := &Selection{enabled: map[string]*bool{}, explicit: map[string]bool{}, flags: map[string]*kingpin.FlagClause{}}
 	for _, s := range Specs() {
 		name := s.Name
 		state := "disabled"
 		if s.Default {
 			state = "enabled"
 		}
-		sel.enabled[name] = app.Flag("collector."+name, fmt.Sprintf("%s (default: %s).", s.Help, state)).
+		f := app.Flag("collector."+name, fmt.Sprintf("%s (default: %s).", s.Help, state)).
 			Default(fmt.Sprint(s.Default)).
-			Action(func(*kingpin.ParseContext) error { sel.explicit[name] = true; return nil }).
-			Bool()
+			Action(func(*kingpin.ParseContext) error { sel.explicit[name] = true; return nil })
+		sel.flags[name] = f
+		sel.enabled[name] = f.Bool()
 	}
 	sel.disableDefaults = app.Flag("collector.disable-defaults",
 		"Disable every collector not enabled explicitly with --collector.<name>.").Default("false").Bool()
 	return sel
 }
 
+// Given reports whether the collector's flag was given, on the command line
+// or in its environment variable.
+func (sel *Selection) Given(name string) bool {
+	return sel.explicit[name] || sel.flags[name] != nil && sel.flags[name].HasEnvarValue()
+}
+
+// Set enables or disables a collector as its flag would; aliases of other
+// exporters' flags use it.
+func (sel *Selection) Set(name string, on bool) {
+	*sel.enabled[name] = on
+	sel.explicit[name] = true
+}
+
+// DisableDefaults does what --collector.disable-defaults does.
+func (sel *Selection) DisableDefaults() { *sel.disableDefaults = true }
+
 // Names returns the enabled collectors' names, sorted.
 func (sel *Selection) Names() []string {
 	var out []string
 	for name, on := range sel.enabled {
-		if *sel.disableDefaults && !sel.explicit[name] {
+		if *sel.disableDefaults && !sel.Given(name) {
 			continue
 		}
 		if *on {

@@ -39,14 +39,20 @@ type Config struct {
 	BackupSources []BackupSource `yaml:"backup_sources"`
 	// Objects bounds per-object series (tables, indexes, statements); objects.go.
 	Objects Objects `yaml:"objects"`
+	// ConstantLabels go on every series the exporter serves (labels.go).
+	ConstantLabels ConstantLabels `yaml:"constant_labels"`
 
-	file string
+	file       string
+	labelLines map[string]int // constant_labels key -> line
 }
 
 // Target is a named server.
 type Target struct {
 	Name       string `yaml:"name"`
 	ConnSource `yaml:",inline"`
+	// ConstantLabels go on every series of this target's /probe, after the
+	// top level's.
+	ConstantLabels ConstantLabels `yaml:"constant_labels"`
 
 	Line int `yaml:"-"`
 }
@@ -79,6 +85,24 @@ type Databases struct {
 	DiscoveryTTL time.Duration `yaml:"discovery_ttl"`
 
 	include, exclude []*regexp.Regexp
+	// flagInclude and flagExclude come from the command line (SetFlagPatterns).
+	flagInclude, flagExclude []*regexp.Regexp
+}
+
+// SetFlagPatterns sets the include and exclude patterns given on the command
+// line, which apply beside the file's (an include from either admits a
+// database; an exclude from either drops it). Setting them again replaces them.
+func (d *Databases) SetFlagPatterns(include, exclude []string) error {
+	in, err := compileAll(include)
+	if err != nil {
+		return fmt.Errorf("--databases.include: %v", err)
+	}
+	ex, err := compileAll(exclude)
+	if err != nil {
+		return fmt.Errorf("--databases.exclude: %v", err)
+	}
+	d.flagInclude, d.flagExclude = in, ex
+	return nil
 }
 
 // CollectorConfig holds settings common to every collector.
@@ -269,6 +293,7 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 	c.validateCustomQueries(errs)
 	c.validateBackupSources(errs)
 	c.validateObjects(errs)
+	c.validateConstantLabels(errs)
 }
 
 // Errors collects problems found in the file after it loaded (connection
@@ -301,24 +326,20 @@ func compileAll(patterns []string) ([]*regexp.Regexp, error) {
 
 // Wanted reports whether database-scoped collectors visit db.
 func (d *Databases) Wanted(db string) bool {
-	if len(d.include) > 0 {
-		ok := false
-		for _, re := range d.include {
-			if re.MatchString(db) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
+	include := append(append([]*regexp.Regexp{}, d.include...), d.flagInclude...)
+	if len(include) > 0 && !anyMatch(include, db) {
+		return false
+	}
+	return !anyMatch(d.exclude, db) && !anyMatch(d.flagExclude, db)
+}
+
+func anyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
 		}
 	}
-	for _, re := range d.exclude {
-		if re.MatchString(db) {
-			return false
-		}
-	}
-	return true
+	return false
 }
 
 // TTL returns the configured cache TTL of a collector, or def.

@@ -141,3 +141,31 @@ func TestUnknownKeysInsideListsAndMaps(t *testing.T) {
 		}
 	}
 }
+
+// Database patterns from the command line apply beside the file's: an
+// include from either admits a database, an exclude from either drops it,
+// and setting them again replaces the previous ones.
+func TestDatabaseFlagPatterns(t *testing.T) {
+	cfg, err := Parse("x.yml", []byte("databases:\n  include: ['app.*']\n  exclude: ['app_tmp']\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &cfg.Databases
+	if err := d.SetFlagPatterns([]string{"reports"}, []string{`app_old`}); err != nil {
+		t.Fatal(err)
+	}
+	for db, want := range map[string]bool{"app": true, "reports": true, "app_tmp": false, "app_old": false, "postgres": false} {
+		if got := d.Wanted(db); got != want {
+			t.Errorf("Wanted(%q) = %v, want %v", db, got, want)
+		}
+	}
+	if err := d.SetFlagPatterns(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d.Wanted("reports") || !d.Wanted("app_old") {
+		t.Error("setting the flag patterns again did not replace them")
+	}
+	if err := d.SetFlagPatterns(nil, []string{"("}); err == nil || !strings.Contains(err.Error(), "--databases.exclude: pattern \"(\" is not a valid regular expression") {
+		t.Errorf("bad pattern: %v", err)
+	}
+}

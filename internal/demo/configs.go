@@ -68,7 +68,7 @@ receivers:
 
 		"remediate.yml": fmt.Sprintf(`mode: dry-run
 audit:
-  file: %s/remediation-audit.jsonl
+  file: %s
 allow:
   databases: [app]
   schemas: [public]
@@ -89,7 +89,7 @@ rules:
   - alertname: PostgresBlockingSessions
     action: terminate_backend
     params: {sessions: blocking, min_age: 10s, max_sessions: 1}
-`, r.dir, superDSN),
+`, r.path(auditFile), superDSN),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(r.path(name), []byte(strings.TrimLeft(text, "\n")), 0o600); err != nil {

@@ -71,6 +71,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			return fmt.Errorf("%s not found; install it with make deps (scripts/install-deps.sh)", tool)
 		}
 	}
+	start := time.Now()
 	dir, err := os.MkdirTemp("", "pg-hardening-demo-")
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Ready != nil {
 		o.Ready(st)
 	}
-	<-ctx.Done()
+	r.watch(ctx, st, start)
 	fmt.Fprintln(o.Out, "\ndemo: stopping everything and removing", dir)
 	return nil
 }
@@ -182,6 +183,8 @@ func (r *run) start(ctx context.Context) (State, error) {
 		}
 	}
 	r.printWhereToLook(st)
+	r.printGrafana(st)
+	r.say("\ndemo: from now on, one line per alert that starts pending, fires or resolves, and per receiver decision\n")
 	return st, nil
 }
 
@@ -312,8 +315,10 @@ The pack is watching your server (all on loopback; logs and configs in %s):
   receiver decisions   %s/api/v1/actions
 
 No workload runs against your server, so only the alerts its own state earns
-will fire. The receiver runs in dry-run mode: it logs what it would do and
-changes nothing. Ctrl-C stops everything and removes the directory.`,
+will fire; the demo prints each as it starts pending, fires and resolves, and
+each decision of the receiver. The receiver runs in dry-run mode: it logs what
+it would do and changes nothing. Ctrl-C stops everything, prints a summary and
+removes the directory.`,
 			st.Dir, st.Exporter, st.Prometheus, st.Alertmanager, st.Receiver)
 		return
 	}
@@ -326,15 +331,45 @@ The pack is running (all on loopback; logs and configs in %s):
   receiver decisions   %s/api/v1/actions
   PostgreSQL           port %d (database app), PgBouncer port %d
 
-The workload makes these fire within a minute or two: PostgresIdleInTransaction,
+The workload makes these fire within a minute or so: PostgresIdleInTransaction,
 PostgresLongRunningTransaction, PostgresBlockingSessions, PostgresPoolUtilizationHigh,
-PostgresDeadTuplesHigh and PostgresSlowQueriesHigh. Watch them with:
+PgBouncerClientsWaiting, PostgresDeadTuplesHigh and PostgresSlowQueriesHigh. The demo
+prints each alert as it starts pending, fires and resolves, and each decision of the
+receiver; the raw answers are at:
 
   curl -s %s/api/v1/alerts | python3 -m json.tool | grep -E '"(alertname|state)"'
   curl -s %s/api/v1/actions | python3 -m json.tool
 
 The receiver runs in dry-run mode: it logs what it would do and changes nothing.
-Ctrl-C stops everything and removes the directory.`,
+Ctrl-C stops everything, prints a summary and removes the directory.`,
 		st.Dir, st.Exporter, st.Prometheus, st.Alertmanager, st.Receiver, st.Postgres, st.PgBouncer,
 		st.Prometheus, st.Receiver)
+}
+
+// printGrafana prints the provisioning files that show the generated
+// dashboards in a Grafana of the reader's, against the demo's Prometheus.
+func (r *run) printGrafana(st State) {
+	r.say(`
+To see the dashboards (generated into %s/dashboards, the same boards as the
+repository's dashboards/) in a Grafana on this machine, provision them with:
+
+  # /etc/grafana/provisioning/datasources/pg-hardening-demo.yaml
+  apiVersion: 1
+  datasources:
+    - name: pg-hardening-demo
+      type: prometheus
+      access: proxy
+      url: %s
+
+  # /etc/grafana/provisioning/dashboards/pg-hardening-demo.yaml
+  apiVersion: 1
+  providers:
+    - name: pg-hardening
+      folder: PostgreSQL hardening
+      type: file
+      options:
+        path: %s/dashboards
+
+and restart Grafana. The directory goes away when the demo stops: for a Grafana
+that stays, point path at the repository's dashboards/ instead.`, r.dir, st.Prometheus, r.dir)
 }

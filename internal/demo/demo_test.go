@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 	defer cancel()
 	ready := make(chan State, 1)
 	done := make(chan error, 1)
-	var out strings.Builder
+	var out lockedBuffer
 	go func() {
 		done <- Run(ctx, Options{Bin: bin, Out: &out, Ready: func(s State) { ready <- s }})
 	}()
@@ -61,7 +63,7 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 		}
 	}
 	if !containsAll(firing, want) {
-		t.Fatalf("firing after 150s: %v; want at least %v", firing, want)
+		t.Fatalf("firing after 150s: %v; want at least %v\n%s", firing, want, out.String())
 	}
 	for _, d := range []struct{ alert, action string }{
 		{"PostgresIdleInTransaction", "terminate_backend"},
@@ -85,6 +87,32 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("the demo did not stop within a minute")
+	}
+	// What the demo printed: a line as each promised alert fired, a line per
+	// decision, and the summary with each alert and each decision.
+	printed := out.String()
+	for _, a := range want {
+		if !regexp.MustCompile(`(?m)^demo \d+:\d\d  ` + a + `( [^\n]*)? firing, \d+:\d\d after it started pending$`).MatchString(printed) {
+			t.Errorf("no line says %s fired:\n%s", a, printed)
+		}
+	}
+	for _, line := range []string{
+		"receiver: would VACUUM public.leads: 20 000 dead tuples before, dry-run (PostgresDeadTuplesHigh)",
+		"receiver: would terminate backend sessions in app: pid ",
+		"demo: what happened in ",
+		"first alert fired ",
+		"receiver decisions:",
+		"providers:",
+	} {
+		if !strings.Contains(printed, line) {
+			t.Errorf("the demo did not print %q:\n%s", line, printed)
+		}
+	}
+	_, summary, _ := strings.Cut(printed, "demo: what happened in ")
+	for _, a := range want {
+		if !regexp.MustCompile(`(?m)^  ` + a + `\b.*\s\d+:\d\d\s+\d+:\d\d\s`).MatchString(summary) {
+			t.Errorf("the summary has no row with %s's pending and firing times:\n%s", a, summary)
+		}
 	}
 	for _, pid := range st.Pids {
 		if alive(pid) {
@@ -163,4 +191,22 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// lockedBuffer is the demo's output, written by Run while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -30,6 +30,12 @@ type Settings struct {
 	// QueryPaths are queries.yaml files from the command line, loaded with the
 	// config file's custom_queries.
 	QueryPaths []string
+	// ConstantLabels go on every series served, over the file's
+	// constant_labels.
+	ConstantLabels config.ConstantLabels
+	// DatabasesInclude and DatabasesExclude are database patterns from the
+	// command line, applied beside the file's databases section.
+	DatabasesInclude, DatabasesExclude []string
 	// BuiltinQueries is the queries.yaml that runs when no file is named
 	// (nil: none).
 	BuiltinQueries []byte
@@ -43,10 +49,10 @@ type Settings struct {
 }
 
 // CollectorFlags adds --[no-]collector.<name> for every built-in collector
-// and --collector.disable-defaults; the function it returns gives the enabled
-// collectors once the flags are parsed.
-func CollectorFlags(cmd *kingpin.CmdClause) (enabled func() []string) {
-	return collector.AddFlags(cmd).Names
+// and --collector.disable-defaults; once the flags are parsed, the selection
+// names the enabled collectors.
+func CollectorFlags(cmd *kingpin.CmdClause) *collector.Selection {
+	return collector.AddFlags(cmd)
 }
 
 // DefaultCollectors names the collectors enabled by default.
@@ -90,6 +96,7 @@ type plan struct {
 	targets  target.Configured
 	scraper  *collector.Scraper
 	bouncers pgbouncer.Set
+	labels   *constLabels
 }
 
 // Load reads the configuration file and checks everything built from it
@@ -157,6 +164,9 @@ func (s Settings) prepare(cfg *config.Config, bouncers *pgbouncer.Collector) (*p
 	if err := cfg.CheckCollectors(collector.Known); err != nil {
 		return nil, err
 	}
+	if err := cfg.Databases.SetFlagPatterns(s.DatabasesInclude, s.DatabasesExclude); err != nil {
+		return nil, err
+	}
 	targets, err := target.Prepare(cfg)
 	if err != nil {
 		return nil, err
@@ -166,7 +176,14 @@ func (s Settings) prepare(cfg *config.Config, bouncers *pgbouncer.Collector) (*p
 	if err != nil {
 		return nil, err
 	}
-	custom, err := collector.CustomInstances(s.customSources(cfg), s.Collectors, servedFamilies())
+	queries, err := collector.LoadCustomQueries(s.customSources(cfg), s.Collectors, servedFamilies()...)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range queries {
+		ins = append(ins, q.Instance())
+	}
+	labels, err := s.buildConstLabels(cfg, queries)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +191,7 @@ func (s Settings) prepare(cfg *config.Config, bouncers *pgbouncer.Collector) (*p
 	if err != nil {
 		return nil, err
 	}
-	return &plan{cfg: cfg, targets: targets, scraper: collector.NewScraper(append(ins, custom...), s.Logger), bouncers: set}, nil
+	return &plan{cfg: cfg, targets: targets, scraper: collector.NewScraper(ins, s.Logger), bouncers: set, labels: labels}, nil
 }
 
 // apply puts a prepared configuration in force: the targets (on a reload),
@@ -184,6 +201,7 @@ func (e *Exporter) apply(p *plan, reload bool) {
 		e.Manager.Reload(p.cfg, p.targets)
 	}
 	e.Server.SetScraper(p.scraper)
+	e.Server.labels.Store(p.labels)
 	e.bouncers.Apply(p.bouncers)
 	e.backups.Configure(p.cfg.BackupSources)
 }

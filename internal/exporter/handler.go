@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -60,6 +61,7 @@ func (t Timeouts) Deadline(r *http.Request) time.Duration {
 type Server struct {
 	Manager  *target.Manager
 	scraper  atomic.Pointer[collector.Scraper]
+	labels   atomic.Pointer[constLabels]
 	Timeouts Timeouts
 	Logger   *slog.Logger
 	// Self is the registry of the exporter's own metrics, served on /metrics.
@@ -82,7 +84,7 @@ func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
 	c.scraper.Scrape(c.ctx, c.target, ch)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer, labels config.ConstantLabels) {
 	ctx, cancel := context.WithTimeoutCause(r.Context(), s.Timeouts.Deadline(r), errors.New("scrape timeout"))
 	defer cancel()
 	reg := prometheus.NewRegistry()
@@ -94,15 +96,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target,
 	if extra != nil {
 		g = append(g, extra)
 	}
-	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+	promhttp.HandlerFor(labelled{g: g, labels: labels}, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(s.Logger.Handler(), slog.LevelError),
+		// OpenMetrics when the scraper asks for it (Prometheus does by
+		// default), with the _created samples client_golang can give:
+		// Prometheus turns them into created timestamps.
+		EnableOpenMetrics:                   true,
+		EnableOpenMetricsTextCreatedSamples: true,
 	}).ServeHTTP(w, r)
 }
 
 // Metrics serves the default target (if any) and the exporter's own metrics.
 func (s *Server) Metrics(w http.ResponseWriter, r *http.Request) {
-	s.serve(w, r, s.Manager.Default(), s.Self)
+	var labels config.ConstantLabels
+	if l := s.labels.Load(); l != nil {
+		labels = l.global
+	}
+	s.serve(w, r, s.Manager.Default(), s.Self, labels)
 }
 
 // Probe serves /probe?target=&auth_module=. A refused probe is answered
@@ -131,7 +142,7 @@ func (s *Server) Probe(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.serve(w, r, t, nil)
+	s.serve(w, r, t, nil, s.labels.Load().forProbe(q.Get("target"), q.Get("auth_module")))
 }
 
 // clip shortens text chosen by a caller before it goes to the log.
