@@ -55,7 +55,7 @@ const versionsFile = "scripts/current-prometheus.env"
 // /var/cache/pg_hardening_exporter/prom3 as root, else
 // $XDG_CACHE_HOME/pg_hardening_exporter/prom3 or ~/.cache/...).
 func Current() Stack {
-	s := Stack{Name: "current", install: "bash scripts/install-deps.sh (or make deps), which builds it with go install"}
+	s := Stack{Name: "current", install: "bash scripts/install-deps.sh (or make deps), which builds it with Go"}
 	vers, err := readVersions()
 	if err != nil {
 		s.install = fmt.Sprintf("%s; %v", s.install, err)
