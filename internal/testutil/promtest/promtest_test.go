@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // TestScrapeAndAlert starts each stack's Prometheus against a tiny target and
@@ -129,5 +131,26 @@ func TestCurrentStackNamed(t *testing.T) {
 	}
 	if filepath.Base(filepath.Dir(c.promtool)) != "prometheus-"+vers["PROMETHEUS_MODULE_VERSION"] {
 		t.Errorf("promtool at %s, not in a directory named by its module version", c.promtool)
+	}
+}
+
+// TestReportedVersion reads the version the way Debian's and the built
+// binaries print it, and gives "" for a binary that does not run.
+func TestReportedVersion(t *testing.T) {
+	pgtest.Integration(t) // runs programs
+	dir := t.TempDir()
+	for name, out := range map[string]string{
+		"debian":  "prometheus, version 2.42.0+ds (branch: debian/sid, revision: 2.42.0+ds-5+deb12u1)",
+		"current": "alertmanager, version 0.35.0 (branch: , revision: v0.35.0)",
+	} {
+		bin := filepath.Join(dir, name)
+		if err := os.WriteFile(bin, []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"debian": "2.42.0", "current": "0.35.0", "missing": ""} {
+		if got := reportedVersion(filepath.Join(dir, name)); got != want {
+			t.Errorf("%s: version %q, want %q", name, got, want)
+		}
 	}
 }
