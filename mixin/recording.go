@@ -12,6 +12,8 @@ var sliWindows = []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}
 
 // Latency SLIs are exact bucket ratios, so their bounds must be bucket upper
 // bounds of pg_statement_duration_seconds, written as the exporter writes le.
+// Both are fractions, which Prometheus 3 stores as written; it rewrites only
+// whole-number bounds ("1" becomes "1.0").
 const (
 	fastBucket = "0.1" // P95 < 100 ms
 	slowBucket = "0.5" // P99 < 500 ms, and the slow-query threshold

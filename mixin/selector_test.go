@@ -1,11 +1,12 @@
 package mixin
 
 import (
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )
 
 // pgbouncerExprs returns the expressions of the PgBouncer alerts by alert and
@@ -58,7 +59,6 @@ func TestPgBouncerSelector(t *testing.T) {
 // at all and has promtool check it: every selector must still be valid
 // PromQL, including those that add their own matchers (type="full").
 func TestEmptySelectorsPassPromtool(t *testing.T) {
-	bin := promtool(t)
 	c, err := Parse("m.yml", []byte("selectors: {postgres: '', pgbouncer: '', backup: ''}\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -83,10 +83,7 @@ func TestEmptySelectorsPassPromtool(t *testing.T) {
 	if !sawBare || !sawExtra {
 		t.Fatalf("empty selectors did not render bare names (%v) and lone extra matchers (%v)", sawBare, sawExtra)
 	}
-	out, err := exec.Command(bin, append([]string{"check", "rules", "--lint=all", "--lint-fatal"}, files...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool check rules: %v\n%s", err, out)
-	}
+	promtest.EachPromtool(t, func(t *testing.T, promtool string) { checkRules(t, promtool, files) })
 }
 
 // backupSelection finds every pg_backup_ selection with its matchers.

@@ -20,9 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )
-
-const alertmanagerBin = "/usr/bin/prometheus-alertmanager"
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -34,9 +33,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startAlertmanager runs Debian's Alertmanager with config in a temp dir
-// and returns its base URL once it is ready.
-func startAlertmanager(t *testing.T, config string) string {
+// startAlertmanager runs the Alertmanager binary bin with config in a temp
+// dir and returns its base URL once it is ready.
+func startAlertmanager(t *testing.T, bin, config string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "alertmanager.yml")
@@ -45,7 +44,7 @@ func startAlertmanager(t *testing.T, config string) string {
 	}
 	port := freePort(t)
 	var log bytes.Buffer
-	cmd := exec.Command(alertmanagerBin, "--config.file="+cfgFile, "--storage.path="+filepath.Join(dir, "data"),
+	cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+strconv.Itoa(port), "--cluster.listen-address=", "--log.level=debug")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
@@ -125,13 +124,15 @@ func (h *harness) byAlertname(t *testing.T, name string) []Record {
 }
 
 // TestEndToEndWithAlertmanager drives two receiver replicas through a real
-// Alertmanager: alerts posted to its API v2 are routed to both webhooks
-// (basic auth), and the actions run against a real PostgreSQL and a real
-// pgBackRest repository.
+// Alertmanager, once per stack (Debian's 0.25 and the current release):
+// alerts posted to its API v2 are routed to both webhooks (basic auth), and
+// the actions run against a real PostgreSQL and a real pgBackRest repository.
 func TestEndToEndWithAlertmanager(t *testing.T) {
-	if _, err := os.Stat(alertmanagerBin); err != nil {
-		pgtest.Skip(t, "Alertmanager ("+alertmanagerBin+")", "scripts/install-deps.sh (Debian package prometheus-alertmanager)")
-	}
+	promtest.RunAlertmanager(t, testEndToEndWithAlertmanager)
+}
+
+func testEndToEndWithAlertmanager(t *testing.T, stack promtest.Stack) {
+	amBin := stack.Alertmanager(t)
 	if _, err := exec.LookPath("pgbackrest"); err != nil {
 		pgtest.Skip(t, "pgBackRest", "scripts/install-deps.sh (Debian package pgbackrest)")
 	}
@@ -277,7 +278,7 @@ rules:
         http_config:
           basic_auth: {username: alertmanager, password: s3cret}`, base, WebhookPath))
 	}
-	am := startAlertmanager(t, `
+	am := startAlertmanager(t, amBin, `
 route:
   receiver: remediate
   group_by: ['...']

@@ -26,7 +26,7 @@ func latencyQuantile(qt, by string) string {
 
 func slowQueryRatio(cfg Config, by string) string {
 	all := "sum by (" + by + ") (" + rate(md(names.StmtCount)) + ")"
-	fast := "sum by (" + by + ") (" + rate(md(names.StmtBucket, `le="`+num(cfg.SlowQuery)+`"`)) + ")"
+	fast := "sum by (" + by + ") (" + rate(md(names.StmtBucket, bucket(cfg.SlowQuery))) + ")"
 	return "(" + all + " - " + fast + ")\n/\n(" + all + " > 0)"
 }
 

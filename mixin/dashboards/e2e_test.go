@@ -143,9 +143,10 @@ func workload(ctx context.Context, t *testing.T, s *pgtest.Server, ready chan<- 
 	}
 }
 
-// TestPanelsReturnData runs Debian's Prometheus against the exporter on a real
-// PostgreSQL with a short workload, and asks every query of every panel,
-// variables substituted, for at least one series.
+// TestPanelsReturnData runs every stack's Prometheus (Debian's 2.42 and the
+// current 3.x) against the exporter on a real PostgreSQL with a short
+// workload, and asks each for every query of every panel, variables
+// substituted, expecting at least one series.
 func TestPanelsReturnData(t *testing.T) {
 	pgtest.Integration(t)
 	archive, err := os.MkdirTemp("", "pgarchive")
@@ -190,27 +191,42 @@ func TestPanelsReturnData(t *testing.T) {
 	if err := os.WriteFile(watchdog, []byte("groups:\n- name: dashboards-e2e\n  rules:\n  - alert: DashboardsE2EWatchdog\n    expr: pg_up == 1\n    labels:\n      severity: info\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	prom := promtest.Start(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}, exporterJob: {central}, receiverJob: {receiverAddr}},
+	// Every stack's Prometheus scrapes the same targets, so each version
+	// answers the panels' queries over the same workload.
+	proms := promtest.StartEach(t, promtest.Options{Targets: map[string][]string{"postgres": {addr}, exporterJob: {central}, receiverJob: {receiverAddr}},
 		TargetLabels: map[string]string{"cluster": "e2e"}, RuleFiles: append(rules, watchdog)})
 	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer waitCancel()
-	if err := prom.WaitFor(waitCtx, `pg_up == 1`); err != nil {
-		t.Fatal(err)
-	}
-	// The receiver decides once, after it is scraped: its counters exist at
-	// 0 from the start, so increase() over the range sees the first decisions.
-	if err := prom.WaitFor(waitCtx, names.RemQueueCapacity); err != nil {
-		t.Fatal(err)
+	for _, prom := range proms.Running() {
+		if err := prom.WaitFor(waitCtx, `pg_up == 1`); err != nil {
+			t.Fatal(err)
+		}
+		// The receiver decides once, after it is scraped: its counters exist
+		// at 0 from the start, so increase() over the range sees the first
+		// decisions.
+		if err := prom.WaitFor(waitCtx, names.RemQueueCapacity); err != nil {
+			t.Fatal(err)
+		}
 	}
 	notify()
 	begin := time.Now()
 	// Enough scrapes for rates over the rate interval and the histogram's
 	// deltas between scrapes.
 	time.Sleep(15 * time.Second)
-	if err := prom.WaitFor(waitCtx, `ALERTS{alertstate="firing"}`); err != nil {
-		t.Fatal(err)
+	for _, prom := range proms.Running() {
+		if err := prom.WaitFor(waitCtx, `ALERTS{alertstate="firing"}`); err != nil {
+			t.Fatal(err)
+		}
 	}
 	end := time.Now()
+	proms.Run(t, func(t *testing.T, prom *promtest.Server) {
+		checkPanels(ctx, t, prom, s, addr, central, receiverAddr, begin, end, rules)
+	})
+}
+
+// checkPanels asks one Prometheus every query of every panel over the
+// workload from begin to end.
+func checkPanels(ctx context.Context, t *testing.T, prom *promtest.Server, s *pgtest.Server, addr, central, receiverAddr string, begin, end time.Time, rules []string) {
 
 	families := namestest.Declared()
 	recorded := map[string]bool{}

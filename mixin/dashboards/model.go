@@ -108,6 +108,18 @@ func increaseRange(series string) string { return "increase(" + series + "[" + r
 // num prints a threshold as PromQL and Grafana read it.
 func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// bucket selects the classic-histogram bucket whose upper bound is v.
+// Prometheus 3 stores a whole-number bound as a float ("1.0") where the
+// exporter writes "1" and Prometheus 2 keeps that, so such a bound matches
+// both spellings; a fractional one is written the same by all of them.
+func bucket(v float64) string {
+	s := num(v)
+	if strings.Contains(s, ".") {
+		return `le="` + s + `"`
+	}
+	return `le=~"` + s + `([.]0)?"`
+}
+
 func ptr[T any](v T) *T { return &v }
 
 func ts(title, unit, desc string, qs ...query) panel {

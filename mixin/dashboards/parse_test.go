@@ -10,18 +10,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 )
 
 // TestExpressionsParse hands every expression, variables substituted, to
 // Prometheus's own parser through `promtool check rules` (each one as a
-// recording rule), so no PromQL parser is linked into the module.
+// recording rule), so no PromQL parser is linked into the module. Every
+// stack's promtool checks them.
 func TestExpressionsParse(t *testing.T) {
-	pgtest.Integration(t)
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		pgtest.Skip(t, "promtool", "apt-get install prometheus (scripts/install-deps.sh)")
-	}
 	type rule struct {
 		Record string `yaml:"record"`
 		Expr   string `yaml:"expr"`
@@ -46,32 +42,31 @@ func TestExpressionsParse(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
-	if err != nil {
-		msg := string(out)
-		for name, w := range where {
-			msg = strings.ReplaceAll(msg, name+" ", w+" ")
+	promtest.EachPromtool(t, func(t *testing.T, promtool string) {
+		out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+		if err != nil {
+			msg := string(out)
+			for name, w := range where {
+				msg = strings.ReplaceAll(msg, name+" ", w+" ")
+			}
+			t.Fatalf("promtool rejects dashboard expressions:\n%s", msg)
 		}
-		t.Fatalf("promtool rejects dashboard expressions:\n%s", msg)
-	}
-	if !strings.Contains(string(out), fmt.Sprintf("%d rules found", len(rules))) {
-		t.Fatalf("promtool did not check all %d expressions:\n%s", len(rules), out)
-	}
+		if !strings.Contains(string(out), fmt.Sprintf("%d rules found", len(rules))) {
+			t.Fatalf("promtool did not check all %d expressions:\n%s", len(rules), out)
+		}
+	})
 }
 
 // TestParseCatchesErrors makes sure a broken expression fails the check.
 func TestParseCatchesErrors(t *testing.T) {
-	pgtest.Integration(t)
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		pgtest.Skip(t, "promtool", "apt-get install prometheus (scripts/install-deps.sh)")
-	}
 	path := filepath.Join(t.TempDir(), "bad.yml")
 	bad := "groups:\n- name: x\n  rules:\n  - record: x\n    expr: sum by (job (pg_up)\n"
 	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err == nil {
-		t.Fatalf("promtool accepted a broken expression:\n%s", out)
-	}
+	promtest.EachPromtool(t, func(t *testing.T, promtool string) {
+		if out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err == nil {
+			t.Fatalf("promtool accepted a broken expression:\n%s", out)
+		}
+	})
 }

@@ -12,7 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
@@ -60,13 +60,8 @@ func variableQueries(t *testing.T) map[string]string {
 
 // TestVariableQueriesParse checks every query variable has Grafana's
 // label_values(selector, label) form and that Prometheus's parser (through
-// promtool) accepts its selector, variables substituted.
+// promtool, every stack's) accepts its selector, variables substituted.
 func TestVariableQueriesParse(t *testing.T) {
-	pgtest.Integration(t)
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		pgtest.Skip(t, "promtool", "apt-get install prometheus (scripts/install-deps.sh)")
-	}
 	type rule struct {
 		Record string `yaml:"record"`
 		Expr   string `yaml:"expr"`
@@ -91,13 +86,15 @@ func TestVariableQueriesParse(t *testing.T) {
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtool rejects variable selectors:\n%s\n%s", out, raw)
-	}
-	if !strings.Contains(string(out), fmt.Sprintf("%d rules found", len(rules))) {
-		t.Fatalf("promtool did not check all %d selectors:\n%s", len(rules), out)
-	}
+	promtest.EachPromtool(t, func(t *testing.T, promtool string) {
+		out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("promtool rejects variable selectors:\n%s\n%s", out, raw)
+		}
+		if !strings.Contains(string(out), fmt.Sprintf("%d rules found", len(rules))) {
+			t.Fatalf("promtool did not check all %d selectors:\n%s", len(rules), out)
+		}
+	})
 }
 
 // TestVariablesOfferBothSetups pins what the job and instance variables read:

@@ -46,9 +46,10 @@ type scenario struct {
 }
 
 // TestAlertsFireAndResolve renders the pack with short for durations, runs
-// Prometheus on it against the exporter scraping a real PostgreSQL, creates
-// each scenario's condition and waits for its alert to fire through
-// /api/v1/alerts, then removes the condition and waits for it to resolve.
+// every stack's Prometheus (Debian's 2.42 and the current 3.x) on it against
+// the exporter scraping a real PostgreSQL, creates each scenario's condition
+// and waits for its alert to fire through /api/v1/alerts on each, then
+// removes the condition and waits for it to resolve.
 func TestAlertsFireAndResolve(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
 	ctx := context.Background()
@@ -68,48 +69,58 @@ func TestAlertsFireAndResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := startExporter(t, dsn)
-	prom := promtest.Start(t, promtest.Options{
+	// Every stack's Prometheus scrapes the one exporter and evaluates the same
+	// rules, so each condition is made once and every version must see it.
+	proms := promtest.StartEach(t, promtest.Options{
 		Targets:   map[string][]string{"postgres": {addr}},
 		RuleFiles: []string{filepath.Join(rulesDir, "rules", "*.yml")},
 	})
-	if _, err := prom.WaitAlerts(ctx, 30*time.Second, func([]promtest.Alert) bool {
-		res, err := prom.Query(ctx, `pg_up{job="postgres"}`)
-		return err == nil && len(res) == 1 && res[0].Value == "1"
-	}); err != nil {
-		t.Fatalf("Prometheus did not scrape pg_up 1 from the exporter: %v", err)
+	for _, prom := range proms.Running() {
+		if _, err := prom.WaitAlerts(ctx, 30*time.Second, func([]promtest.Alert) bool {
+			res, err := prom.Query(ctx, `pg_up{job="postgres"}`)
+			return err == nil && len(res) == 1 && res[0].Value == "1"
+		}); err != nil {
+			t.Fatalf("Prometheus %s did not scrape pg_up 1 from the exporter: %v", prom.Stack.PrometheusVersion(), err)
+		}
 	}
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			// Before its condition exists the alert is silent.
-			alerts, err := prom.Alerts(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f := promtest.Find(alerts, sc.alert, "", sc.labels); len(f) > 0 {
-				t.Fatalf("%s is active before its condition exists: %v", sc.alert, f)
+			for _, prom := range proms.Running() {
+				alerts, err := prom.Alerts(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f := promtest.Find(alerts, sc.alert, "", sc.labels); len(f) > 0 {
+					t.Fatalf("Prometheus %s: %s is active before its condition exists: %v", prom.Stack.PrometheusVersion(), sc.alert, f)
+				}
 			}
 			remove := sc.cause(t, ctx)
-			alerts, err = prom.WaitAlerts(ctx, 45*time.Second, func(a []promtest.Alert) bool {
-				return len(promtest.Find(a, sc.alert, "firing", sc.labels)) > 0
+			proms.Run(t, func(t *testing.T, prom *promtest.Server) {
+				alerts, err := prom.WaitAlerts(ctx, 45*time.Second, func(a []promtest.Alert) bool {
+					return len(promtest.Find(a, sc.alert, "firing", sc.labels)) > 0
+				})
+				if err != nil {
+					t.Fatalf("%s%v did not fire: %v; active alerts: %v", sc.alert, sc.labels, err, alerts)
+				}
+				a := promtest.Find(alerts, sc.alert, "firing", sc.labels)[0]
+				if !strings.HasSuffix(a.Annotations["runbook_url"], "/"+sc.alert+".md") || a.Annotations["description"] == "" ||
+					strings.Contains(a.Annotations["description"], "{{") {
+					t.Errorf("%s fired with annotations %v", sc.alert, a.Annotations)
+				}
 			})
-			if err != nil {
-				remove()
-				t.Fatalf("%s%v did not fire: %v; active alerts: %v", sc.alert, sc.labels, err, alerts)
-			}
-			a := promtest.Find(alerts, sc.alert, "firing", sc.labels)[0]
-			if !strings.HasSuffix(a.Annotations["runbook_url"], "/"+sc.alert+".md") || a.Annotations["description"] == "" ||
-				strings.Contains(a.Annotations["description"], "{{") {
-				t.Errorf("%s fired with annotations %v", sc.alert, a.Annotations)
-			}
 			remove()
 			if !sc.resolves {
 				return
 			}
-			alerts, err = prom.WaitAlerts(ctx, 45*time.Second, func(a []promtest.Alert) bool {
-				return len(promtest.Find(a, sc.alert, "", sc.labels)) == 0
-			})
-			if err != nil {
-				t.Fatalf("%s%v did not resolve after the condition was removed: %v; active alerts: %v", sc.alert, sc.labels, err, alerts)
+			for _, prom := range proms.Running() {
+				alerts, err := prom.WaitAlerts(ctx, 45*time.Second, func(a []promtest.Alert) bool {
+					return len(promtest.Find(a, sc.alert, "", sc.labels)) == 0
+				})
+				if err != nil {
+					t.Errorf("Prometheus %s: %s%v did not resolve after the condition was removed: %v; active alerts: %v",
+						prom.Stack.PrometheusVersion(), sc.alert, sc.labels, err, alerts)
+				}
 			}
 		})
 	}

@@ -1,8 +1,10 @@
-// Package promtest starts a real Prometheus (Debian's prometheus package) for
-// tests: in a temporary directory, on a free port, with its TSDB in that
-// directory, scraping the given targets and evaluating the given rule files.
-// It also reads Prometheus's HTTP API (alerts, instant queries) and waits for
-// conditions on it.
+// Package promtest starts a real Prometheus for tests: in a temporary
+// directory, on a free port, with its TSDB in that directory, scraping the
+// given targets and evaluating the given rule files. It also reads
+// Prometheus's HTTP API (alerts, instant queries) and waits for conditions on
+// it. Stacks lists the installs the tests run against: Debian's Prometheus
+// 2.42 and Alertmanager 0.25, and the current releases built by
+// scripts/install-deps.sh.
 package promtest
 
 import (
@@ -23,8 +25,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // Options describe what Prometheus scrapes and evaluates.
@@ -44,25 +44,27 @@ type Options struct {
 
 // Server is a running Prometheus.
 type Server struct {
-	URL     string
+	URL string
+	// Stack is the install it runs from.
+	Stack   Stack
 	dir     string
 	logPath string
 	cmd     *exec.Cmd
 	done    chan struct{}
 }
 
-// Binary finds the prometheus binary.
-func Binary() (string, error) { return exec.LookPath("prometheus") }
-
-// Start runs Prometheus for the test and stops it when the test ends. A
-// missing binary skips the test (fails it with CI=true); -short skips it.
+// Start runs Debian's Prometheus for the test (Debian().Start).
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	pgtest.Integration(tb)
-	bin, err := Binary()
-	if err != nil {
-		pgtest.Skip(tb, "Prometheus", "apt-get install prometheus (or make deps)")
-	}
+	return Debian().Start(tb, opts)
+}
+
+// Start runs the stack's Prometheus for the test and stops it when the test
+// ends. A missing binary skips the test (fails it with CI=true); -short
+// skips it.
+func (st Stack) Start(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	bin := st.Prometheus(tb)
 	if opts.ScrapeInterval == 0 {
 		opts.ScrapeInterval = time.Second
 	}
@@ -75,6 +77,7 @@ func Start(tb testing.TB, opts Options) *Server {
 		tb.Fatal(err)
 	}
 	var s *Server
+	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		if s, err = start(bin, dir, cfgPath); err == nil {
 			break
@@ -83,10 +86,11 @@ func Start(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatalf("promtest: %v", err)
 	}
+	s.Stack = st
 	tb.Cleanup(func() {
 		s.stop()
 		if tb.Failed() {
-			tb.Logf("promtest: Prometheus log, last lines:\n%s", s.LogTail(30))
+			tb.Logf("promtest: Prometheus %s log, last lines:\n%s", st.PrometheusVersion(), s.LogTail(30))
 		}
 	})
 	return s

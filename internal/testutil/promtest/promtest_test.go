@@ -10,11 +10,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
-// TestScrapeAndAlert starts Prometheus against a tiny target and a rule that
-// fires on its value, then sees the alert fire and resolve.
+// TestScrapeAndAlert starts each stack's Prometheus against a tiny target and
+// a rule that fires on its value, then sees the alert fire and resolve.
 func TestScrapeAndAlert(t *testing.T) {
+	RunPrometheus(t, testScrapeAndAlert)
+}
+
+func testScrapeAndAlert(t *testing.T, st Stack) {
 	value := make(chan float64, 1)
 	value <- 1
 	cur := 1.0
@@ -36,7 +42,7 @@ func TestScrapeAndAlert(t *testing.T) {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := Start(t, Options{
+	s := st.Start(t, Options{
 		Targets:        map[string][]string{"demo": {strings.TrimPrefix(target.URL, "http://")}},
 		RuleFiles:      []string{rules},
 		ExternalLabels: map[string]string{"cluster": "test"},
@@ -96,5 +102,55 @@ scrape_configs:
 `
 	if got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestPrometheusRelease(t *testing.T) {
+	for mod, want := range map[string]string{"v0.316.0": "3.16.0", "v0.300.1": "3.0.1", "v0.307.12": "3.7.12", "v2.55.1": "v2.55.1"} {
+		if got := prometheusRelease(mod); got != want {
+			t.Errorf("prometheusRelease(%s) = %s, want %s", mod, got, want)
+		}
+	}
+}
+
+// TestCurrentStackNamed proves the versions file is found from a package
+// directory and names both modules, so the current stack has paths.
+func TestCurrentStackNamed(t *testing.T) {
+	vers, err := readVersions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"PROMETHEUS_MODULE_VERSION", "ALERTMANAGER_MODULE_VERSION"} {
+		if !strings.HasPrefix(vers[k], "v0.") {
+			t.Errorf("%s: %s=%q, want a v0.x module version", versionsFile, k, vers[k])
+		}
+	}
+	c := Current()
+	if c.wantProm == "" || !strings.HasPrefix(c.wantProm, "3.") || c.wantAM == "" {
+		t.Errorf("current stack wants Prometheus %q and Alertmanager %q", c.wantProm, c.wantAM)
+	}
+	if filepath.Base(filepath.Dir(c.promtool)) != "prometheus-"+vers["PROMETHEUS_MODULE_VERSION"] {
+		t.Errorf("promtool at %s, not in a directory named by its module version", c.promtool)
+	}
+}
+
+// TestReportedVersion reads the version the way Debian's and the built
+// binaries print it, and gives "" for a binary that does not run.
+func TestReportedVersion(t *testing.T) {
+	pgtest.Integration(t) // runs programs
+	dir := t.TempDir()
+	for name, out := range map[string]string{
+		"debian":  "prometheus, version 2.42.0+ds (branch: debian/sid, revision: 2.42.0+ds-5+deb12u1)",
+		"current": "alertmanager, version 0.35.0 (branch: , revision: v0.35.0)",
+	} {
+		bin := filepath.Join(dir, name)
+		if err := os.WriteFile(bin, []byte("#!/bin/sh\necho '"+out+"'\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, want := range map[string]string{"debian": "2.42.0", "current": "0.35.0", "missing": ""} {
+		if got := reportedVersion(filepath.Join(dir, name)); got != want {
+			t.Errorf("%s: version %q, want %q", name, got, want)
+		}
 	}
 }
