@@ -2,6 +2,7 @@ package mixin
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
@@ -72,7 +73,8 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "More than one server with the same cluster label accepts writes. Series without the cluster label are never compared.",
 		Summary: "More than one PostgreSQL primary in one cluster.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("count by (%s) (%s == 0) > 1", b.c.ClusterLabel, b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`))
+			by := strings.Join(append([]string{b.c.ClusterLabel}, b.routing()...), ", ")
+			return fmt.Sprintf("count by (%s) (%s == 0) > 1", by, b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`))
 		},
 		Desc: func(b *builder, _ float64) string {
 			l := b.c.ClusterLabel

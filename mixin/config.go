@@ -22,6 +22,10 @@ type Config struct {
 	Selectors Selectors `yaml:"selectors"`
 	// AggregationLabels identify one server in every "by" clause.
 	AggregationLabels []string `yaml:"aggregation_labels"`
+	// RoutingLabels are target labels that Alertmanager routes on (cluster,
+	// env, team, ...): every aggregation keeps them beside the aggregation
+	// labels, so each recording rule and alert of a target carries them.
+	RoutingLabels []string `yaml:"routing_labels"`
 	// ClusterLabel groups a primary with its replicas (split-brain detection);
 	// series without it are never compared.
 	ClusterLabel string `yaml:"cluster_label"`
@@ -111,6 +115,7 @@ func Defaults() *Config {
 	return &Config{
 		Selectors:         Selectors{Postgres: `job="postgres"`},
 		AggregationLabels: []string{"job", "instance"},
+		RoutingLabels:     []string{"cluster"},
 		ClusterLabel:      "cluster",
 		RunbookURL:        "https://github.com/pghardening/pg_hardening_exporter/blob/main/docs/runbooks",
 		SLO: SLO{
@@ -174,6 +179,19 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 		if !labelName.MatchString(l) {
 			add(errs.Line("aggregation_labels"), "aggregation_labels: %q is not a label name; use letters, digits and underscores", l)
 		}
+	}
+	seen := map[string]bool{}
+	for _, l := range c.AggregationLabels {
+		seen[l] = true
+	}
+	for _, l := range c.RoutingLabels {
+		switch {
+		case !labelName.MatchString(l):
+			add(errs.Line("routing_labels"), "routing_labels: %q is not a label name; use letters, digits and underscores", l)
+		case seen[l]:
+			add(errs.Line("routing_labels"), "routing_labels: %q is listed twice (or is already an aggregation label); list each label once", l)
+		}
+		seen[l] = true
 	}
 	if !labelName.MatchString(c.ClusterLabel) {
 		add(errs.Line("cluster_label"), "cluster_label %q is not a label name; use letters, digits and underscores", c.ClusterLabel)

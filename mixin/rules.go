@@ -148,9 +148,23 @@ func selector(metric, base string, extra []string) string {
 	return metric + "{" + strings.Join(ms, ", ") + "}"
 }
 
-// by is the aggregation label list plus extra labels.
+// by is the aggregation labels, the routing labels and extra labels: every
+// aggregation of a target keeps what identifies it and what routes its alerts.
 func (b *builder) by(extra ...string) string {
-	return strings.Join(append(append([]string{}, b.c.AggregationLabels...), extra...), ", ")
+	l := append(append([]string{}, b.c.AggregationLabels...), b.c.RoutingLabels...)
+	return strings.Join(append(l, extra...), ", ")
+}
+
+// routing is the routing labels other than the cluster label, for
+// aggregations across the servers of one cluster.
+func (b *builder) routing() []string {
+	var out []string
+	for _, l := range b.c.RoutingLabels {
+		if l != b.c.ClusterLabel {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // num formats a threshold for PromQL.

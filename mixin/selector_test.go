@@ -30,8 +30,8 @@ func pgbouncerExprs(t *testing.T, c *Config) map[string]string {
 func TestPgBouncerSelector(t *testing.T) {
 	want := map[string]string{
 		"PgBouncerDown/critical":           "pgbouncer_up == 0",
-		"PgBouncerClientsWaiting/warning":  "max by (job, instance, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 1",
-		"PgBouncerClientsWaiting/critical": "max by (job, instance, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 10",
+		"PgBouncerClientsWaiting/warning":  "max by (job, instance, cluster, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 1",
+		"PgBouncerClientsWaiting/critical": "max by (job, instance, cluster, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 10",
 	}
 	got := pgbouncerExprs(t, Defaults())
 	for k, w := range want {
