@@ -102,13 +102,18 @@ func (b *builder) alertRules(s *alertSpec) []Rule {
 		min = *r.min
 	}
 	rule := func(severity string, thr float64) Rule {
+		desc := s.Desc(b, thr)
+		if r.forDur > 0 {
+			// The for adds to the threshold's own window; say so.
+			desc += " The condition has held for " + r.forDur.String() + "."
+		}
 		out := Rule{
 			Alert:  s.Name,
 			Expr:   s.Expr(b, thr, min),
 			Labels: map[string]string{"severity": severity},
 			Annotations: map[string]string{
 				"summary":     s.Summary,
-				"description": s.Desc(b, thr),
+				"description": desc,
 				"runbook_url": b.runbook(s.Name),
 			},
 		}

@@ -27,7 +27,7 @@ var archivingAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresRPOBreached", For: "1m", Critical: f(900),
+		Name: "PostgresRPOBreached", For: "0s", Critical: f(900),
 		Help:    "Age in seconds of the oldest completed WAL file still waiting to be archived (15 minutes by default, the recovery point objective: losing the server now loses at least that much data).",
 		Summary: "The recovery point objective is breached.",
 		Expr: func(b *builder, thr, _ float64) string {
@@ -55,7 +55,7 @@ var backupAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresFullBackupTooOld", For: "1h", Warning: f(86400), Critical: f(172800),
+		Name: "PostgresFullBackupTooOld", For: "0s", Warning: f(86400), Critical: f(172800),
 		Help:    "Age in seconds of the newest successful full backup (a day by default, warning, and two days, critical: full backups are expected daily, so one has been missed).",
 		Summary: "The newest full backup is too old.",
 		Expr: func(b *builder, thr, _ float64) string {
@@ -66,14 +66,17 @@ var backupAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresIncrementalBackupTooOld", For: "30m", Warning: f(21600),
-		Help:    "Age in seconds of the newest successful incremental or differential backup (6 hours by default, the expected interval between them, which keeps the WAL a restore must replay short).",
+		Name: "PostgresIncrementalBackupTooOld", For: "0s", Warning: f(21600),
+		Help:    "Age in seconds of the newest successful backup a restore can build on, incremental, differential or the full one they count from (6 hours by default, the expected interval between incremental backups, which keeps the WAL a restore must replay short). The newest of the types counts, so a schedule without differentials (pgBackRest then reports the last full as the last differential) does not alert.",
 		Summary: "The newest incremental backup is too old.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza", "type"), b.backup(names.BackupLastSuccess, incrementalType), num(thr))
+			// Per stanza, not per type: the tools count a full backup as
+			// the latest of every type that builds on it, so a type the
+			// schedule never runs shows the last full's age.
+			return fmt.Sprintf("time() - max by (%s) (%s) >= %s", b.by("source", "stanza"), b.backup(names.BackupLastSuccess, incrementalType), num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "The newest {{ $labels.type }} backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} finished {{ $value | humanizeDuration }} ago (threshold " + dur(thr) + ")."
+			return "The newest incremental, differential or full backup of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }} finished {{ $value | humanizeDuration }} ago (threshold " + dur(thr) + ")."
 		},
 	},
 	{
@@ -90,7 +93,7 @@ var backupAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresBackupUnverified", For: "1h", Warning: f(86400),
+		Name: "PostgresBackupUnverified", For: "0s", Warning: f(86400),
 		Help:    "Seconds since the last successful verification while a newer backup exists (a day by default: every backup should be verified, and one that is not may not restore).",
 		Summary: "Recent backups have not been verified.",
 		Expr: func(b *builder, thr, _ float64) string {
@@ -104,7 +107,7 @@ var backupAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresRestoreTestOverdue", For: "1h", Warning: f(2678400),
+		Name: "PostgresRestoreTestOverdue", For: "0s", Warning: f(2678400),
 		Help:    "Seconds since the last successful restore test (31 days by default: a monthly restore test is what proves the backups restore at all, and how long it takes).",
 		Summary: "No restore test has succeeded recently.",
 		Expr: func(b *builder, thr, _ float64) string {

@@ -166,7 +166,7 @@ var connectionAlerts = []*alertSpec{
 
 var transactionAlerts = []*alertSpec{
 	{
-		Name: "PostgresLongRunningTransaction", For: "1m", Warning: f(30), Critical: f(300),
+		Name: "PostgresLongRunningTransaction", For: "0s", Warning: f(30), Critical: f(300),
 		Help:    "Age in seconds of the oldest open transaction per database (30 s by default, warning, and 5 minutes, critical: an open transaction holds its locks and keeps vacuum from cleaning up).",
 		Summary: "A transaction has been open for too long.",
 		Expr: func(b *builder, thr, _ float64) string {
@@ -177,7 +177,7 @@ var transactionAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresIdleInTransaction", For: "1m", Warning: f(60), Critical: f(300),
+		Name: "PostgresIdleInTransaction", For: "0s", Warning: f(60), Critical: f(300),
 		Help:    "Seconds the longest-idle session inside a transaction has been idle, per database.",
 		Summary: "A session sits idle inside an open transaction.",
 		Expr: func(b *builder, thr, _ float64) string {

@@ -60,8 +60,8 @@ func replicationBoard(cfg Config) board {
 			{Title: "Backups", Panels: []panel{
 				ts("Full backup age", "s", "When did the last full backup succeed? The objective is one a day.",
 					q(age(names.BackupLastSuccess, `type="full"`), bk)).overBoth(cfg.FullBackupMaxAge),
-				ts("Incremental backup age", "s", "When did the last incremental or differential backup succeed? The objective is one every 6 hours.",
-					q(age(names.BackupLastSuccess, `type=~"`+IncrementalBackupTypes+`"`), bk+" {{type}}")).over(cfg.IncrementalBackupAge),
+				ts("Incremental backup age", "s", "When did the newest backup a restore builds on (incremental, differential, or the full they count from) succeed? The objective is one every 6 hours. A type the schedule never runs reports the last full, so the newest type counts.",
+					q("time() - max by ("+serverBy+", source, stanza) ("+m(names.BackupLastSuccess, `type=~"`+IncrementalBackupTypes+`"`)+")", bk)).over(cfg.IncrementalBackupAge),
 				ts("Backup failure newer than last success", "s", "Did the latest backup run of a type fail? Positive: the last failure came this long after the last success.",
 					q(failedAfter(), bk+" {{type}}")).over(0),
 				ts("Backup size with anomaly band", "bytes", "Is the latest backup of each type far smaller or larger than the ones before it?",
