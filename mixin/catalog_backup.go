@@ -41,6 +41,35 @@ var archivingAlerts = []*alertSpec{
 
 var backupAlerts = []*alertSpec{
 	{
+		Name: "PostgresBackupSourceDown", For: "10m", Severity: "warning",
+		Help:    "A backup source cannot be read (pg_backup_source_up is 0), or its series vanished within the last day while the exporter itself is scraped: with no data about a repository its backups are unknown, not fine. A source removed from the exporter's configuration on purpose alerts for up to a day; silence it.",
+		Summary: "A backup source cannot be read.",
+		Expr: func(b *builder, _, _ float64) string {
+			obj := b.by("source")
+			up := b.backup(names.BackupSourceUp)
+			// A vanished source keeps its labels through max_over_time;
+			// an exporter that is not scraped at all is PostgresExporterDown's.
+			return fmt.Sprintf("(\n  max by (%s) (%s) == 0\n  or\n  max by (%s) (max_over_time(%s[1d])) * 0\n  unless on(%s)\n  max by (%s) (%s)\n)\nunless on(%s)\n%s == 0",
+				obj, up, obj, up, obj, obj, up, b.by(), b.backup(names.PrometheusUp))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Backup source {{ $labels.source }} of the exporter at {{ $labels.instance }} (job {{ $labels.job }}) cannot be read or no longer reports (pg_backup_source_up {{ $value }}, 0 also when its series vanished); nothing is known about its backups, so every backup alert for it is blind."
+		},
+	},
+	{
+		Name: "PostgresBackupMissing", For: "30m", Severity: "warning",
+		Help:    "A backup source is read fine but lists no successful backup of any type: the tool never succeeded, or the repository is empty.",
+		Summary: "A backup source lists no successful backup.",
+		Expr: func(b *builder, _, _ float64) string {
+			obj := b.by("source")
+			return fmt.Sprintf("max by (%s) (%s) == 1\nunless on(%s)\nmax by (%s) (%s)",
+				obj, b.backup(names.BackupSourceUp), obj, obj, b.backup(names.BackupLastSuccess))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Backup source {{ $labels.source }} of the exporter at {{ $labels.instance }} is readable (up {{ $value }}) but lists no successful backup: none has ever succeeded, or the repository is empty."
+		},
+	},
+	{
 		Name: "PostgresBackupFailed", For: "0s", Severity: "warning",
 		Help:    "The last run of a backup type failed after its last success (or it never succeeded).",
 		Summary: "A backup failed.",
@@ -118,6 +147,28 @@ var backupAlerts = []*alertSpec{
 		},
 	},
 	{
+		Name: "PostgresBackupVerificationFailed", For: "0s", Severity: "warning",
+		Help:    "The latest backup verification failed, or backups exist and no verification has ever passed.",
+		Summary: "No passing backup verification stands.",
+		Expr: func(b *builder, _, _ float64) string {
+			return b.noPass(names.BackupVerifyOK, names.BackupVerified)
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "No passing verification stands for the backups of {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }}: the latest verification failed, or none has passed since backups exist (last result {{ $value }}); a backup that was never verified may not restore."
+		},
+	},
+	{
+		Name: "PostgresRestoreTestFailed", For: "0s", Severity: "warning",
+		Help:    "The latest restore test failed, or backups exist and no restore test has ever passed.",
+		Summary: "No passing restore test stands.",
+		Expr: func(b *builder, _, _ float64) string {
+			return b.noPass(names.RestoreTestOK, names.RestoreTested)
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "No passing restore test stands for {{ $labels.stanza }} ({{ $labels.source }}) for {{ $labels.instance }}: the latest restore test failed, or none has passed since backups exist (last result {{ $value }}); nothing proves the backups restore."
+		},
+	},
+	{
 		Name: "PostgresBackupRepositoryUnencrypted", For: "5m", Severity: "warning",
 		Help:    "A backup repository stores backups without encryption.",
 		Summary: "A backup repository is not encrypted.",
@@ -178,4 +229,13 @@ var alertGroups = []alertGroup{
 	{"postgres-backup.yml", "postgres.archiving", archivingAlerts},
 	{"postgres-backup.yml", "postgres.backup", backupAlerts},
 	{"pgbouncer-alerts.yml", "pgbouncer", pgbouncerAlerts},
+}
+
+// noPass is the condition of a check that must pass for every stanza with
+// backups (verification, restore test): its latest result is 0, or backups
+// exist and it never passed. Both read 0.
+func (b *builder) noPass(result, lastPassed string) string {
+	obj := b.by("source", "stanza")
+	return fmt.Sprintf("max by (%s) (%s) == 0\nor\n(\n  max by (%s) (%s) * 0\n  unless on(%s)\n  max by (%s) (%s)\n)",
+		obj, b.backup(result), obj, b.backup(names.BackupLastSuccess), obj, obj, b.backup(lastPassed))
 }

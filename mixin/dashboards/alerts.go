@@ -64,4 +64,8 @@ var alertPanels = map[string]panelRef{
 	"PostgresRestoreTestOverdue":          {"pg-replication-backups", "Time since last restore test"},
 	"PostgresBackupRepositoryUnencrypted": {"pg-replication-backups", "Backup repository health"},
 	"PostgresBackupRetentionExceeded":     {"pg-replication-backups", "Backups past retention"},
+	"PostgresBackupSourceDown":            {"pg-replication-backups", "Backup repository health"},
+	"PostgresBackupMissing":               {"pg-replication-backups", "Backup repository health"},
+	"PostgresBackupVerificationFailed":    {"pg-replication-backups", "Time since last verification"},
+	"PostgresRestoreTestFailed":           {"pg-replication-backups", "Time since last restore test"},
 }
