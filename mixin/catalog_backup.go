@@ -28,13 +28,13 @@ var archivingAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresRPOBreached", For: "0s", Critical: f(900),
-		Help:    "Age in seconds of the oldest completed WAL file still waiting to be archived (15 minutes by default, the recovery point objective: losing the server now loses at least that much data).",
+		Help:    "Seconds WAL may wait unarchived (15 minutes by default, the recovery point objective: losing the server now loses at least that much data). Measured as the age of the oldest completed WAL file waiting to be archived or, when none is complete, the time since the last file was archived while WAL was written after it (a quiet primary that fills no segment; set archive_timeout below the RPO).",
 		Summary: "The recovery point objective is breached.",
-		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("time() - min by (%s) (%s) >= %s", b.by(), b.pg(names.ArchiveReadyOldest), num(thr))
+		Expr: func(_ *builder, thr, _ float64) string {
+			return fmt.Sprintf("%s >= %s", names.RecWALAtRisk, num(thr))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "The oldest WAL file of {{ $labels.instance }} still waiting to be archived was completed {{ $value | humanizeDuration }} ago (RPO " + dur(thr) + "); losing the server now loses at least that much data."
+			return "WAL of {{ $labels.instance }} has waited {{ $value | humanizeDuration }} unarchived (RPO " + dur(thr) + "): the oldest WAL file waiting was completed that long ago or, with none complete, WAL was written after the last file archived that long ago; losing the server now loses that data."
 		},
 	},
 }

@@ -36,6 +36,8 @@ func (b *builder) recordingGroups() []Group {
 		rec(names.RecCallsRate5m, sumRate(names.StmtCount)),
 		rec(names.RecP95Rate5m, fmt.Sprintf("histogram_quantile(0.95, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
 		rec(names.RecP99Rate5m, fmt.Sprintf("histogram_quantile(0.99, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
+		rec(names.RecWALAtRisk, fmt.Sprintf("time() - min by (%s) (%s)\nor\n(\n  time() - max by (%s) (%s)\n  and on(%s)\n  max by (%s) (%s) > 0\n)",
+			L, b.pg(names.ArchiveReadyOldest), L, b.pg(names.LastArchived), L, L, b.pg(names.WALUnarchived))),
 		rec(names.RecSlowRatio5m, fmt.Sprintf("(%s - %s)\n/\n(%s > 0)",
 			names.RecCallsRate5m, sumRate(names.StmtBucket, `le="`+slowBucket+`"`), names.RecCallsRate5m)),
 	}}

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // pgbouncerExprs returns the expressions of the PgBouncer alerts by alert and
@@ -105,7 +107,10 @@ func backupSelections(t *testing.T, c *Config) (sels, archiving []string) {
 				if g.Name == "postgres.backup" {
 					alerts[r.Alert] = len(found) > 0
 				}
-				if g.Name == "postgres.archiving" {
+				// The archiving rules read the server: directly, or through
+				// the recorded age of unarchived WAL.
+				if g.Name == "postgres.archiving" && strings.Contains(r.Expr, "{") ||
+					r.Record == names.RecWALAtRisk {
 					archiving = append(archiving, r.Expr)
 				}
 			}

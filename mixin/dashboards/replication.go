@@ -43,8 +43,7 @@ func replicationBoard(cfg Config) board {
 			}},
 			{Title: "WAL archiving", Panels: []panel{
 				ts("Data at risk (RPO)", "s", "How much committed work is not yet archived? Time since a WAL file was last archived, and age of the oldest one waiting, against the 15 minute RPO.",
-					q(sinceArchived(), "{{instance}} since last archived"),
-					q(walAtRisk(), "{{instance}} oldest WAL waiting")).over(cfg.RPO),
+					q(walAtRisk(), "{{instance}} data at risk")).over(cfg.RPO),
 				ts("WAL archived and failed per second", "short", "Does archive_command keep up?",
 					q(rate(m(names.Archived)), "{{instance}} archived"),
 					q(rate(m(names.ArchiveFailed)), "{{instance}} failed")),

@@ -37,6 +37,9 @@ const (
 	RecP95Rate5m          = "instance:pg_statement_duration_seconds:p95_rate5m"
 	RecP99Rate5m          = "instance:pg_statement_duration_seconds:p99_rate5m"
 	RecSlowRatio5m        = "instance:pg_statement_slow:ratio_rate5m"
+	// How long WAL has waited unarchived: the data a lost server takes with
+	// it, against the RPO (the alert and the panels read the same rule).
+	RecWALAtRisk = "instance:pg_wal_at_risk:age_seconds"
 
 	// SLI families: one recording rule per SLO window (5m to 3d), named by
 	// appending the window, so RecAvailability+"1h" is the availability
@@ -108,6 +111,7 @@ const (
 	LastArchived       = "pg_stat_archiver_last_archived_timestamp_seconds"
 	ArchiveReady       = "pg_wal_archive_ready_files"
 	ArchiveReadyOldest = "pg_wal_archive_ready_oldest_timestamp_seconds"
+	WALUnarchived      = "pg_wal_unarchived_bytes"
 )
 
 // Replication.
