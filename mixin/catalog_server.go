@@ -81,6 +81,20 @@ var availabilityAlerts = []*alertSpec{
 			return "{{ $value }} servers with " + l + " {{ $labels." + l + " }} are primaries at once; writes may be diverging."
 		},
 	},
+	{
+		Name: "PostgresNoPrimary", For: "1m", Severity: "critical",
+		Help:    "Every server reporting under a cluster label is a standby (or the primary reports nothing): the cluster takes no writes. Series without the cluster label are never compared.",
+		Summary: "A PostgreSQL cluster has no writable primary.",
+		Expr: func(b *builder, _, _ float64) string {
+			by := strings.Join(append([]string{b.c.ClusterLabel}, b.routing()...), ", ")
+			sel := b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`)
+			return fmt.Sprintf("count by (%s) (%s)\nunless on(%s)\ncount by (%s) (%s == 0)", by, sel, by, by, sel)
+		},
+		Desc: func(b *builder, _ float64) string {
+			l := b.c.ClusterLabel
+			return "All {{ $value }} servers reporting with " + l + " {{ $labels." + l + " }} are standbys: no primary accepts writes (it is down, unobserved, or was demoted without a promotion)."
+		},
+	},
 }
 
 var connectionAlerts = []*alertSpec{

@@ -153,6 +153,29 @@ var replicationAlerts = []*alertSpec{
 		},
 	},
 	{
+		Name: "PostgresWalReceiverDown", For: "2m", Severity: "critical",
+		Help:    "A standby has no WAL receiver streaming from its upstream (stopped, or disconnected and retrying). Its replay lag then reads 0 and tells nothing; a standby fed only by restore_command from an archive alerts too (disable the alert for such standbys with a selector).",
+		Summary: "A PostgreSQL standby is not receiving WAL.",
+		Expr: func(b *builder, _, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) == 0\nand on(%s)\nmax by (%s) (%s) == 1",
+				b.by(), b.pg(names.WALReceiverConnected), b.by(), b.by(), b.pg(names.IsReplica))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Standby {{ $labels.instance }} has no WAL receiver streaming from its upstream (connected {{ $value }}): it falls behind silently, its replay lag reads 0, and it cannot take over with recent data."
+		},
+	},
+	{
+		Name: "PostgresReplicationSlotLost", For: "0s", Severity: "critical",
+		Help:    "A replication slot's wal_status is lost: WAL its consumer still needs was removed (max_slot_wal_keep_size), so the consumer cannot resume from it.",
+		Summary: "A replication slot lost the WAL its consumer needs.",
+		Expr: func(b *builder, _, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) == 1", b.by("slot_name", "slot_type"), b.pg(names.SlotWALStatus, `wal_status="lost"`))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Replication slot {{ $labels.slot_name }} ({{ $labels.slot_type }}) on {{ $labels.instance }} has lost WAL its consumer needs (wal_status lost, {{ $value }}); the standby or subscriber behind it must be rebuilt or resynchronised."
+		},
+	},
+	{
 		Name: "PostgresReplicationSlotInactive", For: "30m", Severity: "warning",
 		Help:    "A replication slot has had no consumer for the whole duration.",
 		Summary: "A replication slot has no consumer.",

@@ -53,6 +53,9 @@ var alertPanels = map[string]panelRef{
 
 	"PostgresFailover":                    {"pg-replication-backups", "Role changes in the last 10 minutes"},
 	"PostgresSplitBrain":                  {"pg-replication-backups", "Primaries per cluster"},
+	"PostgresNoPrimary":                   {"pg-replication-backups", "Primaries per cluster"},
+	"PostgresWalReceiverDown":             {"pg-replication-backups", "WAL receiver streaming"},
+	"PostgresReplicationSlotLost":         {"pg-replication-backups", "Replication slots that lost WAL"},
 	"PostgresReplicationSlotInactive":     {"pg-replication-backups", "Replication slots in use"},
 	"PostgresReplicationSlotWalRetained":  {"pg-replication-backups", "WAL retained by replication slots"},
 	"PostgresWalArchivingFailing":         {"pg-replication-backups", "WAL archive failures in the last 10 minutes"},

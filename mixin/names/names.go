@@ -123,6 +123,8 @@ const (
 	Standbys              = "pg_replication_connected_standbys"
 	SlotActive            = "pg_replication_slot_active"
 	SlotRetainedWAL       = "pg_replication_slot_retained_wal_bytes"
+	SlotWALStatus         = "pg_replication_slot_wal_status"
+	WALReceiverConnected  = "pg_replication_wal_receiver_connected"
 )
 
 // Statements.
