@@ -256,4 +256,15 @@ var transactionAlerts = []*alertSpec{
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its transaction ID space (threshold " + pct(thr) + "); at 100 % PostgreSQL stops accepting writes."
 		},
 	},
+	{
+		Name: "PostgresMultixactWraparound", For: "5m", Warning: f(0.5), Critical: f(0.75),
+		Help:    "Share (0-1) of the 2^31 multixact ID space a database's oldest multixact (datminmxid) has used. Row locks shared by several transactions (foreign keys, SELECT FOR SHARE) consume multixacts, which wrap around like transaction IDs and stop writes the same way.",
+		Summary: "A database is approaching multixact ID wraparound.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) / 2147483648 >= %s", b.by("datname"), b.pg(names.MxidAge), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its multixact ID space (threshold " + pct(thr) + "); at 100 % PostgreSQL stops accepting writes until the database is vacuumed."
+		},
+	},
 }

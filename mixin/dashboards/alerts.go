@@ -29,6 +29,7 @@ var alertPanels = map[string]panelRef{
 
 	"PostgresDeadlocksHigh":          {"pg-database-detail", "Deadlocks in the last 10 minutes"},
 	"PostgresXidWraparound":          {"pg-database-detail", "Transaction ID age"},
+	"PostgresMultixactWraparound":    {"pg-database-detail", "Transaction ID age"},
 	"PostgresCheckpointsTooFrequent": {"pg-database-detail", "Requested checkpoints in the last hour"},
 
 	"PostgresSlowQueriesHigh": {"pg-queries", "Slow-statement ratio"},
