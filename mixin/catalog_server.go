@@ -21,9 +21,14 @@ var availabilityAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresExporterDown", For: "5m", Severity: "warning",
-		Help:    "Prometheus cannot scrape the exporter at all (up is 0), so nothing about the server is known.",
+		Help:    "Prometheus cannot scrape the exporter at all (up is 0), so nothing about the server is known: a target of the postgres selector, or any target that served the exporter's build info within the last week, whatever its job is called (the exporter's own job beside /probe).",
 		Summary: "Prometheus cannot scrape the PostgreSQL exporter.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.PrometheusUp) + " == 0" },
+		Expr: func(b *builder, _, _ float64) string {
+			// The exporter's own job (beside /probe) has no fixed name:
+			// recognise it by the build info it served before it went down.
+			return fmt.Sprintf("%s == 0\nor\n%s == 0\nand on(%s)\ngroup by (%s) (max_over_time(%s[1w]))",
+				b.pg(names.PrometheusUp), b.exporter(names.PrometheusUp), b.by(), b.by(), b.exporter(names.ExporterBuildInfo))
+		},
 		Desc: func(_ *builder, _ float64) string {
 			return "The scrape of {{ $labels.instance }} (job {{ $labels.job }}) has failed (up is {{ $value }}); every other PostgreSQL alert for this target is blind until it works again."
 		},
@@ -50,9 +55,9 @@ var availabilityAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresExporterConfigReloadFailed", For: "5m", Severity: "warning",
-		Help:    "The exporter's last configuration reload failed; it keeps running on the previous configuration.",
+		Help:    "The exporter's last configuration reload failed; it keeps running on the previous configuration. Read under any job (the exporter selector, empty by default).",
 		Summary: "The exporter could not reload its configuration.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.ReloadSuccessful) + " == 0" },
+		Expr:    func(b *builder, _, _ float64) string { return b.exporter(names.ReloadSuccessful) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
 			return "The exporter at {{ $labels.instance }} rejected its new configuration file (reload success {{ $value }}) and still runs the previous one."
 		},

@@ -48,6 +48,11 @@ type Selectors struct {
 	// serves pg_backup_ names, under whichever job scrapes its /metrics
 	// (postgres when scraped directly, its own job beside /probe).
 	Backup string `yaml:"backup"`
+	// Exporter is empty by default too: the exporter's own series
+	// (pg_exporter_*) say whose they are, so the self-monitoring alerts
+	// find the exporter whatever its job is called (postgres when scraped
+	// directly, pg_hardening_exporter beside /probe, or anything else).
+	Exporter string `yaml:"exporter"`
 }
 
 // SLO holds the objectives. The latency objectives are fixed to the 0.1 s and
@@ -167,7 +172,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 func (c *Config) validate(errs *yamlfile.Errors) {
 	add := errs.Add
-	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}, {"backup", c.Selectors.Backup}} {
+	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}, {"backup", c.Selectors.Backup}, {"exporter", c.Selectors.Exporter}} {
 		if err := checkSelector(s.val); err != nil {
 			add(errs.Line("selectors", s.key), "selectors.%s %q: %v; write label matchers without braces, e.g. job=\"postgres\"", s.key, s.val, err)
 		}

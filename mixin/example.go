@@ -24,6 +24,8 @@ func Example() []byte {
 	p("  postgres: %s", quote(c.Selectors.Postgres))
 	p("  pgbouncer: %s", quote(c.Selectors.PgBouncer))
 	p("  backup: %s", quote(c.Selectors.Backup))
+	p("# The exporter's own series (pg_exporter_*) find it under any job name.")
+	p("  exporter: %s", quote(c.Selectors.Exporter))
 	p("# Labels that identify one server in every aggregation.")
 	p("aggregation_labels: [%s]", strings.Join(c.AggregationLabels, ", "))
 	p("# Target labels Alertmanager routes on (cluster, env, team, ...): every recording")

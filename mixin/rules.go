@@ -131,6 +131,11 @@ func (b *builder) bouncer(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.PgBouncer, extra)
 }
 
+// exporter is a selector of the exporter's own series.
+func (b *builder) exporter(metric string, extra ...string) string {
+	return selector(metric, b.c.Selectors.Exporter, extra)
+}
+
 // backup is a selector of a backup-source metric.
 func (b *builder) backup(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.Backup, extra)
