@@ -16,14 +16,14 @@ const (
 
 var archivingAlerts = []*alertSpec{
 	{
-		Name: "PostgresWalArchivingFailing", For: "5m", Warning: f(1),
-		Help:    "Failed archive_command runs within 10 minutes.",
+		Name: "PostgresWalArchivingFailing", For: "5m", Severity: "warning",
+		Help:    "The archiver's last attempt failed (pg_stat_archiver_failing: the last failure is newer than the last success) for the whole duration; a failure the archiver recovered from does not alert.",
 		Summary: "WAL archiving is failing.",
-		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("sum by (%s) (increase(%s[10m])) >= %s", b.by(), b.pg(names.ArchiveFailed), num(thr))
+		Expr: func(b *builder, _, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) == 1", b.by(), b.pg(names.ArchiveFailing))
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "archive_command failed {{ $value | humanize }} times on {{ $labels.instance }} in the last 10 minutes (threshold " + num(thr) + "); WAL piles up in pg_wal and point-in-time recovery falls behind."
+		Desc: func(_ *builder, _ float64) string {
+			return "The archiver of {{ $labels.instance }} keeps failing: its last attempt failed after its last success (failing {{ $value }}); WAL piles up in pg_wal and point-in-time recovery falls behind."
 		},
 	},
 	{

@@ -137,6 +137,28 @@ var maintenanceAlerts = []*alertSpec{
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value }} invalid indexes (threshold " + num(thr) + "); they cost writes and serve no reads."
 		},
 	},
+	{
+		Name: "PostgresChecksumFailures", For: "0s", Critical: f(1),
+		Help:    "Data page checksum failures a database reported within a day (any is corruption: storage, memory or a bug wrote a page PostgreSQL cannot trust). Needs data checksums (initdb --data-checksums, or pg_checksums on a stopped cluster).",
+		Summary: "PostgreSQL found corrupted data pages.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("sum by (%s) (increase(%s[1d])) >= %s", b.by("datname"), b.pg(names.ChecksumFailures), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Database {{ $labels.datname }} on {{ $labels.instance }} reported {{ $value | humanize }} data page checksum failures in the last day (threshold " + num(thr) + "); pages are corrupted and reads of them fail or return wrong data."
+		},
+	},
+	{
+		Name: "PostgresSequenceExhaustion", For: "5m", Warning: f(0.75), Critical: f(0.9),
+		Help:    "Share (0-1) of a sequence's range already used (75 % warning, 90 % critical by default): at 100 % nextval() fails and every insert that needs it fails with it. Per sequence, for the most used ones the exporter reports.",
+		Summary: "A sequence is running out of values.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "sequencename"), b.pg(names.SequenceUsed), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Sequence {{ $labels.schemaname }}.{{ $labels.sequencename }} in database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its range (threshold " + pct(thr) + "); when it runs out, inserts that need it fail."
+		},
+	},
 }
 
 var replicationAlerts = []*alertSpec{

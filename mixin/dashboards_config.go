@@ -53,6 +53,7 @@ func (c *Config) Dashboards() dashboards.Config {
 	tiers("PostgresIdleInTransaction", &d.IdleInTransaction)
 	tiers("PostgresReplicationLagHigh", &d.ReplicationLag)
 	tiers("PgBouncerClientsWaiting", &d.PgBouncerMaxWait)
+	tiers("PostgresSequenceExhaustion", &d.SequenceUsed)
 	one("PostgresCacheHitRatioLow", &d.CacheHitRatio)
 	one("PostgresRollbackRatioHigh", &d.RollbackRatio)
 	one("PostgresDeadTuplesHigh", &d.DeadTuples)

@@ -30,6 +30,8 @@ var alertPanels = map[string]panelRef{
 	"PostgresDeadlocksHigh":          {"pg-database-detail", "Deadlocks in the last 10 minutes"},
 	"PostgresXidWraparound":          {"pg-database-detail", "Transaction ID age"},
 	"PostgresMultixactWraparound":    {"pg-database-detail", "Transaction ID age"},
+	"PostgresChecksumFailures":       {"pg-database-detail", "Checksum failures per second"},
+	"PostgresSequenceExhaustion":     {"pg-database-detail", "Sequences used (top 10)"},
 	"PostgresCheckpointsTooFrequent": {"pg-database-detail", "Requested checkpoints in the last hour"},
 
 	"PostgresSlowQueriesHigh": {"pg-queries", "Slow-statement ratio"},
@@ -59,7 +61,7 @@ var alertPanels = map[string]panelRef{
 	"PostgresReplicationSlotLost":         {"pg-replication-backups", "Replication slots that lost WAL"},
 	"PostgresReplicationSlotInactive":     {"pg-replication-backups", "Replication slots in use"},
 	"PostgresReplicationSlotWalRetained":  {"pg-replication-backups", "WAL retained by replication slots"},
-	"PostgresWalArchivingFailing":         {"pg-replication-backups", "WAL archive failures in the last 10 minutes"},
+	"PostgresWalArchivingFailing":         {"pg-replication-backups", "WAL archiver failing"},
 	"PostgresBackupFailed":                {"pg-replication-backups", "Backup failure newer than last success"},
 	"PostgresFullBackupTooOld":            {"pg-replication-backups", "Full backup age"},
 	"PostgresIncrementalBackupTooOld":     {"pg-replication-backups", "Incremental backup age"},

@@ -40,6 +40,7 @@ type Config struct {
 	RollbackRatio          float64    // share of transactions rolled back
 	Deadlocks10m           float64    // deadlocks in ten minutes
 	WraparoundRatio        [2]float64 // transaction ID age over the 2^31 wraparound limit
+	SequenceUsed           [2]float64 // share of a sequence's range used
 	CheckpointsRequested1h float64    // requested (not timed) checkpoints in an hour
 	DiskFreeRatio          [2]float64 // free share of a filesystem
 	ReplicationLag         [2]float64 // a standby's replay lag
@@ -84,6 +85,7 @@ func Defaults() Config {
 		RollbackRatio:          0.05,
 		Deadlocks10m:           5,
 		WraparoundRatio:        [2]float64{0.5, 0.75},
+		SequenceUsed:           [2]float64{0.75, 0.9},
 		CheckpointsRequested1h: 4,
 		DiskFreeRatio:          [2]float64{0.2, 0.1},
 		ReplicationLag:         [2]float64{30, 300},
