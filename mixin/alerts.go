@@ -16,6 +16,9 @@ type alertSpec struct {
 	Warning  *float64
 	Critical *float64
 	Min      *float64
+	// Plan, when set, says what an optional absolute capacity figure
+	// (AlertConfig.Plan) counts; the expression reads it from b.plan.
+	Plan     string
 	Severity string // for alerts without thresholds
 	Summary  string
 	// Expr is the condition for one tier's threshold; min is the guard.
@@ -63,6 +66,7 @@ type resolved struct {
 	disabled                     bool
 	forDur                       Duration
 	info, warning, critical, min *float64
+	plan                         *float64
 }
 
 func (c *Config) resolve(s *alertSpec) resolved {
@@ -89,6 +93,10 @@ func (c *Config) resolve(s *alertSpec) resolved {
 	set(&r.warning, a.Warning)
 	set(&r.critical, a.Critical)
 	set(&r.min, a.Min)
+	if a.Plan != nil && s.Plan != "" {
+		x := float64(*a.Plan)
+		r.plan = &x
+	}
 	return r
 }
 
@@ -101,6 +109,8 @@ func (b *builder) alertRules(s *alertSpec) []Rule {
 	if r.min != nil {
 		min = *r.min
 	}
+	b.plan = r.plan
+	defer func() { b.plan = nil }()
 	rule := func(severity string, thr float64) Rule {
 		desc := s.Desc(b, thr)
 		if r.forDur > 0 {

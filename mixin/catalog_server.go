@@ -149,36 +149,42 @@ var connectionAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresConnectionCapacityForecast", For: "1h", Warning: f(120),
-		Help:    "Planned connection capacity (a planning figure, 120 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
-		Summary: "Connections will exceed the capacity plan within a week.",
+		Name: "PostgresConnectionCapacityForecast", For: "1h", Warning: f(0.9), Plan: "client sessions",
+		Help:    "Share (0-1) of the server's own usable connection slots (max_connections minus reserved) the last day's trend reaches within 7 days. plan: an absolute number of client sessions to alert on as well (the capacity plan; unset by default).",
+		Summary: "Connections will outgrow the server's connection slots within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("predict_linear(%s[1d], 604800) >= %s", b.pg(names.ConnsInUse), num(thr))
+			forecast := fmt.Sprintf("predict_linear(%s[1d], 604800)", b.pg(names.ConnsInUse))
+			return fmt.Sprintf("%s\n>= on(%s)\n(max by (%s) (%s) - max by (%s) (%s)) * %s",
+				forecast, b.by(), b.by(), b.pg(names.ConnsMax), b.by(), b.pg(names.ConnsReserved), num(thr)) + b.orPlan(forecast)
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "At the last day's trend {{ $labels.instance }} will have {{ $value | humanize }} client sessions in 7 days, over the plan of " + num(thr) + "."
+		Desc: func(b *builder, thr float64) string {
+			return "At the last day's trend {{ $labels.instance }} will have {{ $value | humanize }} client sessions in 7 days, over " + pct(thr) + " of its usable max_connections" + b.planText(" sessions") + "."
 		},
 	},
 	{
-		Name: "PostgresStorageCapacityForecast", For: "1h", Warning: f(250e9),
-		Help:    "Planned storage in bytes (a planning figure, 250 GB by default: set your own) for all databases of a server; alerts when the last day's trend reaches it within 7 days.",
-		Summary: "Database size will exceed the capacity plan within a week.",
+		Name: "PostgresStorageCapacityForecast", For: "1h", Warning: f(0.8), Plan: "bytes",
+		Help:    "Share (0-1) of the data directory's filesystem that the databases' size reaches within 7 days at the last day's trend (needs the disk collector on the database host). plan: an absolute size in bytes to alert on as well, for servers whose filesystem the exporter cannot see (the capacity plan; unset by default).",
+		Summary: "Database size will outgrow the server's storage within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "predict_linear(" + names.RecDatabaseSize + "[1d], 604800) >= " + num(thr)
+			forecast := "predict_linear(" + names.RecDatabaseSize + "[1d], 604800)"
+			return fmt.Sprintf("%s\n>= on(%s)\nmax by (%s) (%s) * %s",
+				forecast, b.by(), b.by(), b.pg(names.FSSize, `usage="data"`), num(thr)) + b.orPlan(forecast)
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "At the last day's trend the databases of {{ $labels.instance }} will hold {{ $value | humanize }}B in 7 days, over the plan of " + num(thr) + " bytes."
+		Desc: func(b *builder, thr float64) string {
+			return "At the last day's trend the databases of {{ $labels.instance }} will hold {{ $value | humanize1024 }}B in 7 days, over " + pct(thr) + " of the data directory's filesystem" + b.planText(" bytes") + "."
 		},
 	},
 	{
-		Name: "PostgresThroughputCapacityForecast", For: "1h", Warning: f(1200),
-		Help:    "Planned statements per second (a planning figure, 1 200 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
-		Summary: "Query throughput will exceed the capacity plan within a week.",
+		Name: "PostgresThroughputCapacityForecast", For: "1h", Warning: f(1.5), Plan: "statements per second",
+		Help:    "Factor over the busiest 5 minutes of the last 28 days that the statement rate reaches within 7 days at the last day's trend (1.5 by default: load the server has never carried). plan: an absolute rate in statements per second to alert on as well (the capacity plan; unset by default).",
+		Summary: "Query throughput will outgrow what the server has carried within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "predict_linear(" + names.RecCallsRate5m + "[1d], 604800) >= " + num(thr)
+			forecast := "predict_linear(" + names.RecCallsRate5m + "[1d], 604800)"
+			return fmt.Sprintf("%s\n>= on(%s)\nmax_over_time(%s[28d]) * %s",
+				forecast, b.by(), names.RecCallsRate5m, num(thr)) + b.orPlan(forecast)
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "At the last day's trend {{ $labels.instance }} will run {{ $value | humanize }} statements per second in 7 days, over the plan of " + num(thr) + "."
+		Desc: func(b *builder, thr float64) string {
+			return "At the last day's trend {{ $labels.instance }} will run {{ $value | humanize }} statements per second in 7 days, over " + num(thr) + " times its busiest 5 minutes of the last 28 days" + b.planText(" statements per second") + "."
 		},
 	},
 }

@@ -77,6 +77,10 @@ type AlertConfig struct {
 	// Min is the guard: the least traffic, size or rate below which the
 	// alert stays silent (see each alert's help).
 	Min *Value `yaml:"min"`
+	// Plan is an absolute capacity figure (connections, bytes, statements
+	// per second) a forecast also alerts on; unset by default, the forecasts
+	// compare with each server's own limits.
+	Plan *Value `yaml:"plan"`
 }
 
 // Duration is a Prometheus duration ("5m", "1d").
@@ -230,7 +234,8 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 			has  bool
 			tier string
 		}{{"info", a.Info, spec.Info != nil, "info"}, {"warning", a.Warning, spec.Warning != nil, "warning"},
-			{"critical", a.Critical, spec.Critical != nil, "critical"}, {"min", a.Min, spec.Min != nil, "guard"}} {
+			{"critical", a.Critical, spec.Critical != nil, "critical"}, {"min", a.Min, spec.Min != nil, "guard"},
+			{"plan", a.Plan, spec.Plan != "", "plan"}} {
 			if t.set != nil && !t.has {
 				add(errs.Line("alerts", n, t.key), "alerts.%s.%s: %s has no %s threshold; remove the key (the alert's settings are in examples/mixin.yml)", n, t.key, n, t.tier)
 			}

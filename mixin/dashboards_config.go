@@ -61,6 +61,9 @@ func (c *Config) Dashboards() dashboards.Config {
 	one("PostgresTableBloatHigh", &d.BloatRatio)
 	one("PostgresBlockingSessions", &d.BlockedSessions)
 	one("PostgresRPOBreached", &d.RPO)
+	one("PostgresConnectionCapacityForecast", &d.ConnectionsForecast)
+	one("PostgresStorageCapacityForecast", &d.StorageForecast)
+	one("PostgresThroughputCapacityForecast", &d.ThroughputForecast)
 	return d
 }
 

@@ -49,7 +49,9 @@ func Example() []byte {
 	p("")
 	p("# Per-alert settings: disabled, for, and the thresholds of the tiers the alert")
 	p("# has (info, warning, critical; the tiers share the alert's name) plus min, its")
-	p("# guard. Thresholds are numbers or durations (which stand for seconds).")
+	p("# guard. Thresholds are numbers or durations (which stand for seconds). The")
+	p("# capacity forecasts compare with each server's own limits; plan adds an")
+	p("# absolute figure from a capacity plan.")
 	p("alerts:")
 	for _, g := range alertGroups {
 		for _, s := range g.alerts {
@@ -63,6 +65,9 @@ func Example() []byte {
 				if t.v != nil {
 					p("    %s: %s", t.key, num(*t.v))
 				}
+			}
+			if s.Plan != "" {
+				p("    # plan: unset (an absolute figure, in %s, to alert on as well)", s.Plan)
 			}
 		}
 	}

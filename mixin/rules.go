@@ -2,6 +2,7 @@ package mixin
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -109,8 +110,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// builder turns the configuration into PromQL.
-type builder struct{ c *Config }
+// builder turns the configuration into PromQL. plan is the capacity plan
+// figure of the alert being rendered, if one is configured.
+type builder struct {
+	c    *Config
+	plan *float64
+}
+
+// orPlan adds the comparison of a forecast with the configured plan figure.
+func (b *builder) orPlan(forecast string) string {
+	if b.plan == nil {
+		return ""
+	}
+	return fmt.Sprintf("\nor\n%s >= %s", forecast, num(*b.plan))
+}
+
+// planText names the plan figure in a description.
+func (b *builder) planText(unit string) string {
+	if b.plan == nil {
+		return ""
+	}
+	return ", or the plan of " + num(*b.plan) + unit
+}
 
 // pg is a selector of a PostgreSQL exporter metric with the configured
 // matchers and any extra ones.

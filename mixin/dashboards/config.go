@@ -32,9 +32,9 @@ type Config struct {
 	BurnRate               [2]float64 // error-budget burn rates of the short (page) and long (ticket) windows
 	PoolUtilization        [2]float64 // a service pool's connections over its max_connections
 	ConnectionsUsage       [2]float64 // client backends over the usable max_connections
-	ConnectionsPlan        float64    // the capacity plan's connections, for the forecast
-	ThroughputPlan         float64    // the capacity plan's statements per second, for the forecast
-	StorageCapacity        float64    // the capacity plan's storage, for the forecast
+	ConnectionsForecast    float64    // share of the usable max_connections the week's forecast may reach
+	ThroughputForecast     float64    // factor over the busiest 5 minutes of 28 days the week's forecast may reach
+	StorageForecast        float64    // share of the data filesystem the week's forecast of database size may reach
 	RecentRestart          float64    // uptime below which a server counts as just restarted
 	CacheHitRatio          float64    // shared buffer hit ratio below which reads go to disk too often
 	RollbackRatio          float64    // share of transactions rolled back
@@ -77,9 +77,9 @@ func Defaults() Config {
 		BurnRate:               [2]float64{14.4, 6},
 		PoolUtilization:        [2]float64{0.7, 1},
 		ConnectionsUsage:       [2]float64{0.8, 0.95},
-		ConnectionsPlan:        120,
-		ThroughputPlan:         1200,
-		StorageCapacity:        250e9,
+		ConnectionsForecast:    0.9,
+		ThroughputForecast:     1.5,
+		StorageForecast:        0.8,
 		RecentRestart:          600,
 		CacheHitRatio:          0.8,
 		RollbackRatio:          0.05,
