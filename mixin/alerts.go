@@ -69,6 +69,26 @@ type resolved struct {
 	plan                         *float64
 }
 
+// tier is one severity of an alert with its threshold.
+type tier struct {
+	severity  string
+	threshold float64
+}
+
+// tiers are the severities the alert has thresholds for, from info up.
+func (r resolved) tiers() []tier {
+	var out []tier
+	for _, t := range []struct {
+		sev string
+		v   *float64
+	}{{"info", r.info}, {"warning", r.warning}, {"critical", r.critical}} {
+		if t.v != nil {
+			out = append(out, tier{t.sev, *t.v})
+		}
+	}
+	return out
+}
+
 func (c *Config) resolve(s *alertSpec) resolved {
 	d, err := model.ParseDuration(s.For)
 	if err != nil {
@@ -133,13 +153,8 @@ func (b *builder) alertRules(s *alertSpec) []Rule {
 		return out
 	}
 	var out []Rule
-	for _, t := range []struct {
-		sev string
-		thr *float64
-	}{{"info", r.info}, {"warning", r.warning}, {"critical", r.critical}} {
-		if t.thr != nil {
-			out = append(out, rule(t.sev, *t.thr))
-		}
+	for _, t := range r.tiers() {
+		out = append(out, rule(t.severity, t.threshold))
 	}
 	if s.Info == nil && s.Warning == nil && s.Critical == nil {
 		out = append(out, rule(s.Severity, 0))
