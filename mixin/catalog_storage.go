@@ -61,7 +61,7 @@ var performanceAlerts = []*alertSpec{
 				obj, b.pg(names.SeqScans, namedTable), num(thr), obj, obj, b.pg(names.LiveTuples, namedTable), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute (threshold " + num(thr) + "); an index is probably missing."
+			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute over the last 15 minutes (threshold " + num(thr) + "); an index is probably missing."
 		},
 	},
 	{
