@@ -250,8 +250,27 @@ func TestReplicationSlotsAndArchiving(t *testing.T) {
 		if v := mustValue(t, r, "pg_wal_lsn_bytes_total", nil); v <= pos {
 			t.Errorf("WAL position did not advance: %v then %v", pos, v)
 		}
+		// Everything written was switched out and archived; a small write
+		// after that is at risk although no WAL file is complete.
+		waitFor(t, onPrimary, "no WAL written after the last archived file", func(r families.Result) bool {
+			v, ok := r.Value("pg_wal_unarchived_bytes", nil)
+			return ok && v == 0
+		})
+		if err := primary.Exec(ctx, "", "INSERT INTO archive_probe VALUES (2)"); err != nil {
+			t.Fatal(err)
+		}
+		r = waitFor(t, onPrimary, "the small write counted as unarchived", func(r families.Result) bool {
+			v, _ := r.Value("pg_wal_unarchived_bytes", nil)
+			return v > 0
+		})
+		if v := mustValue(t, r, "pg_wal_unarchived_bytes", nil); v >= 16<<20 {
+			t.Errorf("unarchived WAL %v after one small insert is a segment or more", v)
+		}
 		s := onStandby.Scrape(t)
 		s.RequireUp(t)
+		if _, ok := s["pg_wal_unarchived_bytes"]; ok {
+			t.Error("a standby reports unarchived WAL")
+		}
 		if v := mustValue(t, s, "pg_wal_lsn_bytes_total", nil); v <= 0 || v > mustValue(t, r, "pg_wal_lsn_bytes_total", nil) {
 			t.Errorf("standby WAL position %v is not within the primary's", v)
 		}

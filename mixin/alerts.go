@@ -16,6 +16,9 @@ type alertSpec struct {
 	Warning  *float64
 	Critical *float64
 	Min      *float64
+	// Plan, when set, says what an optional absolute capacity figure
+	// (AlertConfig.Plan) counts; the expression reads it from b.plan.
+	Plan     string
 	Severity string // for alerts without thresholds
 	Summary  string
 	// Expr is the condition for one tier's threshold; min is the guard.
@@ -63,6 +66,27 @@ type resolved struct {
 	disabled                     bool
 	forDur                       Duration
 	info, warning, critical, min *float64
+	plan                         *float64
+}
+
+// tier is one severity of an alert with its threshold.
+type tier struct {
+	severity  string
+	threshold float64
+}
+
+// tiers are the severities the alert has thresholds for, from info up.
+func (r resolved) tiers() []tier {
+	var out []tier
+	for _, t := range []struct {
+		sev string
+		v   *float64
+	}{{"info", r.info}, {"warning", r.warning}, {"critical", r.critical}} {
+		if t.v != nil {
+			out = append(out, tier{t.sev, *t.v})
+		}
+	}
+	return out
 }
 
 func (c *Config) resolve(s *alertSpec) resolved {
@@ -89,6 +113,10 @@ func (c *Config) resolve(s *alertSpec) resolved {
 	set(&r.warning, a.Warning)
 	set(&r.critical, a.Critical)
 	set(&r.min, a.Min)
+	if a.Plan != nil && s.Plan != "" {
+		x := float64(*a.Plan)
+		r.plan = &x
+	}
 	return r
 }
 
@@ -101,14 +129,21 @@ func (b *builder) alertRules(s *alertSpec) []Rule {
 	if r.min != nil {
 		min = *r.min
 	}
+	b.plan = r.plan
+	defer func() { b.plan = nil }()
 	rule := func(severity string, thr float64) Rule {
+		desc := s.Desc(b, thr)
+		if r.forDur > 0 {
+			// The for adds to the threshold's own window; say so.
+			desc += " The condition has held for " + r.forDur.String() + "."
+		}
 		out := Rule{
 			Alert:  s.Name,
 			Expr:   s.Expr(b, thr, min),
 			Labels: map[string]string{"severity": severity},
 			Annotations: map[string]string{
 				"summary":     s.Summary,
-				"description": s.Desc(b, thr),
+				"description": desc,
 				"runbook_url": b.runbook(s.Name),
 			},
 		}
@@ -118,13 +153,8 @@ func (b *builder) alertRules(s *alertSpec) []Rule {
 		return out
 	}
 	var out []Rule
-	for _, t := range []struct {
-		sev string
-		thr *float64
-	}{{"info", r.info}, {"warning", r.warning}, {"critical", r.critical}} {
-		if t.thr != nil {
-			out = append(out, rule(t.sev, *t.thr))
-		}
+	for _, t := range r.tiers() {
+		out = append(out, rule(t.severity, t.threshold))
 	}
 	if s.Info == nil && s.Warning == nil && s.Critical == nil {
 		out = append(out, rule(s.Severity, 0))

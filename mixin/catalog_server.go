@@ -2,6 +2,7 @@ package mixin
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
@@ -20,9 +21,14 @@ var availabilityAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresExporterDown", For: "5m", Severity: "warning",
-		Help:    "Prometheus cannot scrape the exporter at all (up is 0), so nothing about the server is known.",
+		Help:    "Prometheus cannot scrape the exporter at all (up is 0), so nothing about the server is known: a target of the postgres selector, or any target that served the exporter's build info within the last week, whatever its job is called (the exporter's own job beside /probe).",
 		Summary: "Prometheus cannot scrape the PostgreSQL exporter.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.PrometheusUp) + " == 0" },
+		Expr: func(b *builder, _, _ float64) string {
+			// The exporter's own job (beside /probe) has no fixed name:
+			// recognise it by the build info it served before it went down.
+			return fmt.Sprintf("%s == 0\nor\n%s == 0\nand on(%s)\ngroup by (%s) (max_over_time(%s[1w]))",
+				b.pg(names.PrometheusUp), b.exporter(names.PrometheusUp), b.by(), b.by(), b.exporter(names.ExporterBuildInfo))
+		},
 		Desc: func(_ *builder, _ float64) string {
 			return "The scrape of {{ $labels.instance }} (job {{ $labels.job }}) has failed (up is {{ $value }}); every other PostgreSQL alert for this target is blind until it works again."
 		},
@@ -49,9 +55,9 @@ var availabilityAlerts = []*alertSpec{
 	},
 	{
 		Name: "PostgresExporterConfigReloadFailed", For: "5m", Severity: "warning",
-		Help:    "The exporter's last configuration reload failed; it keeps running on the previous configuration.",
+		Help:    "The exporter's last configuration reload failed; it keeps running on the previous configuration. Read under any job (the exporter selector, empty by default).",
 		Summary: "The exporter could not reload its configuration.",
-		Expr:    func(b *builder, _, _ float64) string { return b.pg(names.ReloadSuccessful) + " == 0" },
+		Expr:    func(b *builder, _, _ float64) string { return b.exporter(names.ReloadSuccessful) + " == 0" },
 		Desc: func(_ *builder, _ float64) string {
 			return "The exporter at {{ $labels.instance }} rejected its new configuration file (reload success {{ $value }}) and still runs the previous one."
 		},
@@ -72,11 +78,26 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "More than one server with the same cluster label accepts writes. Series without the cluster label are never compared.",
 		Summary: "More than one PostgreSQL primary in one cluster.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("count by (%s) (%s == 0) > 1", b.c.ClusterLabel, b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`))
+			by := strings.Join(append([]string{b.c.ClusterLabel}, b.routing()...), ", ")
+			return fmt.Sprintf("count by (%s) (%s == 0) > 1", by, b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`))
 		},
 		Desc: func(b *builder, _ float64) string {
 			l := b.c.ClusterLabel
 			return "{{ $value }} servers with " + l + " {{ $labels." + l + " }} are primaries at once; writes may be diverging."
+		},
+	},
+	{
+		Name: "PostgresNoPrimary", For: "1m", Severity: "critical",
+		Help:    "Every server reporting under a cluster label is a standby (or the primary reports nothing): the cluster takes no writes. Series without the cluster label are never compared.",
+		Summary: "A PostgreSQL cluster has no writable primary.",
+		Expr: func(b *builder, _, _ float64) string {
+			by := strings.Join(append([]string{b.c.ClusterLabel}, b.routing()...), ", ")
+			sel := b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`)
+			return fmt.Sprintf("count by (%s) (%s)\nunless on(%s)\ncount by (%s) (%s == 0)", by, sel, by, by, sel)
+		},
+		Desc: func(b *builder, _ float64) string {
+			l := b.c.ClusterLabel
+			return "All {{ $value }} servers reporting with " + l + " {{ $labels." + l + " }} are standbys: no primary accepts writes (it is down, unobserved, or was demoted without a promotion)."
 		},
 	},
 }
@@ -128,43 +149,49 @@ var connectionAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresConnectionCapacityForecast", For: "1h", Warning: f(120),
-		Help:    "Planned connection capacity (a planning figure, 120 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
-		Summary: "Connections will exceed the capacity plan within a week.",
+		Name: "PostgresConnectionCapacityForecast", For: "1h", Warning: f(0.9), Plan: "client sessions",
+		Help:    "Share (0-1) of the server's own usable connection slots (max_connections minus reserved) the last day's trend reaches within 7 days. plan: an absolute number of client sessions to alert on as well (the capacity plan; unset by default).",
+		Summary: "Connections will outgrow the server's connection slots within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("predict_linear(%s[1d], 604800) >= %s", b.pg(names.ConnsInUse), num(thr))
+			forecast := fmt.Sprintf("predict_linear(%s[1d], 604800)", b.pg(names.ConnsInUse))
+			return fmt.Sprintf("%s\n>= on(%s)\n(max by (%s) (%s) - max by (%s) (%s)) * %s",
+				forecast, b.by(), b.by(), b.pg(names.ConnsMax), b.by(), b.pg(names.ConnsReserved), num(thr)) + b.orPlan(forecast)
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "At the last day's trend {{ $labels.instance }} will have {{ $value | humanize }} client sessions in 7 days, over the plan of " + num(thr) + "."
+		Desc: func(b *builder, thr float64) string {
+			return "At the last day's trend {{ $labels.instance }} will have {{ $value | humanize }} client sessions in 7 days, over " + pct(thr) + " of its usable max_connections" + b.planText(" sessions") + "."
 		},
 	},
 	{
-		Name: "PostgresStorageCapacityForecast", For: "1h", Warning: f(250e9),
-		Help:    "Planned storage in bytes (a planning figure, 250 GB by default: set your own) for all databases of a server; alerts when the last day's trend reaches it within 7 days.",
-		Summary: "Database size will exceed the capacity plan within a week.",
+		Name: "PostgresStorageCapacityForecast", For: "1h", Warning: f(0.8), Plan: "bytes",
+		Help:    "Share (0-1) of the data directory's filesystem that the databases' size reaches within 7 days at the last day's trend (needs the disk collector on the database host). plan: an absolute size in bytes to alert on as well, for servers whose filesystem the exporter cannot see (the capacity plan; unset by default).",
+		Summary: "Database size will outgrow the server's storage within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "predict_linear(" + names.RecDatabaseSize + "[1d], 604800) >= " + num(thr)
+			forecast := "predict_linear(" + names.RecDatabaseSize + "[1d], 604800)"
+			return fmt.Sprintf("%s\n>= on(%s)\nmax by (%s) (%s) * %s",
+				forecast, b.by(), b.by(), b.pg(names.FSSize, `usage="data"`), num(thr)) + b.orPlan(forecast)
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "At the last day's trend the databases of {{ $labels.instance }} will hold {{ $value | humanize }}B in 7 days, over the plan of " + num(thr) + " bytes."
+		Desc: func(b *builder, thr float64) string {
+			return "At the last day's trend the databases of {{ $labels.instance }} will hold {{ $value | humanize1024 }}B in 7 days, over " + pct(thr) + " of the data directory's filesystem" + b.planText(" bytes") + "."
 		},
 	},
 	{
-		Name: "PostgresThroughputCapacityForecast", For: "1h", Warning: f(1200),
-		Help:    "Planned statements per second (a planning figure, 1 200 by default: set your own); alerts when the last day's trend reaches it within 7 days.",
-		Summary: "Query throughput will exceed the capacity plan within a week.",
+		Name: "PostgresThroughputCapacityForecast", For: "1h", Warning: f(1.5), Plan: "statements per second",
+		Help:    "Factor over the busiest 5 minutes of the last 28 days that the statement rate reaches within 7 days at the last day's trend (1.5 by default: load the server has never carried). plan: an absolute rate in statements per second to alert on as well (the capacity plan; unset by default).",
+		Summary: "Query throughput will outgrow what the server has carried within a week.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return "predict_linear(" + names.RecCallsRate5m + "[1d], 604800) >= " + num(thr)
+			forecast := "predict_linear(" + names.RecCallsRate5m + "[1d], 604800)"
+			return fmt.Sprintf("%s\n>= on(%s)\nmax_over_time(%s[28d]) * %s",
+				forecast, b.by(), names.RecCallsRate5m, num(thr)) + b.orPlan(forecast)
 		},
-		Desc: func(_ *builder, thr float64) string {
-			return "At the last day's trend {{ $labels.instance }} will run {{ $value | humanize }} statements per second in 7 days, over the plan of " + num(thr) + "."
+		Desc: func(b *builder, thr float64) string {
+			return "At the last day's trend {{ $labels.instance }} will run {{ $value | humanize }} statements per second in 7 days, over " + num(thr) + " times its busiest 5 minutes of the last 28 days" + b.planText(" statements per second") + "."
 		},
 	},
 }
 
 var transactionAlerts = []*alertSpec{
 	{
-		Name: "PostgresLongRunningTransaction", For: "1m", Warning: f(30), Critical: f(300),
+		Name: "PostgresLongRunningTransaction", For: "0s", Warning: f(30), Critical: f(300),
 		Help:    "Age in seconds of the oldest open transaction per database (30 s by default, warning, and 5 minutes, critical: an open transaction holds its locks and keeps vacuum from cleaning up).",
 		Summary: "A transaction has been open for too long.",
 		Expr: func(b *builder, thr, _ float64) string {
@@ -175,7 +202,7 @@ var transactionAlerts = []*alertSpec{
 		},
 	},
 	{
-		Name: "PostgresIdleInTransaction", For: "1m", Warning: f(60), Critical: f(300),
+		Name: "PostgresIdleInTransaction", For: "0s", Warning: f(60), Critical: f(300),
 		Help:    "Seconds the longest-idle session inside a transaction has been idle, per database.",
 		Summary: "A session sits idle inside an open transaction.",
 		Expr: func(b *builder, thr, _ float64) string {
@@ -238,6 +265,17 @@ var transactionAlerts = []*alertSpec{
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its transaction ID space (threshold " + pct(thr) + "); at 100 % PostgreSQL stops accepting writes."
+		},
+	},
+	{
+		Name: "PostgresMultixactWraparound", For: "5m", Warning: f(0.5), Critical: f(0.75),
+		Help:    "Share (0-1) of the 2^31 multixact ID space a database's oldest multixact (datminmxid) has used. Row locks shared by several transactions (foreign keys, SELECT FOR SHARE) consume multixacts, which wrap around like transaction IDs and stop writes the same way.",
+		Summary: "A database is approaching multixact ID wraparound.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) / 2147483648 >= %s", b.by("datname"), b.pg(names.MxidAge), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its multixact ID space (threshold " + pct(thr) + "); at 100 % PostgreSQL stops accepting writes until the database is vacuumed."
 		},
 	},
 }

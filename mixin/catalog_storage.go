@@ -61,7 +61,7 @@ var performanceAlerts = []*alertSpec{
 				obj, b.pg(names.SeqScans, namedTable), num(thr), obj, obj, b.pg(names.LiveTuples, namedTable), num(min))
 		},
 		Desc: func(_ *builder, thr float64) string {
-			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute (threshold " + num(thr) + "); an index is probably missing."
+			return "Table {{ $labels.schemaname }}.{{ $labels.relname }} in database {{ $labels.datname }} on {{ $labels.instance }} is read by {{ $value | humanize }} sequential scans per minute over the last 15 minutes (threshold " + num(thr) + "); an index is probably missing."
 		},
 	},
 	{
@@ -137,6 +137,28 @@ var maintenanceAlerts = []*alertSpec{
 			return "Database {{ $labels.datname }} on {{ $labels.instance }} has {{ $value }} invalid indexes (threshold " + num(thr) + "); they cost writes and serve no reads."
 		},
 	},
+	{
+		Name: "PostgresChecksumFailures", For: "0s", Critical: f(1),
+		Help:    "Data page checksum failures a database reported within a day (any is corruption: storage, memory or a bug wrote a page PostgreSQL cannot trust). Needs data checksums (initdb --data-checksums, or pg_checksums on a stopped cluster).",
+		Summary: "PostgreSQL found corrupted data pages.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("sum by (%s) (increase(%s[1d])) >= %s", b.by("datname"), b.pg(names.ChecksumFailures), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Database {{ $labels.datname }} on {{ $labels.instance }} reported {{ $value | humanize }} data page checksum failures in the last day (threshold " + num(thr) + "); pages are corrupted and reads of them fail or return wrong data."
+		},
+	},
+	{
+		Name: "PostgresSequenceExhaustion", For: "5m", Warning: f(0.75), Critical: f(0.9),
+		Help:    "Share (0-1) of a sequence's range already used (75 % warning, 90 % critical by default): at 100 % nextval() fails and every insert that needs it fails with it. Per sequence, for the most used ones the exporter reports.",
+		Summary: "A sequence is running out of values.",
+		Expr: func(b *builder, thr, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) >= %s", b.by("datname", "schemaname", "sequencename"), b.pg(names.SequenceUsed), num(thr))
+		},
+		Desc: func(_ *builder, thr float64) string {
+			return "Sequence {{ $labels.schemaname }}.{{ $labels.sequencename }} in database {{ $labels.datname }} on {{ $labels.instance }} has used {{ $value | humanizePercentage }} of its range (threshold " + pct(thr) + "); when it runs out, inserts that need it fail."
+		},
+	},
 }
 
 var replicationAlerts = []*alertSpec{
@@ -150,6 +172,29 @@ var replicationAlerts = []*alertSpec{
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Replica {{ $labels.instance }} replays changes {{ $value | humanizeDuration }} behind its primary (threshold " + dur(thr) + "); reads from it are stale."
+		},
+	},
+	{
+		Name: "PostgresWalReceiverDown", For: "2m", Severity: "critical",
+		Help:    "A standby has no WAL receiver streaming from its upstream (stopped, or disconnected and retrying). Its replay lag then reads 0 and tells nothing; a standby fed only by restore_command from an archive alerts too (disable the alert for such standbys with a selector).",
+		Summary: "A PostgreSQL standby is not receiving WAL.",
+		Expr: func(b *builder, _, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) == 0\nand on(%s)\nmax by (%s) (%s) == 1",
+				b.by(), b.pg(names.WALReceiverConnected), b.by(), b.by(), b.pg(names.IsReplica))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Standby {{ $labels.instance }} has no WAL receiver streaming from its upstream (connected {{ $value }}): it falls behind silently, its replay lag reads 0, and it cannot take over with recent data."
+		},
+	},
+	{
+		Name: "PostgresReplicationSlotLost", For: "0s", Severity: "critical",
+		Help:    "A replication slot's wal_status is lost: WAL its consumer still needs was removed (max_slot_wal_keep_size), so the consumer cannot resume from it.",
+		Summary: "A replication slot lost the WAL its consumer needs.",
+		Expr: func(b *builder, _, _ float64) string {
+			return fmt.Sprintf("max by (%s) (%s) == 1", b.by("slot_name", "slot_type"), b.pg(names.SlotWALStatus, `wal_status="lost"`))
+		},
+		Desc: func(_ *builder, _ float64) string {
+			return "Replication slot {{ $labels.slot_name }} ({{ $labels.slot_type }}) on {{ $labels.instance }} has lost WAL its consumer needs (wal_status lost, {{ $value }}); the standby or subscriber behind it must be rebuilt or resynchronised."
 		},
 	},
 	{

@@ -22,6 +22,10 @@ type Config struct {
 	Selectors Selectors `yaml:"selectors"`
 	// AggregationLabels identify one server in every "by" clause.
 	AggregationLabels []string `yaml:"aggregation_labels"`
+	// RoutingLabels are target labels that Alertmanager routes on (cluster,
+	// env, team, ...): every aggregation keeps them beside the aggregation
+	// labels, so each recording rule and alert of a target carries them.
+	RoutingLabels []string `yaml:"routing_labels"`
 	// ClusterLabel groups a primary with its replicas (split-brain detection);
 	// series without it are never compared.
 	ClusterLabel string `yaml:"cluster_label"`
@@ -44,6 +48,11 @@ type Selectors struct {
 	// serves pg_backup_ names, under whichever job scrapes its /metrics
 	// (postgres when scraped directly, its own job beside /probe).
 	Backup string `yaml:"backup"`
+	// Exporter is empty by default too: the exporter's own series
+	// (pg_exporter_*) say whose they are, so the self-monitoring alerts
+	// find the exporter whatever its job is called (postgres when scraped
+	// directly, pg_hardening_exporter beside /probe, or anything else).
+	Exporter string `yaml:"exporter"`
 }
 
 // SLO holds the objectives. The latency objectives are fixed to the 0.1 s and
@@ -68,6 +77,10 @@ type AlertConfig struct {
 	// Min is the guard: the least traffic, size or rate below which the
 	// alert stays silent (see each alert's help).
 	Min *Value `yaml:"min"`
+	// Plan is an absolute capacity figure (connections, bytes, statements
+	// per second) a forecast also alerts on; unset by default, the forecasts
+	// compare with each server's own limits.
+	Plan *Value `yaml:"plan"`
 }
 
 // Duration is a Prometheus duration ("5m", "1d").
@@ -111,6 +124,7 @@ func Defaults() *Config {
 	return &Config{
 		Selectors:         Selectors{Postgres: `job="postgres"`},
 		AggregationLabels: []string{"job", "instance"},
+		RoutingLabels:     []string{"cluster"},
 		ClusterLabel:      "cluster",
 		RunbookURL:        "https://github.com/pghardening/pg_hardening_exporter/blob/main/docs/runbooks",
 		SLO: SLO{
@@ -162,7 +176,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 func (c *Config) validate(errs *yamlfile.Errors) {
 	add := errs.Add
-	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}, {"backup", c.Selectors.Backup}} {
+	for _, s := range []struct{ key, val string }{{"postgres", c.Selectors.Postgres}, {"pgbouncer", c.Selectors.PgBouncer}, {"backup", c.Selectors.Backup}, {"exporter", c.Selectors.Exporter}} {
 		if err := checkSelector(s.val); err != nil {
 			add(errs.Line("selectors", s.key), "selectors.%s %q: %v; write label matchers without braces, e.g. job=\"postgres\"", s.key, s.val, err)
 		}
@@ -174,6 +188,19 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 		if !labelName.MatchString(l) {
 			add(errs.Line("aggregation_labels"), "aggregation_labels: %q is not a label name; use letters, digits and underscores", l)
 		}
+	}
+	seen := map[string]bool{}
+	for _, l := range c.AggregationLabels {
+		seen[l] = true
+	}
+	for _, l := range c.RoutingLabels {
+		switch {
+		case !labelName.MatchString(l):
+			add(errs.Line("routing_labels"), "routing_labels: %q is not a label name; use letters, digits and underscores", l)
+		case seen[l]:
+			add(errs.Line("routing_labels"), "routing_labels: %q is listed twice (or is already an aggregation label); list each label once", l)
+		}
+		seen[l] = true
 	}
 	if !labelName.MatchString(c.ClusterLabel) {
 		add(errs.Line("cluster_label"), "cluster_label %q is not a label name; use letters, digits and underscores", c.ClusterLabel)
@@ -207,7 +234,8 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 			has  bool
 			tier string
 		}{{"info", a.Info, spec.Info != nil, "info"}, {"warning", a.Warning, spec.Warning != nil, "warning"},
-			{"critical", a.Critical, spec.Critical != nil, "critical"}, {"min", a.Min, spec.Min != nil, "guard"}} {
+			{"critical", a.Critical, spec.Critical != nil, "critical"}, {"min", a.Min, spec.Min != nil, "guard"},
+			{"plan", a.Plan, spec.Plan != "", "plan"}} {
 			if t.set != nil && !t.has {
 				add(errs.Line("alerts", n, t.key), "alerts.%s.%s: %s has no %s threshold; remove the key (the alert's settings are in examples/mixin.yml)", n, t.key, n, t.tier)
 			}

@@ -115,3 +115,37 @@ func FuzzParse(f *testing.F) {
 		_ = c.Rules()
 	})
 }
+
+// TestCapacityPlan proves a plan figure adds an absolute comparison to a
+// forecast, its description names it, and an alert without a plan rejects
+// the key.
+func TestCapacityPlan(t *testing.T) {
+	c, err := Parse("m.yml", []byte("alerts:\n  PostgresConnectionCapacityForecast:\n    plan: 120\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, g := range c.Rules()[alertsFile].Groups {
+		for _, r := range g.Rules {
+			switch r.Alert {
+			case "PostgresConnectionCapacityForecast":
+				found = true
+				if !strings.HasSuffix(r.Expr, "\nor\npredict_linear(pg_connections_in_use{job=\"postgres\"}[1d], 604800) >= 120") ||
+					!strings.Contains(r.Annotations["description"], "or the plan of 120 sessions") {
+					t.Errorf("with a plan: %q\n%q", r.Expr, r.Annotations["description"])
+				}
+			case "PostgresStorageCapacityForecast":
+				if strings.Contains(r.Expr, "\nor\n") {
+					t.Errorf("a plan for one forecast reached another: %q", r.Expr)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("PostgresConnectionCapacityForecast not rendered")
+	}
+	_, err = Parse("m.yml", []byte("alerts:\n  PostgresDeadTuplesHigh:\n    plan: 5\n"))
+	if err == nil || !strings.Contains(err.Error(), "has no plan threshold") {
+		t.Errorf("plan on an alert without one: %v", err)
+	}
+}

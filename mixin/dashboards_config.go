@@ -53,6 +53,7 @@ func (c *Config) Dashboards() dashboards.Config {
 	tiers("PostgresIdleInTransaction", &d.IdleInTransaction)
 	tiers("PostgresReplicationLagHigh", &d.ReplicationLag)
 	tiers("PgBouncerClientsWaiting", &d.PgBouncerMaxWait)
+	tiers("PostgresSequenceExhaustion", &d.SequenceUsed)
 	one("PostgresCacheHitRatioLow", &d.CacheHitRatio)
 	one("PostgresRollbackRatioHigh", &d.RollbackRatio)
 	one("PostgresDeadTuplesHigh", &d.DeadTuples)
@@ -60,6 +61,9 @@ func (c *Config) Dashboards() dashboards.Config {
 	one("PostgresTableBloatHigh", &d.BloatRatio)
 	one("PostgresBlockingSessions", &d.BlockedSessions)
 	one("PostgresRPOBreached", &d.RPO)
+	one("PostgresConnectionCapacityForecast", &d.ConnectionsForecast)
+	one("PostgresStorageCapacityForecast", &d.StorageForecast)
+	one("PostgresThroughputCapacityForecast", &d.ThroughputForecast)
 	return d
 }
 

@@ -24,8 +24,13 @@ func Example() []byte {
 	p("  postgres: %s", quote(c.Selectors.Postgres))
 	p("  pgbouncer: %s", quote(c.Selectors.PgBouncer))
 	p("  backup: %s", quote(c.Selectors.Backup))
+	p("# The exporter's own series (pg_exporter_*) find it under any job name.")
+	p("  exporter: %s", quote(c.Selectors.Exporter))
 	p("# Labels that identify one server in every aggregation.")
 	p("aggregation_labels: [%s]", strings.Join(c.AggregationLabels, ", "))
+	p("# Target labels Alertmanager routes on (cluster, env, team, ...): every recording")
+	p("# rule and alert keeps them. Series without such a label simply lack it.")
+	p("routing_labels: [%s]", strings.Join(c.RoutingLabels, ", "))
 	p("# Label that groups a primary with its replicas (split-brain detection).")
 	p("cluster_label: %s", c.ClusterLabel)
 	p("# Base of every runbook_url; /<AlertName>.md is appended.")
@@ -44,7 +49,9 @@ func Example() []byte {
 	p("")
 	p("# Per-alert settings: disabled, for, and the thresholds of the tiers the alert")
 	p("# has (info, warning, critical; the tiers share the alert's name) plus min, its")
-	p("# guard. Thresholds are numbers or durations (which stand for seconds).")
+	p("# guard. Thresholds are numbers or durations (which stand for seconds). The")
+	p("# capacity forecasts compare with each server's own limits; plan adds an")
+	p("# absolute figure from a capacity plan.")
 	p("alerts:")
 	for _, g := range alertGroups {
 		for _, s := range g.alerts {
@@ -58,6 +65,9 @@ func Example() []byte {
 				if t.v != nil {
 					p("    %s: %s", t.key, num(*t.v))
 				}
+			}
+			if s.Plan != "" {
+				p("    # plan: unset (an absolute figure, in %s, to alert on as well)", s.Plan)
 			}
 		}
 	}

@@ -25,6 +25,22 @@ func TestGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	docPath := filepath.Join(repoRoot, "docs", "mixin.md")
+	doc, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDoc, ok := withAlertTable(string(doc), Defaults().AlertTable())
+	if !ok {
+		t.Fatalf("docs/mixin.md has no %q ... %q markers", tableBegin, tableEnd)
+	}
+	if *update {
+		if err := os.WriteFile(docPath, []byte(wantDoc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if wantDoc != string(doc) {
+		t.Error("the alert table in docs/mixin.md differs from the defaults; run go test ./mixin -update")
+	}
 	tmp := t.TempDir()
 	if err := Defaults().Write(tmp); err != nil {
 		t.Fatal(err)

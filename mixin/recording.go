@@ -38,14 +38,15 @@ func (b *builder) recordingGroups() []Group {
 		rec(names.RecCallsRate5m, sumRate(names.StmtCount)),
 		rec(names.RecP95Rate5m, fmt.Sprintf("histogram_quantile(0.95, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
 		rec(names.RecP99Rate5m, fmt.Sprintf("histogram_quantile(0.99, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
+		rec(names.RecWALAtRisk, fmt.Sprintf("time() - min by (%s) (%s)\nor\n(\n  time() - max by (%s) (%s)\n  and on(%s)\n  max by (%s) (%s) > 0\n)",
+			L, b.pg(names.ArchiveReadyOldest), L, b.pg(names.LastArchived), L, L, b.pg(names.WALUnarchived))),
 		rec(names.RecSlowRatio5m, fmt.Sprintf("(%s - %s)\n/\n(%s > 0)",
 			names.RecCallsRate5m, sumRate(names.StmtBucket, `le="`+slowBucket+`"`), names.RecCallsRate5m)),
 	}}
 	avail := Group{Name: "postgres.sli.availability"}
 	latency := Group{Name: "postgres.sli.latency"}
 	for _, w := range sliWindows {
-		avail.Rules = append(avail.Rules, rec(names.RecAvailability+w,
-			fmt.Sprintf("avg by (%s) (avg_over_time(%s[%s]))", L, b.pg(names.Up), w)))
+		avail.Rules = append(avail.Rules, rec(names.RecAvailability+w, b.availability(w)))
 	}
 	for _, bucket := range []struct{ le, family string }{{fastBucket, names.RecWithin100ms}, {slowBucket, names.RecWithin500ms}} {
 		for _, w := range sliWindows {
@@ -125,4 +126,16 @@ func (b *builder) sloAlerts() []Rule {
 		}
 	}
 	return out
+}
+
+// availability is the share of scrapes in the window that returned pg_up 1.
+// A failed scrape (up 0, a host or network outage) returns no pg_up at all,
+// so the scrapes are counted from up: pg_up samples over up samples, with
+// 0 when none answered. Where up is not there (a federated copy of pg_up
+// alone), the share of pg_up samples that are 1 is all there is.
+func (b *builder) availability(w string) string {
+	L := b.by()
+	up := fmt.Sprintf("sum by (%s) (count_over_time(%s[%s]))", L, b.pg(names.PrometheusUp), w)
+	return fmt.Sprintf("(\n  sum by (%s) (sum_over_time(%s[%s]))\n  or\n  %s * 0\n)\n/\n%s\nor\navg by (%s) (avg_over_time(%s[%s]))",
+		L, b.pg(names.Up), w, up, up, L, b.pg(names.Up), w)
 }

@@ -2,6 +2,7 @@ package mixin
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -109,8 +110,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// builder turns the configuration into PromQL.
-type builder struct{ c *Config }
+// builder turns the configuration into PromQL. plan is the capacity plan
+// figure of the alert being rendered, if one is configured.
+type builder struct {
+	c    *Config
+	plan *float64
+}
+
+// orPlan adds the comparison of a forecast with the configured plan figure.
+func (b *builder) orPlan(forecast string) string {
+	if b.plan == nil {
+		return ""
+	}
+	return fmt.Sprintf("\nor\n%s >= %s", forecast, num(*b.plan))
+}
+
+// planText names the plan figure in a description.
+func (b *builder) planText(unit string) string {
+	if b.plan == nil {
+		return ""
+	}
+	return ", or the plan of " + num(*b.plan) + unit
+}
 
 // pg is a selector of a PostgreSQL exporter metric with the configured
 // matchers and any extra ones.
@@ -131,6 +152,11 @@ func (b *builder) bouncer(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.PgBouncer, extra)
 }
 
+// exporter is a selector of the exporter's own series.
+func (b *builder) exporter(metric string, extra ...string) string {
+	return selector(metric, b.c.Selectors.Exporter, extra)
+}
+
 // backup is a selector of a backup-source metric.
 func (b *builder) backup(metric string, extra ...string) string {
 	return selector(metric, b.c.Selectors.Backup, extra)
@@ -148,9 +174,23 @@ func selector(metric, base string, extra []string) string {
 	return metric + "{" + strings.Join(ms, ", ") + "}"
 }
 
-// by is the aggregation label list plus extra labels.
+// by is the aggregation labels, the routing labels and extra labels: every
+// aggregation of a target keeps what identifies it and what routes its alerts.
 func (b *builder) by(extra ...string) string {
-	return strings.Join(append(append([]string{}, b.c.AggregationLabels...), extra...), ", ")
+	l := append(append([]string{}, b.c.AggregationLabels...), b.c.RoutingLabels...)
+	return strings.Join(append(l, extra...), ", ")
+}
+
+// routing is the routing labels other than the cluster label, for
+// aggregations across the servers of one cluster.
+func (b *builder) routing() []string {
+	var out []string
+	for _, l := range b.c.RoutingLabels {
+		if l != b.c.ClusterLabel {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // num formats a threshold for PromQL.

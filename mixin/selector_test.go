@@ -1,12 +1,14 @@
 package mixin
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/promtest"
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // pgbouncerExprs returns the expressions of the PgBouncer alerts by alert and
@@ -31,8 +33,8 @@ func pgbouncerExprs(t *testing.T, c *Config) map[string]string {
 func TestPgBouncerSelector(t *testing.T) {
 	want := map[string]string{
 		"PgBouncerDown/critical":           "pgbouncer_up == 0",
-		"PgBouncerClientsWaiting/warning":  "max by (job, instance, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 1",
-		"PgBouncerClientsWaiting/critical": "max by (job, instance, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 10",
+		"PgBouncerClientsWaiting/warning":  "max by (job, instance, cluster, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 1",
+		"PgBouncerClientsWaiting/critical": "max by (job, instance, cluster, pgbouncer, database, user) (pgbouncer_pools_client_maxwait_seconds) >= 10",
 	}
 	got := pgbouncerExprs(t, Defaults())
 	for k, w := range want {
@@ -102,7 +104,10 @@ func backupSelections(t *testing.T, c *Config) (sels, archiving []string) {
 				if g.Name == "postgres.backup" {
 					alerts[r.Alert] = len(found) > 0
 				}
-				if g.Name == "postgres.archiving" {
+				// The archiving rules read the server: directly, or through
+				// the recorded age of unarchived WAL.
+				if g.Name == "postgres.archiving" && strings.Contains(r.Expr, "{") ||
+					r.Record == names.RecWALAtRisk {
 					archiving = append(archiving, r.Expr)
 				}
 			}
@@ -149,6 +154,33 @@ func TestBackupSelector(t *testing.T) {
 	for _, e := range archiving {
 		if !strings.Contains(e, `{job="db"}`) || strings.Contains(e, "pg_hardening_exporter") {
 			t.Errorf("archiving rule %q does not follow the postgres selector alone", e)
+		}
+	}
+}
+
+// TestDocsScrapeJobMatchesDefault proves the default postgres selector names
+// the job the documented scrape configurations give the servers, in both
+// layouts, so the rules work as the documentation sets Prometheus up.
+func TestDocsScrapeJobMatchesDefault(t *testing.T) {
+	job := regexp.MustCompile(`^job="([^"]+)"$`).FindStringSubmatch(Defaults().Selectors.Postgres)
+	if job == nil {
+		t.Fatalf("default postgres selector %q is not a single job matcher", Defaults().Selectors.Postgres)
+	}
+	data, err := os.ReadFile(filepath.Join(repoRoot, "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each scrape_configs block: the job of its first entry scrapes the
+	// servers (directly or through /probe).
+	blocks := strings.Split(string(data), "scrape_configs:")[1:]
+	if len(blocks) < 2 {
+		t.Fatalf("docs/operations.md shows %d scrape configurations, want the direct and the /probe layout", len(blocks))
+	}
+	first := regexp.MustCompile(`job_name:\s*(\S+)`)
+	for i, b := range blocks {
+		m := first.FindStringSubmatch(b)
+		if m == nil || m[1] != job[1] {
+			t.Errorf("docs/operations.md scrape configuration %d scrapes the servers as job %v; the rule pack selects job=%q by default", i+1, m, job[1])
 		}
 	}
 }

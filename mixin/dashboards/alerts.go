@@ -29,6 +29,9 @@ var alertPanels = map[string]panelRef{
 
 	"PostgresDeadlocksHigh":          {"pg-database-detail", "Deadlocks in the last 10 minutes"},
 	"PostgresXidWraparound":          {"pg-database-detail", "Transaction ID age"},
+	"PostgresMultixactWraparound":    {"pg-database-detail", "Transaction ID age"},
+	"PostgresChecksumFailures":       {"pg-database-detail", "Checksum failures per second"},
+	"PostgresSequenceExhaustion":     {"pg-database-detail", "Sequences used (top 10)"},
 	"PostgresCheckpointsTooFrequent": {"pg-database-detail", "Requested checkpoints in the last hour"},
 
 	"PostgresSlowQueriesHigh": {"pg-queries", "Slow-statement ratio"},
@@ -53,9 +56,12 @@ var alertPanels = map[string]panelRef{
 
 	"PostgresFailover":                    {"pg-replication-backups", "Role changes in the last 10 minutes"},
 	"PostgresSplitBrain":                  {"pg-replication-backups", "Primaries per cluster"},
+	"PostgresNoPrimary":                   {"pg-replication-backups", "Primaries per cluster"},
+	"PostgresWalReceiverDown":             {"pg-replication-backups", "WAL receiver streaming"},
+	"PostgresReplicationSlotLost":         {"pg-replication-backups", "Replication slots that lost WAL"},
 	"PostgresReplicationSlotInactive":     {"pg-replication-backups", "Replication slots in use"},
 	"PostgresReplicationSlotWalRetained":  {"pg-replication-backups", "WAL retained by replication slots"},
-	"PostgresWalArchivingFailing":         {"pg-replication-backups", "WAL archive failures in the last 10 minutes"},
+	"PostgresWalArchivingFailing":         {"pg-replication-backups", "WAL archiver failing"},
 	"PostgresBackupFailed":                {"pg-replication-backups", "Backup failure newer than last success"},
 	"PostgresFullBackupTooOld":            {"pg-replication-backups", "Full backup age"},
 	"PostgresIncrementalBackupTooOld":     {"pg-replication-backups", "Incremental backup age"},
@@ -64,4 +70,8 @@ var alertPanels = map[string]panelRef{
 	"PostgresRestoreTestOverdue":          {"pg-replication-backups", "Time since last restore test"},
 	"PostgresBackupRepositoryUnencrypted": {"pg-replication-backups", "Backup repository health"},
 	"PostgresBackupRetentionExceeded":     {"pg-replication-backups", "Backups past retention"},
+	"PostgresBackupSourceDown":            {"pg-replication-backups", "Backup repository health"},
+	"PostgresBackupMissing":               {"pg-replication-backups", "Backup repository health"},
+	"PostgresBackupVerificationFailed":    {"pg-replication-backups", "Time since last verification"},
+	"PostgresRestoreTestFailed":           {"pg-replication-backups", "Time since last restore test"},
 }

@@ -38,10 +38,8 @@ func replicationLag() string {
 	return "max by (" + serverBy + ", application_name) (" + m(names.StandbyReplayLag) + ")"
 }
 
+// walAtRisk is the rule pack's recorded age of unarchived WAL, the series
+// PostgresRPOBreached compares with the RPO.
 func walAtRisk() string {
-	return "time() - " + m(names.ArchiveReadyOldest)
-}
-
-func sinceArchived() string {
-	return "time() - " + m(names.LastArchived)
+	return m(names.RecWALAtRisk)
 }

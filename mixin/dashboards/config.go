@@ -32,14 +32,15 @@ type Config struct {
 	BurnRate               [2]float64 // error-budget burn rates of the short (page) and long (ticket) windows
 	PoolUtilization        [2]float64 // a service pool's connections over its max_connections
 	ConnectionsUsage       [2]float64 // client backends over the usable max_connections
-	ConnectionsPlan        float64    // the capacity plan's connections, for the forecast
-	ThroughputPlan         float64    // the capacity plan's statements per second, for the forecast
-	StorageCapacity        float64    // the capacity plan's storage, for the forecast
+	ConnectionsForecast    float64    // share of the usable max_connections the week's forecast may reach
+	ThroughputForecast     float64    // factor over the busiest 5 minutes of 28 days the week's forecast may reach
+	StorageForecast        float64    // share of the data filesystem the week's forecast of database size may reach
 	RecentRestart          float64    // uptime below which a server counts as just restarted
 	CacheHitRatio          float64    // shared buffer hit ratio below which reads go to disk too often
 	RollbackRatio          float64    // share of transactions rolled back
 	Deadlocks10m           float64    // deadlocks in ten minutes
 	WraparoundRatio        [2]float64 // transaction ID age over the 2^31 wraparound limit
+	SequenceUsed           [2]float64 // share of a sequence's range used
 	CheckpointsRequested1h float64    // requested (not timed) checkpoints in an hour
 	DiskFreeRatio          [2]float64 // free share of a filesystem
 	ReplicationLag         [2]float64 // a standby's replay lag
@@ -76,14 +77,15 @@ func Defaults() Config {
 		BurnRate:               [2]float64{14.4, 6},
 		PoolUtilization:        [2]float64{0.7, 1},
 		ConnectionsUsage:       [2]float64{0.8, 0.95},
-		ConnectionsPlan:        120,
-		ThroughputPlan:         1200,
-		StorageCapacity:        250e9,
+		ConnectionsForecast:    0.9,
+		ThroughputForecast:     1.5,
+		StorageForecast:        0.8,
 		RecentRestart:          600,
 		CacheHitRatio:          0.8,
 		RollbackRatio:          0.05,
 		Deadlocks10m:           5,
 		WraparoundRatio:        [2]float64{0.5, 0.75},
+		SequenceUsed:           [2]float64{0.75, 0.9},
 		CheckpointsRequested1h: 4,
 		DiskFreeRatio:          [2]float64{0.2, 0.1},
 		ReplicationLag:         [2]float64{30, 300},

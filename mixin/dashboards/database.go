@@ -42,6 +42,8 @@ func databaseBoard(cfg Config) board {
 					q(perDB(names.Conflicts), "{{datname}}")),
 				ts("Checksum failures per second", "short", "Has the server found corrupted data pages?",
 					q(perDB(names.ChecksumFailures), "{{datname}}")).over(0),
+				ts("Sequences used (top 10)", "percentunit", "Which sequences are closest to running out of values? At 100 % nextval() fails.",
+					q("topk(10, "+md(names.SequenceUsed)+")", "{{instance}} {{datname}} {{schemaname}}.{{sequencename}}")).overBoth(cfg.SequenceUsed).ratio(),
 				ts("Transaction ID age", "percentunit", "How close is each database to transaction ID wraparound, as a share of the 2^31 limit? Autovacuum forces a freeze at autovacuum_freeze_max_age.",
 					q(md(names.XidAge)+" / "+xidLimit, "{{instance}} {{datname}}"),
 					q(md(names.MxidAge)+" / "+xidLimit, "{{instance}} {{datname}} multixact"),

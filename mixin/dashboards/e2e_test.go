@@ -31,8 +31,8 @@ import (
 // excused instead, and come back into the check by themselves once it is
 // declared.
 var needsCondition = map[string]string{
-	"pg-fleet-overview/Data at risk (RPO)/B":                 "a WAL file waiting to be archived (archiving behind)",
-	"pg-replication-backups/Data at risk (RPO)/B":            "a WAL file waiting to be archived (archiving behind)",
+	"pg-replication-backups/WAL receiver streaming":          "a standby",
+	"pg-database-detail/Sequences used (top 10)":             "a sequence in a watched database",
 	"pg-fleet-overview/Replication lag":                      "a standby (replay lag is measured on the standby)",
 	"pg-replication-backups/Standby's own replay lag":        "a standby",
 	"pg-replication-backups/Replay lag per standby":          "a standby connected to the primary",

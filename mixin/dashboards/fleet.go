@@ -44,15 +44,15 @@ func fleetBoard(cfg Config) board {
 					q(burn(names.RecWithin500ms5m, cfg.SLOLatencyP99), "{{instance}} P99 5m")).over(cfg.BurnRate[1]).over(cfg.BurnRate[0]),
 			}},
 			{Title: "Capacity", Panels: []panel{
-				ts("Connections forecast", "short", "Will the connections outgrow the capacity plan (120) within a week at the last day's trend?",
-					q(m(names.ConnsInUse), "{{instance}} now"),
-					q("predict_linear("+m(names.ConnsInUse)+"[1d], "+week+")", "{{instance}} in 7 days")).over(cfg.ConnectionsPlan),
-				ts("Storage forecast", "bytes", "Will the databases outgrow the capacity plan (250 GB) within a week at the last day's trend?",
-					q("sum by ("+serverBy+") ("+md(names.DatabaseSize)+")", "{{instance}} now"),
-					q("predict_linear("+m(names.RecDatabaseSize)+"[1d], "+week+")", "{{instance}} in 7 days")).over(cfg.StorageCapacity),
-				ts("Throughput forecast", "ops", "Will statements per second outgrow the capacity plan (1 200) within a week at the last day's trend?",
-					q("sum by ("+serverBy+") ("+rate(md(names.StmtCount))+")", "{{instance}} now"),
-					q("predict_linear("+m(names.RecCallsRate5m)+"[1d], "+week+")", "{{instance}} in 7 days")).over(cfg.ThroughputPlan),
+				ts("Connections forecast", "percentunit", "Will the connections outgrow the server's usable connection slots (max_connections minus reserved) within a week at the last day's trend?",
+					q(m(names.ConnsInUse)+" / on ("+serverBy+") "+usableSlots(), "{{instance}} now"),
+					q("predict_linear("+m(names.ConnsInUse)+"[1d], "+week+") / on ("+serverBy+") "+usableSlots(), "{{instance}} in 7 days")).over(cfg.ConnectionsForecast),
+				ts("Storage forecast", "percentunit", "Will the databases outgrow the data directory's filesystem within a week at the last day's trend? Needs the disk collector on the database host.",
+					q(m(names.RecDatabaseSize)+" / on ("+serverBy+") "+dataFS(), "{{instance}} now"),
+					q("predict_linear("+m(names.RecDatabaseSize)+"[1d], "+week+") / on ("+serverBy+") "+dataFS(), "{{instance}} in 7 days")).over(cfg.StorageForecast),
+				ts("Throughput forecast", "short", "Will statements per second outgrow the busiest 5 minutes of the last 28 days within a week at the last day's trend? 1 is the busiest load carried so far.",
+					q(m(names.RecCallsRate5m)+" / "+peakCalls(), "{{instance}} now"),
+					q("predict_linear("+m(names.RecCallsRate5m)+"[1d], "+week+") / "+peakCalls(), "{{instance}} in 7 days")).over(cfg.ThroughputForecast),
 				ts("Free disk space", "percentunit", "How much room is left on the filesystems of the data directory, WAL and tablespaces?",
 					q(m(names.FSAvail)+" / ("+m(names.FSSize)+" > 0)", "{{instance}} {{usage}} {{tablespace}}")).underBoth(cfg.DiskFreeRatio).ratio(),
 				ts("Free disk space in a day", "bytes", "At the last six hours' trend, will a filesystem be full within a day (below 0)?",
@@ -62,11 +62,25 @@ func fleetBoard(cfg Config) board {
 				ts("Replication lag", "s", "How far behind are the standbys in replaying WAL, measured on each standby?",
 					q("max by ("+serverBy+") ("+m(names.ReplayLag)+")", "{{instance}}")).overBoth(cfg.ReplicationLag),
 				ts("Data at risk (RPO)", "s", "How much committed work would a loss of the server lose? Time since WAL was last archived and age of the oldest WAL file waiting, against the 15 minute RPO.",
-					q(sinceArchived(), "{{instance}} since last archived"),
-					q(walAtRisk(), "{{instance}} oldest WAL waiting")).over(cfg.RPO),
+					q(walAtRisk(), "{{instance}} data at risk")).over(cfg.RPO),
 				ts("Firing alerts by severity", "short", "Which alerts of the rule pack fire now, by severity?",
 					q("sum by (severity) ("+m(names.PrometheusAlerts, `alertstate="firing"`)+")", "{{severity}}")).stacked(),
 			}},
 		},
 	}
+}
+
+// usableSlots is the connection slots ordinary roles can use.
+func usableSlots() string {
+	return "(max by (" + serverBy + ") (" + m(names.ConnsMax) + ") - max by (" + serverBy + ") (" + m(names.ConnsReserved) + "))"
+}
+
+// dataFS is the size of the data directory's filesystem.
+func dataFS() string {
+	return "max by (" + serverBy + ") (" + m(names.FSSize, `usage="data"`) + ")"
+}
+
+// peakCalls is the busiest 5-minute statement rate of the last 28 days.
+func peakCalls() string {
+	return "(max_over_time(" + m(names.RecCallsRate5m) + "[28d]) > 0)"
 }

@@ -37,6 +37,9 @@ const (
 	RecP95Rate5m          = "instance:pg_statement_duration_seconds:p95_rate5m"
 	RecP99Rate5m          = "instance:pg_statement_duration_seconds:p99_rate5m"
 	RecSlowRatio5m        = "instance:pg_statement_slow:ratio_rate5m"
+	// How long WAL has waited unarchived: the data a lost server takes with
+	// it, against the RPO (the alert and the panels read the same rule).
+	RecWALAtRisk = "instance:pg_wal_at_risk:age_seconds"
 
 	// SLI families: one recording rule per SLO window (5m to 3d), named by
 	// appending the window, so RecAvailability+"1h" is the availability
@@ -105,9 +108,11 @@ const (
 	WALDirectoryBytes  = "pg_wal_directory_size_bytes"
 	Archived           = "pg_stat_archiver_archived_total"
 	ArchiveFailed      = "pg_stat_archiver_failed_total"
+	ArchiveFailing     = "pg_stat_archiver_failing"
 	LastArchived       = "pg_stat_archiver_last_archived_timestamp_seconds"
 	ArchiveReady       = "pg_wal_archive_ready_files"
 	ArchiveReadyOldest = "pg_wal_archive_ready_oldest_timestamp_seconds"
+	WALUnarchived      = "pg_wal_unarchived_bytes"
 )
 
 // Replication.
@@ -119,6 +124,8 @@ const (
 	Standbys              = "pg_replication_connected_standbys"
 	SlotActive            = "pg_replication_slot_active"
 	SlotRetainedWAL       = "pg_replication_slot_retained_wal_bytes"
+	SlotWALStatus         = "pg_replication_slot_wal_status"
+	WALReceiverConnected  = "pg_replication_wal_receiver_connected"
 )
 
 // Statements.
@@ -157,6 +164,7 @@ const (
 	IndexesInvalid   = "pg_indexes_invalid"
 	IndexesUnused    = "pg_indexes_unused"
 	SchemaIssues     = "pg_schema_issues"
+	SequenceUsed     = "pg_sequence_used_ratio"
 	ProgressOps      = "pg_progress_operations"
 	ProgressBlocks   = "pg_progress_blocks"
 	ProgressBlksDone = "pg_progress_blocks_done"

@@ -300,8 +300,23 @@ func causeDown(t *testing.T, _ context.Context) func() {
 // every default collector and a circuit breaker that reopens quickly.
 func startExporter(t *testing.T, dsn string) string {
 	t.Helper()
+	return serveExporter(t, dsn, "").addr
+}
+
+// exporterProcess is an exporter served in-process: its address, its
+// configuration file, and stop, which makes every scrape of it fail.
+type exporterProcess struct {
+	addr, configFile string
+	stop             func()
+}
+
+// serveExporter serves the exporter's routes in-process, as main does, with
+// every default collector, a circuit breaker that reopens quickly, and
+// extra configuration file lines (backup sources, ...).
+func serveExporter(t *testing.T, dsn, extra string) exporterProcess {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "exporter.yml")
-	if err := os.WriteFile(path, []byte("connection:\n  retries: 0\n  breaker_failures: 2\n  breaker_open_for: 1s\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("connection:\n  retries: 0\n  breaker_failures: 2\n  breaker_open_for: 1s\n"+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(path)
@@ -321,5 +336,5 @@ func startExporter(t *testing.T, dsn string) string {
 	t.Cleanup(exp.Close)
 	hs := httptest.NewServer(exp.Server.Routes("/metrics", exp.Reloader, nil))
 	t.Cleanup(hs.Close)
-	return strings.TrimPrefix(hs.URL, "http://")
+	return exporterProcess{addr: strings.TrimPrefix(hs.URL, "http://"), configFile: path, stop: hs.Close}
 }
