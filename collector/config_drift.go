@@ -22,7 +22,7 @@ var (
 		"Settings not at their built-in default, by where the value comes from (configuration file, command line, environment variable, and the ALTER DATABASE/ROLE sources database, user, database user, global that the exporter's own session sees); values the client or session set and values the server computes (override) are left out.",
 		"pg_settings", "13+", "source")
 	driftHash = metric.Gauge("pg_settings_hash",
-		"A 53-bit hash (exact as a float) of the names and values of the settings taken from the configuration files, the command line and the environment, less those that differ by host or role by design (docs/collectors/settings-drift.md lists them). Two servers with the same value run the same server-wide configuration.",
+		"A 53-bit hash (exact as a float) of the names and values of the settings taken from the configuration files, the command line and the environment, less those that differ by host or role by design (docs/collectors/config-drift.md lists them). Two servers with the same value run the same server-wide configuration.",
 		"pg_settings", "13+")
 	driftReadable = metric.Gauge("pg_config_files_readable",
 		"1 if the exporter's role may read the view, 0 if not: PostgreSQL grants pg_file_settings and pg_hba_file_rules to superusers only, not to pg_monitor, and their error counts are then absent (not 0).",
@@ -37,16 +37,16 @@ var (
 
 func init() {
 	Register(&Spec{
-		Name:    "settings_drift",
+		Name:    "config_drift",
 		Help:    "Configuration drift: settings waiting for a restart, non-default settings by source, a hash of the server-wide settings to compare servers, and errors in the configuration and pg_hba.conf files",
 		Scope:   Cluster,
 		Default: true,
 		Metrics: []*metric.Metric{driftPending, driftPendingCount, driftNonDefault, driftHash, driftReadable, driftFileErrors, driftHbaErrors},
-		New:     func(Options) (Collector, error) { return settingsDriftCollector{}, nil },
+		New:     func(Options) (Collector, error) { return configDriftCollector{}, nil },
 	})
 }
 
-type settingsDriftCollector struct{}
+type configDriftCollector struct{}
 
 // hashedSources are where a server-wide setting comes from; the others are
 // defaults, values computed by the server, or set per database, role, client
@@ -90,7 +90,7 @@ const (
 	driftHbaErrorsQuery = `SELECT count(*) FILTER (WHERE error IS NOT NULL)::float8 FROM pg_hba_file_rules`
 )
 
-func (settingsDriftCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
+func (configDriftCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
 	rows, err := s.Conn.Query(ctx, driftSettingsQuery)
 	if err != nil {
 		return err

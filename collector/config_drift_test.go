@@ -29,9 +29,9 @@ func TestSettingsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	standby := pgtest.StartT(t, pgtest.Options{StandbyOf: primary})
-	onPrimary := scrapetest.New(t, monDSN, nil, "settings_drift")
-	onStandby := scrapetest.New(t, standby.DSN("drift_monitor", "driftpw", "postgres"), nil, "settings_drift")
-	super := scrapetest.New(t, primary.SuperuserDSN(""), nil, "settings_drift")
+	onPrimary := scrapetest.New(t, monDSN, nil, "config_drift")
+	onStandby := scrapetest.New(t, standby.DSN("drift_monitor", "driftpw", "postgres"), nil, "config_drift")
+	super := scrapetest.New(t, primary.SuperuserDSN(""), nil, "config_drift")
 	scrape := func(sc *scrapetest.Scraper) families.Result {
 		t.Helper()
 		r := sc.Scrape(t)
