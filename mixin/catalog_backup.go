@@ -175,4 +175,6 @@ var alertGroups = []alertGroup{
 	{"postgres-backup.yml", "postgres.archiving", archivingAlerts},
 	{"postgres-backup.yml", "postgres.backup", backupAlerts},
 	{"pgbouncer-alerts.yml", "pgbouncer", pgbouncerAlerts},
+	{logicalFile, "postgres.logical_replication", logicalReplicationAlerts},
+	{logicalFile, "postgres.configuration", configurationAlerts},
 }

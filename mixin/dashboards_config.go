@@ -60,6 +60,7 @@ func (c *Config) Dashboards() dashboards.Config {
 	one("PostgresTableBloatHigh", &d.BloatRatio)
 	one("PostgresBlockingSessions", &d.BlockedSessions)
 	one("PostgresRPOBreached", &d.RPO)
+	one("PostgresLogicalSlotInactiveRetainingWal", &d.LogicalSlotRetainedWAL)
 	return d
 }
 

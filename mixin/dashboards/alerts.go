@@ -64,4 +64,11 @@ var alertPanels = map[string]panelRef{
 	"PostgresRestoreTestOverdue":          {"pg-replication-backups", "Time since last restore test"},
 	"PostgresBackupRepositoryUnencrypted": {"pg-replication-backups", "Backup repository health"},
 	"PostgresBackupRetentionExceeded":     {"pg-replication-backups", "Backups past retention"},
+
+	"PostgresSubscriptionWorkerDown":          {"pg-replication-backups", "Subscription apply workers"},
+	"PostgresSubscriptionErrors":              {"pg-replication-backups", "Subscription errors in the last 10 minutes"},
+	"PostgresLogicalSlotInactiveRetainingWal": {"pg-replication-backups", "WAL retained by unused logical slots"},
+	"PostgresRestartPending":                  {"pg-database-detail", "Settings waiting for a restart"},
+	"PostgresConfigFileErrors":                {"pg-database-detail", "Configuration file errors"},
+	"PostgresSettingsDiffer":                  {"pg-database-detail", "Settings variants per cluster"},
 }
