@@ -121,8 +121,9 @@ func TestSLRUWithinTheView(t *testing.T) {
 }
 
 // On a standby: a query cancelled by a replayed lock counts as a lock
-// conflict (nothing is reported on the primary), and WAL prefetching is
-// reported from 15.
+// conflict (nothing is reported on the primary), WAL prefetching is
+// reported from 15, and a CHECKPOINT counts as a requested restartpoint
+// from 17.
 func TestStandbyConflictsAndPrefetch(t *testing.T) {
 	pgtest.RequireServer(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -132,7 +133,7 @@ func TestStandbyConflictsAndPrefetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	standby := pgtest.StartT(t, pgtest.Options{StandbyOf: primary, Conf: []string{"max_standby_streaming_delay = 0"}})
-	cols := []string{"database_conflicts", "recovery_prefetch", "database"}
+	cols := []string{"database_conflicts", "recovery_prefetch", "database", "bgwriter"}
 	onPrimary := scrapetest.New(t, primary.SuperuserDSN(""), nil, cols...)
 	onStandby := scrapetest.New(t, standby.SuperuserDSN(""), nil, cols...)
 
@@ -181,6 +182,15 @@ func TestStandbyConflictsAndPrefetch(t *testing.T) {
 		t.Errorf("%d reasons on %d, want %d", n, standby.Major, reasons)
 	}
 
+	if standby.Major >= 17 {
+		if err := standby.Exec(ctx, "", "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, onStandby, "a requested restartpoint counted", func(r families.Result) bool {
+			v, _ := r.Value("pg_stat_checkpointer_restartpoints_req_total", nil)
+			return v >= 1
+		})
+	}
 	_, ok := r["pg_stat_recovery_prefetch_prefetch_total"]
 	if ok != (standby.Major >= 15) {
 		t.Fatalf("recovery prefetch present %v on %d; the view exists from 15", ok, standby.Major)
