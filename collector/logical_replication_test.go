@@ -221,6 +221,15 @@ func TestLogicalReplication(t *testing.T) {
 		if notReady := r.Sum("pg_subscription_tables", shop) - ready; notReady != 1 {
 			t.Errorf("tables in other states add up to %v, want 1:\n%s", notReady, r.String("pg_subscription_tables"))
 		}
+		// With no room for names, the counts by state stay exact.
+		capped := scrapetest.New(t, subMon, parseConfig(t, "objects:\n  schema:\n    max_objects: 0\n"), "subscription_tables").Scrape(t)
+		capped.RequireUp(t)
+		if _, ok := capped["pg_subscription_table_not_ready"]; ok {
+			t.Errorf("tables named with objects.schema.max_objects 0:\n%s", capped.String("pg_subscription_table_not_ready"))
+		}
+		if v := capped.Sum("pg_subscription_tables", shop); v != 3 {
+			t.Errorf("tables counted with no names: %v, want 3", v)
+		}
 		if err := sub.Exec(ctx, "shop", "DELETE FROM parts"); err != nil {
 			t.Fatal(err)
 		}
