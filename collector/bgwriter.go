@@ -34,6 +34,16 @@ var (
 		"Buffers written by backends themselves (on 16+ pg_stat_io breaks this down; 17 removed it).", "pg_stat_bgwriter", "13-16")
 	bgwBackendFsync = metric.Counter("pg_stat_bgwriter_buffers_backend_fsync_total",
 		"Times a backend had to fsync a file itself.", "pg_stat_bgwriter", "13-16")
+	ckptRestartTimed = metric.Counter("pg_stat_checkpointer_restartpoints_timed_total",
+		"On a standby: restartpoints scheduled because checkpoint_timeout passed (including those skipped because no checkpoint had been replayed).", "pg_stat_checkpointer", "17+")
+	ckptRestartReq = metric.Counter("pg_stat_checkpointer_restartpoints_req_total",
+		"On a standby: restartpoints requested (max_wal_size reached, CHECKPOINT, shutdown).", "pg_stat_checkpointer", "17+")
+	ckptRestartDone = metric.Counter("pg_stat_checkpointer_restartpoints_done_total",
+		"On a standby: restartpoints performed.", "pg_stat_checkpointer", "17+")
+	ckptDone = metric.Counter("pg_stat_checkpointer_checkpoints_done_total",
+		"Checkpoints completed (timed and requested, less those skipped because nothing changed).", "pg_stat_checkpointer", "18+")
+	ckptSLRUWritten = metric.Counter("pg_stat_checkpointer_slru_written_total",
+		"SLRU buffers written by checkpoints and restartpoints.", "pg_stat_checkpointer", "18+")
 	bgwReset = metric.Gauge("pg_stat_bgwriter_stats_reset_timestamp_seconds",
 		"When these counters were last reset; on 17+ the later of pg_stat_bgwriter's and pg_stat_checkpointer's resets.", srcBgwriter, "13+")
 )
@@ -41,11 +51,12 @@ var (
 func init() {
 	Register(&Spec{
 		Name:    "bgwriter",
-		Help:    "Checkpoints and background writer activity from pg_stat_bgwriter and, on 17+, pg_stat_checkpointer",
+		Help:    "Checkpoints and background writer activity from pg_stat_bgwriter and, on 17+, pg_stat_checkpointer (with a standby's restartpoints)",
 		Scope:   Cluster,
 		Default: true,
 		Metrics: []*metric.Metric{bgwCheckpointsTimed, bgwCheckpointsReq, bgwWriteTime, bgwSyncTime, bgwBuffersCheckpoint,
-			bgwBuffersClean, bgwMaxwritten, bgwAlloc, bgwBuffersBackend, bgwBackendFsync, bgwReset},
+			bgwBuffersClean, bgwMaxwritten, bgwAlloc, bgwBuffersBackend, bgwBackendFsync, bgwReset,
+			ckptRestartTimed, ckptRestartReq, ckptRestartDone, ckptDone, ckptSLRUWritten},
 		New: func(Options) (Collector, error) { return bgwriterCollector{}, nil },
 	})
 }
@@ -63,6 +74,11 @@ const (
  b.buffers_alloc::float8, NULL::float8, NULL::float8,
  EXTRACT(EPOCH FROM GREATEST(b.stats_reset, c.stats_reset))::float8
  FROM pg_stat_bgwriter b, pg_stat_checkpointer c`
+	// pg_stat_checkpointer's own columns, beyond the pg_stat_bgwriter ones.
+	checkpointerQuery17 = `SELECT restartpoints_timed::float8, restartpoints_req::float8, restartpoints_done::float8,
+ NULL::float8, NULL::float8 FROM pg_stat_checkpointer`
+	checkpointerQuery18 = `SELECT restartpoints_timed::float8, restartpoints_req::float8, restartpoints_done::float8,
+ num_done::float8, slru_written::float8 FROM pg_stat_checkpointer`
 )
 
 func (bgwriterCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
@@ -87,6 +103,20 @@ func (bgwriterCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 	}
 	if reset != nil {
 		bgwReset.Emit(ch, *reset)
+	}
+	if s.Facts.VersionNum < 170000 {
+		return nil
+	}
+	cq := checkpointerQuery17
+	if s.Facts.VersionNum >= 180000 {
+		cq = checkpointerQuery18
+	}
+	var c [5]*float64
+	if err := s.Conn.QueryRow(ctx, cq).Scan(&c[0], &c[1], &c[2], &c[3], &c[4]); err != nil {
+		return err
+	}
+	for i, m := range []*metric.Metric{ckptRestartTimed, ckptRestartReq, ckptRestartDone, ckptDone, ckptSLRUWritten} {
+		emitIf(ch, m, c[i])
 	}
 	return nil
 }

@@ -38,6 +38,13 @@ func TestCheckpointWALAndIOCounters(t *testing.T) {
 	if _, ok := r.Value("pg_stat_bgwriter_buffers_alloc_total", nil); !ok {
 		t.Error("no buffers_alloc")
 	}
+	_, restartpoints := r.Value("pg_stat_checkpointer_restartpoints_done_total", nil)
+	if restartpoints != (s.Major >= 17) {
+		t.Errorf("restartpoint counters present %v on %d; pg_stat_checkpointer has them from 17", restartpoints, s.Major)
+	}
+	if done, ok := r.Value("pg_stat_checkpointer_checkpoints_done_total", nil); ok != (s.Major >= 18) || ok && done < 1 {
+		t.Errorf("completed checkpoints %v (present %v) on %d after a CHECKPOINT; counted from 18", done, ok, s.Major)
+	}
 	_, backend := r.Value("pg_stat_bgwriter_buffers_backend_total", nil)
 	if backend != (s.Major <= 16) {
 		t.Errorf("buffers_backend present %v on %d; it exists up to 16", backend, s.Major)

@@ -229,6 +229,8 @@ var alertGroups = []alertGroup{
 	{"postgres-backup.yml", "postgres.archiving", archivingAlerts},
 	{"postgres-backup.yml", "postgres.backup", backupAlerts},
 	{"pgbouncer-alerts.yml", "pgbouncer", pgbouncerAlerts},
+	{logicalFile, "postgres.logical_replication", logicalReplicationAlerts},
+	{logicalFile, "postgres.configuration", configurationAlerts},
 }
 
 // noPass is the condition of a check that must pass for every stanza with

@@ -64,6 +64,7 @@ func (c *Config) Dashboards() dashboards.Config {
 	one("PostgresConnectionCapacityForecast", &d.ConnectionsForecast)
 	one("PostgresStorageCapacityForecast", &d.StorageForecast)
 	one("PostgresThroughputCapacityForecast", &d.ThroughputForecast)
+	one("PostgresLogicalSlotInactiveRetainingWal", &d.LogicalSlotRetainedWAL)
 	return d
 }
 

@@ -193,6 +193,8 @@ func section(goType string) string {
 		return "objects.bloat"
 	case "SchemaLimits":
 		return "objects.schema"
+	case "FunctionLimits":
+		return "objects.functions"
 	case "StatementsLimits":
 		return "objects.statements"
 	}

@@ -23,6 +23,7 @@ type Objects struct {
 	Bloat      BloatLimits      `yaml:"bloat"`
 	Schema     SchemaLimits     `yaml:"schema"`
 	Statements StatementsLimits `yaml:"statements"`
+	Functions  FunctionLimits   `yaml:"functions"`
 	// SizesTTL is how long relation sizes (one stat() per file) are reused
 	// between scrapes by the tables and indexes collectors, and with them
 	// their choice of the objects reported one by one. 0 means the default.
@@ -84,6 +85,13 @@ type StatementsLimits struct {
 	QueryTextLength int  `yaml:"query_text_length"`
 }
 
+// FunctionLimits tune the functions collector.
+type FunctionLimits struct {
+	// TopN caps the functions reported one by one per database, those with
+	// the most time spent in them first (0: only the per-database aggregate).
+	TopN int `yaml:"top_n"`
+}
+
 // Defaults of the objects section.
 const (
 	DefaultTablesTopN      = 500
@@ -91,6 +99,7 @@ const (
 	DefaultBloatTopN       = 100
 	DefaultSchemaObjects   = 100
 	DefaultStatementsTopN  = 100
+	DefaultFunctionsTopN   = 100
 	DefaultQueryTextLength = 200
 	DefaultSizesTTL        = 5 * time.Minute
 	// The maintenance thresholds (dead rows past which a table is due for
@@ -125,6 +134,7 @@ func defaultObjects() Objects {
 		Bloat:      BloatLimits{ObjectLimits: ObjectLimits{TopN: DefaultBloatTopN}},
 		Schema:     SchemaLimits{MaxObjects: DefaultSchemaObjects},
 		Statements: StatementsLimits{TopN: DefaultStatementsTopN, QueryTextLength: DefaultQueryTextLength},
+		Functions:  FunctionLimits{TopN: DefaultFunctionsTopN},
 		SizesTTL:   DefaultSizesTTL,
 	}
 }
@@ -177,6 +187,7 @@ func (c *Config) validateObjects(errs *yamlfile.Errors) {
 	}
 	checkN("schema.max_objects", o.Schema.MaxObjects)
 	checkN("statements.top_n", o.Statements.TopN)
+	checkN("functions.top_n", o.Functions.TopN)
 	if v := o.Statements.QueryTextLength; v < 16 || v > 4096 {
 		add("objects.statements.query_text_length is %d; use 16 to 4096 characters", v)
 	}

@@ -35,7 +35,7 @@ objects:
 	if o.Bloat.TopN != 0 || !o.Bloat.Pgstattuple {
 		t.Fatalf("bloat: %+v", o.Bloat)
 	}
-	if o.Indexes.TopN != DefaultIndexesTopN || o.Statements.TopN != DefaultStatementsTopN ||
+	if o.Indexes.TopN != DefaultIndexesTopN || o.Statements.TopN != DefaultStatementsTopN || o.Functions.TopN != DefaultFunctionsTopN ||
 		o.Tables.MaintenanceDue != (MaintenanceDue{DeadTuples: DefaultDueDeadTuples, ModSinceAnalyze: DefaultDueModSinceAnalyze}) {
 		t.Fatal("defaults not used where the file is silent")
 	}
@@ -58,6 +58,7 @@ objects:
 func TestObjectsSectionErrors(t *testing.T) {
 	for _, c := range []struct{ src, want string }{
 		{"objects:\n  tables:\n    top_n: -1\n", "x.yml:2: objects.tables.top_n is -1; use 0"},
+		{"objects:\n  functions:\n    top_n: -1\n", "x.yml:2: objects.functions.top_n is -1; use 0"},
 		{"objects:\n  tables:\n    include: ['(']\n", "x.yml:2: objects.tables.include: pattern \"(\" is not a valid regular expression"},
 		{"objects:\n  indexes:\n    min_size: lots\n", "x.yml:3: size \"lots\" is not a number of bytes"},
 		{"objects:\n  statements:\n    query_text_length: 5\n", "x.yml:2: objects.statements.query_text_length is 5; use 16 to 4096"},

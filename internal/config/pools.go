@@ -74,12 +74,17 @@ type Activity struct {
 	// labels, the rest are added up under the value "__other__". 0 means the
 	// default, 100.
 	MaxLabelSets int `yaml:"max_label_sets"`
+	// MaxWaitEvents bounds the series of active sessions by database and
+	// wait event: the most common keep their labels, the rest are added up
+	// under "__other__". 0 means the default, 20.
+	MaxWaitEvents int `yaml:"max_wait_events"`
 }
 
 // Defaults of the activity section.
 const (
 	DefaultLongTransactionThreshold = 30 * time.Second
 	DefaultMaxLabelSets             = 100
+	DefaultMaxWaitEvents            = 20
 )
 
 // withDefaults fills the settings the file leaves out or sets to 0.
@@ -89,6 +94,9 @@ func (a Activity) withDefaults() Activity {
 	}
 	if a.MaxLabelSets == 0 {
 		a.MaxLabelSets = DefaultMaxLabelSets
+	}
+	if a.MaxWaitEvents == 0 {
+		a.MaxWaitEvents = DefaultMaxWaitEvents
 	}
 	return a
 }
@@ -145,5 +153,8 @@ func (c *Config) validatePools(errs *yamlfile.Errors) {
 	}
 	if a.MaxLabelSets < 0 || a.MaxLabelSets > 10000 {
 		add(errs.Line("activity", "max_label_sets"), "activity.max_label_sets is %d; use 1 to 10000 (0 means the default %d)", a.MaxLabelSets, DefaultMaxLabelSets)
+	}
+	if a.MaxWaitEvents < 0 || a.MaxWaitEvents > 10000 {
+		add(errs.Line("activity", "max_wait_events"), "activity.max_wait_events is %d; use 1 to 10000 (0 means the default %d)", a.MaxWaitEvents, DefaultMaxWaitEvents)
 	}
 }

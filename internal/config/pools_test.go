@@ -67,6 +67,7 @@ func TestPoolErrorsNameFileAndLine(t *testing.T) {
 		{"pools:\n  - name: a\n    application: a\n    max_connections: 3\n", `p.yml:3: unknown key "application" in pools`},
 		{"activity:\n  long_transaction_threshold: -1s\n", `p.yml:2: activity.long_transaction_threshold must not be negative`},
 		{"activity:\n  max_label_sets: -2\n", `p.yml:2: activity.max_label_sets is -2; use 1 to 10000`},
+		{"activity:\n  max_wait_events: 10001\n", `p.yml:2: activity.max_wait_events is 10001; use 1 to 10000`},
 		{"activity:\n  max_labels: 2\n", `p.yml:2: unknown key "max_labels"`},
 	} {
 		_, err := Parse("p.yml", []byte(tc.src))
@@ -81,19 +82,20 @@ func TestActivityDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Activity.LongTransactionThreshold != 30*time.Second || cfg.Activity.MaxLabelSets != 100 {
-		t.Fatalf("activity defaults: %v, %d", cfg.Activity.LongTransactionThreshold, cfg.Activity.MaxLabelSets)
+	if cfg.Activity.LongTransactionThreshold != 30*time.Second || cfg.Activity.MaxLabelSets != 100 || cfg.Activity.MaxWaitEvents != 20 {
+		t.Fatalf("activity defaults: %+v", cfg.Activity)
 	}
-	cfg, err = Parse("a.yml", []byte("activity:\n  long_transaction_threshold: 1s\n  max_label_sets: 7\n"))
+	cfg, err = Parse("a.yml", []byte("activity:\n  long_transaction_threshold: 1s\n  max_label_sets: 7\n  max_wait_events: 3\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Activity.LongTransactionThreshold != time.Second || cfg.Activity.MaxLabelSets != 7 {
-		t.Fatalf("activity settings: %v, %d", cfg.Activity.LongTransactionThreshold, cfg.Activity.MaxLabelSets)
+	if cfg.Activity.LongTransactionThreshold != time.Second || cfg.Activity.MaxLabelSets != 7 || cfg.Activity.MaxWaitEvents != 3 {
+		t.Fatalf("activity settings: %+v", cfg.Activity)
 	}
 	// 0 means the default, as when the key is left out.
-	cfg, err = Parse("a.yml", []byte("activity:\n  long_transaction_threshold: 0s\n  max_label_sets: 0\n"))
-	if err != nil || cfg.Activity.LongTransactionThreshold != DefaultLongTransactionThreshold || cfg.Activity.MaxLabelSets != DefaultMaxLabelSets {
+	cfg, err = Parse("a.yml", []byte("activity:\n  long_transaction_threshold: 0s\n  max_label_sets: 0\n  max_wait_events: 0\n"))
+	if err != nil || cfg.Activity.LongTransactionThreshold != DefaultLongTransactionThreshold || cfg.Activity.MaxLabelSets != DefaultMaxLabelSets ||
+		cfg.Activity.MaxWaitEvents != DefaultMaxWaitEvents {
 		t.Fatalf("activity with zeroes: %v, %+v", err, cfg)
 	}
 }
@@ -146,7 +148,7 @@ func FuzzPools(f *testing.F) {
 		if i := MatchPool(cfg.Pools, app, user, db); i >= len(cfg.Pools) {
 			t.Fatalf("MatchPool returned %d for %d pools", i, len(cfg.Pools))
 		}
-		if cfg.Activity.LongTransactionThreshold <= 0 || cfg.Activity.MaxLabelSets < 1 {
+		if cfg.Activity.LongTransactionThreshold <= 0 || cfg.Activity.MaxLabelSets < 1 || cfg.Activity.MaxWaitEvents < 1 {
 			t.Fatalf("accepted activity %+v", cfg.Activity)
 		}
 	})

@@ -74,4 +74,11 @@ var alertPanels = map[string]panelRef{
 	"PostgresBackupMissing":               {"pg-replication-backups", "Backup repository health"},
 	"PostgresBackupVerificationFailed":    {"pg-replication-backups", "Time since last verification"},
 	"PostgresRestoreTestFailed":           {"pg-replication-backups", "Time since last restore test"},
+
+	"PostgresSubscriptionWorkerDown":          {"pg-replication-backups", "Subscription apply workers"},
+	"PostgresSubscriptionErrors":              {"pg-replication-backups", "Subscription errors in the last 10 minutes"},
+	"PostgresLogicalSlotInactiveRetainingWal": {"pg-replication-backups", "WAL retained by unused logical slots"},
+	"PostgresRestartPending":                  {"pg-database-detail", "Settings waiting for a restart"},
+	"PostgresConfigFileErrors":                {"pg-database-detail", "Configuration file errors"},
+	"PostgresSettingsDiffer":                  {"pg-database-detail", "Settings variants per cluster"},
 }

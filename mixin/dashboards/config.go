@@ -61,6 +61,7 @@ type Config struct {
 	BlockedSessions        float64    // sessions blocked by others' locks
 	LockWaiters            float64    // sessions waiting for a lock
 	PgBouncerMaxWait       [2]float64 // how long a PgBouncer client waited for a server connection
+	LogicalSlotRetainedWAL float64    // WAL a logical replication slot without a consumer keeps
 }
 
 // Defaults returns the default thresholds, the same the rule pack ships with.
@@ -106,6 +107,7 @@ func Defaults() Config {
 		BlockedSessions:        1,
 		LockWaiters:            10,
 		PgBouncerMaxWait:       [2]float64{1, 10},
+		LogicalSlotRetainedWAL: 256 << 20,
 	}
 }
 

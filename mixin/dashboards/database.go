@@ -10,7 +10,7 @@ func databaseBoard(cfg Config) board {
 	perDB := func(metric string) string { return "sum by (" + by + ") (" + rate(md(metric)) + ")" }
 	return board{
 		File: "database-detail.json", UID: "pg-database-detail", Title: "PostgreSQL / Database detail", Tag: "pg-database",
-		Description: "Each database's size and growth, row traffic, temporary files, deadlocks, recovery conflicts and transaction ID age.",
+		Description: "Each database's size and growth, row traffic, temporary files, deadlocks, recovery conflicts and transaction ID age, and the server's configuration drift.",
 		Rows: []row{
 			{Title: "Size", Panels: []panel{
 				ts("Database size", "bytes", "How big is each database?",
@@ -40,6 +40,8 @@ func databaseBoard(cfg Config) board {
 					q("sum by ("+by+") (increase("+md(names.Deadlocks)+"[10m]))", "{{instance}} {{datname}}")).over(cfg.Deadlocks10m),
 				ts("Recovery conflicts per second", "short", "Are queries on a standby cancelled because replay needed what they read?",
 					q(perDB(names.Conflicts), "{{datname}}")),
+				ts("Recovery conflicts by reason", "short", "On a standby: what cancels its queries, row versions vacuumed on the primary (snapshot), replayed locks (lock), pinned buffers, dropped tablespaces or deadlocks? Per second.",
+					q("sum by ("+serverBy+", reason) ("+rate(md(names.ConflictsByReason))+")", "{{instance}} {{reason}}")),
 				ts("Checksum failures per second", "short", "Has the server found corrupted data pages?",
 					q(perDB(names.ChecksumFailures), "{{datname}}")).over(0),
 				ts("Sequences used (top 10)", "percentunit", "Which sequences are closest to running out of values? At 100 % nextval() fails.",
@@ -49,6 +51,7 @@ func databaseBoard(cfg Config) board {
 					q(md(names.MxidAge)+" / "+xidLimit, "{{instance}} {{datname}} multixact"),
 					q(m(names.FreezeMaxAge)+" / "+xidLimit, "{{instance}} autovacuum_freeze_max_age")).overBoth(cfg.WraparoundRatio).ratio(),
 			}},
+			configurationRow(),
 		},
 	}
 }

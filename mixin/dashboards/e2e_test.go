@@ -31,16 +31,23 @@ import (
 // excused instead, and come back into the check by themselves once it is
 // declared.
 var needsCondition = map[string]string{
-	"pg-replication-backups/WAL receiver streaming":          "a standby",
-	"pg-database-detail/Sequences used (top 10)":             "a sequence in a watched database",
-	"pg-fleet-overview/Replication lag":                      "a standby (replay lag is measured on the standby)",
-	"pg-replication-backups/Standby's own replay lag":        "a standby",
-	"pg-replication-backups/Replay lag per standby":          "a standby connected to the primary",
-	"pg-replication-backups/Replay lag per standby in bytes": "a standby connected to the primary",
-	"pg-tables-maintenance/Running operations":               "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
-	"pg-tables-maintenance/Progress of running operations":   "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
-	"pg-sessions-locks-pools/Pool utilization per service":   "service pools in the exporter's configuration",
-	"pg-sessions-locks-pools/Pool connections by state":      "service pools in the exporter's configuration",
+	"pg-replication-backups/WAL receiver streaming":                     "a standby",
+	"pg-database-detail/Sequences used (top 10)":                        "a sequence in a watched database",
+	"pg-fleet-overview/Replication lag":                                 "a standby (replay lag is measured on the standby)",
+	"pg-replication-backups/Standby's own replay lag":                   "a standby",
+	"pg-replication-backups/Replay lag per standby":                     "a standby connected to the primary",
+	"pg-replication-backups/Replay lag per standby in bytes":            "a standby connected to the primary",
+	"pg-tables-maintenance/Running operations":                          "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
+	"pg-tables-maintenance/Progress of running operations":              "a VACUUM, ANALYZE, CREATE INDEX or base backup running at query time",
+	"pg-sessions-locks-pools/Pool utilization per service":              "service pools in the exporter's configuration",
+	"pg-sessions-locks-pools/Pool connections by state":                 "service pools in the exporter's configuration",
+	"pg-database-detail/Recovery conflicts by reason":                   "a standby",
+	"pg-replication-backups/Subscription apply workers":                 "a logical replication subscription",
+	"pg-replication-backups/Subscription errors in the last 10 minutes": "a logical replication subscription on 15 or later",
+	"pg-replication-backups/Time since the publisher was last heard":    "a logical replication subscription",
+	"pg-replication-backups/Subscription tables by state":               "a logical replication subscription",
+	"pg-replication-backups/WAL retained by unused logical slots":       "an inactive logical replication slot (wal_level logical)",
+	"pg-replication-backups/Logical decoding spilled and sent":          "a logical replication slot (wal_level logical) on 14 or later",
 }
 
 // needsMajor lists the panels whose series older servers do not have, with

@@ -20,7 +20,7 @@ func replicationBoard(cfg Config) board {
 	prevMean := "(" + m(names.BackupMeanSize) + " > 0)"
 	return board{
 		File: "replication-backups.json", UID: "pg-replication-backups", Title: "PostgreSQL / Replication and backups", Tag: "pg-replication",
-		Description: "Standby lag, replication slots and the WAL they keep, WAL archiving against the RPO, backup age per type against its objective, backup sizes with their anomaly band, verification and restore tests.",
+		Description: "Standby lag, replication slots and the WAL they keep, logical replication subscriptions and slots, WAL archiving against the RPO, backup age per type against its objective, backup sizes with their anomaly band, verification and restore tests.",
 		Rows: []row{
 			{Title: "Replication", Panels: []panel{
 				ts("Replay lag per standby", "s", "How far behind is each standby, seen from the primary?",
@@ -45,6 +45,7 @@ func replicationBoard(cfg Config) board {
 				ts("Replication slots in use", "short", "Is every replication slot in use? An inactive slot keeps WAL and the xmin horizon forever.",
 					q(m(names.SlotActive), "{{instance}} {{slot_name}}")).under(1).ratio(),
 			}},
+			logicalReplicationRow(cfg),
 			{Title: "WAL archiving", Panels: []panel{
 				ts("Data at risk (RPO)", "s", "How much committed work is not yet archived? Time since a WAL file was last archived, and age of the oldest one waiting, against the 15 minute RPO.",
 					q(walAtRisk(), "{{instance}} data at risk")).over(cfg.RPO),

@@ -26,6 +26,7 @@ func sessionsBoard(cfg Config) board {
 					q("sum by ("+serverBy+", state) ("+md(names.ActivityConns)+")", "{{instance}} {{state}}")).stacked(),
 				ts("Sessions by database and user", "short", "Who holds the connections?",
 					q("sum by ("+serverBy+", datname, usename) ("+md(names.ActivityConns)+")", "{{datname}} {{usename}}")).stacked(),
+				waitEventsPanel(),
 				ts("Longest open transaction", "s", "Does a transaction run longer than 30 s, holding locks and keeping VACUUM from cleaning up?",
 					q("max by ("+serverBy+", datname) ("+md(names.MaxTxDuration)+")", "{{instance}} {{datname}}")).overBoth(cfg.LongTransaction),
 				ts("Long-running transactions", "short", "How many transactions are older than the exporter's long-transaction threshold?",

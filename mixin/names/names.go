@@ -211,3 +211,21 @@ const (
 	RemCircuit        = "pg_remediation_circuit_state"
 	RemReloadOK       = "pg_remediation_config_last_reload_successful"
 )
+
+// Logical replication, wait events, configuration drift.
+const (
+	SubEnabled         = "pg_subscription_enabled"
+	SubWorkers         = "pg_subscription_workers"
+	SubApplyErrors     = "pg_subscription_apply_errors_total"
+	SubSyncErrors      = "pg_subscription_sync_errors_total"
+	SubLastReceipt     = "pg_subscription_last_msg_receipt_timestamp_seconds"
+	SubTables          = "pg_subscription_tables"
+	SlotSpillBytes     = "pg_stat_replication_slots_spill_bytes_total"
+	SlotDecodedBytes   = "pg_stat_replication_slots_decoded_bytes_total"
+	WaitEventSessions  = "pg_stat_activity_wait_event_sessions"
+	SettingsPending    = "pg_settings_pending_restarts"
+	SettingsHash       = "pg_settings_hash"
+	SettingsFileErrors = "pg_settings_file_errors"
+	HbaFileErrors      = "pg_hba_file_rules_errors"
+	ConflictsByReason  = "pg_stat_database_conflicts_by_reason_total"
+)
