@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
@@ -39,6 +40,12 @@ var (
 	indexesUnusedSz = metric.Gauge("pg_indexes_unused_size_bytes", "Total size of the unused indexes in the database.", srcUserIndexes, "13+", "datname")
 	indexesReported = metric.Gauge("pg_indexes_reported", "Indexes with series of their own (within objects.indexes limits).", srcUserIndexes, "13+", "datname")
 	indexesFolded   = metric.Gauge("pg_indexes_folded", "Indexes summed into the per-database series with empty object labels.", srcUserIndexes, "13+", "datname")
+)
+
+// The families with a series per index and for the rest, and their labels.
+var (
+	indexBlock = append(append([]*metric.Metric{}, indexStats...), indexSize)
+	indexShape = exposition.NewShape(indexLabels...)
 )
 
 func init() {
@@ -139,48 +146,55 @@ func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prom
 	idx, rest := got.idx, got.rest
 	n := c.limits.TopN
 	db := s.Database
+	labels := c.choices.labels(s.Target.Name, db, indexShape)
+	defer labels.Done()
+	b := exposition.NewBlock(indexShape, indexBlock...)
+	b.Grow(len(idx) + 1)
+	invalidB, unusedB := exposition.NewBlock(indexShape, indexInvalid), exposition.NewBlock(indexShape, indexUnused)
+	vals := make([]float64, len(indexBlock))
 	reported, invalid, unused := 0, 0, 0
 	var unusedSize float64
 	var unusedCs []candidate
-	var unusedIdx []*indexRow
+	var unusedIdx []*exposition.Labels
 	for i := range idx {
 		r := &idx[i]
 		var size float64
 		if v := cur.sizes[r.oid]; v != nil {
 			size = v[0]
 		}
+		l := labels.Get(r.oid, db, r.schema, r.table, r.name)
 		if r.invalid {
 			if invalid < n {
-				indexInvalid.Emit(ch, 1, db, r.schema, r.table, r.name)
+				invalidB.Add(l, 1)
 			}
 			invalid++
 		}
 		if r.stats[0] == 0 && !r.invalid && !r.enforces && size >= UnusedIndexMinSize {
 			unused++
 			unusedSize += size
-			unusedIdx = append(unusedIdx, r)
+			unusedIdx = append(unusedIdx, l)
 			unusedCs = append(unusedCs, candidate{name: r.schema + "." + r.table + "." + r.name, size: size, activity: size, eligible: true})
 		}
 		if !r.chosen {
 			continue
 		}
 		reported++
-		for j, m := range indexStats {
-			m.Emit(ch, r.stats[j], db, r.schema, r.table, r.name)
-		}
-		indexSize.Emit(ch, size, db, r.schema, r.table, r.name)
+		copy(vals, r.stats[:])
+		vals[len(indexStats)] = size
+		b.Add(l, vals...)
 	}
 	// The largest unused indexes are named, up to n.
 	for k, ok := range pickObjects(unusedCs, n) {
 		if ok {
-			r := unusedIdx[k]
-			indexUnused.Emit(ch, 1, db, r.schema, r.table, r.name)
+			unusedB.Add(unusedIdx[k], 1)
 		}
 	}
-	for j, m := range indexStats {
-		m.Emit(ch, rest.stats[j], db, "", "", "")
-	}
-	indexSize.Emit(ch, cur.restSizes[0], db, "", "", "")
+	copy(vals, rest.stats[:])
+	vals[len(indexStats)] = cur.restSizes[0]
+	b.Add(labels.Get(0, db, "", "", ""), vals...)
+	ch <- b
+	ch <- invalidB
+	ch <- unusedB
 	indexesInvalid.Emit(ch, float64(invalid), db)
 	indexesUnused.Emit(ch, float64(unused), db)
 	indexesUnusedSz.Emit(ch, unusedSize, db)

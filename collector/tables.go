@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
@@ -59,6 +60,12 @@ var tableSizes = []*metric.Metric{
 	metric.Gauge("pg_table_toast_size_bytes", "TOAST table and TOAST index size.", "pg_total_relation_size()", "13+", tableLabels...),
 	metric.Gauge("pg_table_indexes_size_bytes", "Size of the table's indexes.", "pg_indexes_size()", "13+", tableLabels...),
 }
+
+// The families with a series per table and for the rest, and their labels.
+var (
+	tableBlock = append(append([]*metric.Metric{}, tableStats...), tableSizes...)
+	tableShape = exposition.NewShape(tableLabels...)
+)
 
 var (
 	tablesReported = metric.Gauge("pg_tables_reported", "Tables with series of their own (within objects.tables limits).", srcUserTables, "13+", "datname")
@@ -196,30 +203,38 @@ func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 	}
 	tabs, rest := got.tabs, got.rest
 	db := s.Database
-	zero := make([]float64, len(tableSizes))
+	labels := c.choices.labels(s.Target.Name, db, tableShape)
+	defer labels.Done()
+	b := exposition.NewBlock(tableShape, tableBlock...)
+	b.Grow(len(tabs) + 1)
+	times := make([]*exposition.Block, len(tableTimes))
+	for j, m := range tableTimes {
+		times[j] = exposition.NewBlock(tableShape, m)
+	}
+	vals := make([]float64, len(tableBlock))
 	for i := range tabs {
 		t := &tabs[i]
-		for j, m := range tableStats {
-			m.Emit(ch, t.stats[j], db, t.schema, t.name)
+		l := labels.Get(t.oid, db, t.schema, t.name)
+		copy(vals, t.stats[:])
+		sz := vals[len(tableStats):]
+		if v := cur.sizes[t.oid]; v != nil {
+			copy(sz, v)
+		} else {
+			clear(sz) // created since the sizes were read
 		}
-		for j, m := range tableTimes {
-			if t.times[j] > 0 {
-				m.Emit(ch, t.times[j], db, t.schema, t.name)
+		b.Add(l, vals...)
+		for j, v := range t.times {
+			if v > 0 {
+				times[j].Add(l, v)
 			}
 		}
-		sz := cur.sizes[t.oid]
-		if sz == nil {
-			sz = zero // created since the sizes were read
-		}
-		for j, m := range tableSizes {
-			m.Emit(ch, sz[j], db, t.schema, t.name)
-		}
 	}
-	for j, m := range tableStats {
-		m.Emit(ch, rest.stats[j], db, "", "")
-	}
-	for j, m := range tableSizes {
-		m.Emit(ch, cur.restSizes[j], db, "", "")
+	copy(vals, rest.stats[:])
+	copy(vals[len(tableStats):], cur.restSizes)
+	b.Add(labels.Get(0, db, "", ""), vals...)
+	ch <- b
+	for _, tb := range times {
+		ch <- tb
 	}
 	tablesReported.Emit(ch, float64(len(tabs)), db)
 	tablesFolded.Emit(ch, rest.n, db)

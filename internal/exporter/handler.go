@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -69,17 +70,19 @@ type Server struct {
 // SetScraper puts a scraper (a set of built collectors) in force.
 func (s *Server) SetScraper(sc *collector.Scraper) { s.scraper.Store(sc) }
 
-// targetCollector scrapes one target when gathered; it lives for one request.
+// targetCollector scrapes one target when gathered; it lives for one
+// request. The per-object families go to blocks, for exposition.Serve.
 type targetCollector struct {
 	ctx     context.Context
 	scraper *collector.Scraper
 	target  *target.Target
+	blocks  *exposition.Blocks
 }
 
 func (c targetCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: families vary by server
 
 func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
-	c.scraper.Scrape(c.ctx, c.target, ch)
+	c.scraper.ScrapeBlocks(c.ctx, c.target, ch, c.blocks.Add)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer) {
@@ -87,17 +90,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target,
 	defer cancel()
 	reg := prometheus.NewRegistry()
 	var g prometheus.Gatherers
+	blocks := &exposition.Blocks{}
 	if t != nil {
-		reg.MustRegister(targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t})
+		reg.MustRegister(targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t, blocks: blocks})
 		g = append(g, reg)
 	}
 	if extra != nil {
 		g = append(g, extra)
 	}
-	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+	// As promhttp.HandlerFor(g, opts), with the per-object families
+	// streamed from their blocks.
+	exposition.Serve(w, r, g, blocks, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(s.Logger.Handler(), slog.LevelError),
-	}).ServeHTTP(w, r)
+	})
 }
 
 // Metrics serves the default target (if any) and the exporter's own metrics.

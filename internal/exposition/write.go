@@ -1,0 +1,240 @@
+package exposition
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
+)
+
+// family is one family of the response: gathered the usual way, filled by
+// blocks, or (if a name is served both ways) both.
+type family struct {
+	name     string
+	gathered *dto.MetricFamily
+	def      *metric.Metric // the blocks' declaration
+	parts    []part
+}
+
+type part struct {
+	b *Block
+	f int // the family's index in the block
+}
+
+// series is one sample of a block family.
+type series struct {
+	labels *Labels
+	v      float64
+}
+
+// plan lists the families of a response in name order, as a registry
+// would: the gathered ones (already sorted) and the blocks'.
+func plan(mfs []*dto.MetricFamily, blocks []*Block) []*family {
+	byName := map[string]*family{}
+	var fromBlocks []*family
+	for _, b := range blocks {
+		b.sortOnce.Do(b.sort)
+		for f, m := range b.families {
+			fam := byName[m.Name]
+			if fam == nil {
+				fam = &family{name: m.Name, def: m}
+				byName[m.Name] = fam
+				fromBlocks = append(fromBlocks, fam)
+			}
+			if len(b.rows) > 0 {
+				fam.parts = append(fam.parts, part{b: b, f: f})
+			}
+		}
+	}
+	slices.SortFunc(fromBlocks, func(x, y *family) int { return strings.Compare(x.name, y.name) })
+	out := make([]*family, 0, len(mfs)+len(fromBlocks))
+	i := 0
+	for _, mf := range mfs {
+		name := mf.GetName()
+		for i < len(fromBlocks) && fromBlocks[i].name < name {
+			out = append(out, fromBlocks[i])
+			i++
+		}
+		if fam := byName[name]; fam != nil {
+			fam.gathered = mf
+			if i < len(fromBlocks) && fromBlocks[i] == fam {
+				i++
+			}
+			out = append(out, fam)
+			continue
+		}
+		out = append(out, &family{name: name, gathered: mf})
+	}
+	return append(out, fromBlocks[i:]...)
+}
+
+// series returns the family's samples from its blocks in client_golang's
+// order, in buf. Each block is sorted; blocks of different databases
+// usually follow one another, so sorting them by their first row is enough
+// and the whole is sorted again only when blocks overlap.
+func (fam *family) series(buf []series) []series {
+	buf = buf[:0]
+	slices.SortStableFunc(fam.parts, func(x, y part) int {
+		return compareLabels(x.b.rows[0].labels, y.b.rows[0].labels)
+	})
+	overlap := false
+	for k, p := range fam.parts {
+		if k > 0 && compareLabels(buf[len(buf)-1].labels, p.b.rows[0].labels) >= 0 {
+			overlap = true
+		}
+		for _, r := range p.b.rows {
+			buf = append(buf, series{labels: r.labels, v: r.values[p.f]})
+		}
+	}
+	if overlap {
+		slices.SortStableFunc(buf, func(x, y series) int { return compareLabels(x.labels, y.labels) })
+	}
+	return buf
+}
+
+// dedupe drops a series whose labels equal the previous one's (two blocks
+// of the same object), as a registry drops a duplicate, and counts them.
+func dedupe(ss []series) ([]series, int) {
+	out := ss[:0]
+	dropped := 0
+	for i, s := range ss {
+		if i > 0 && compareLabels(ss[i-1].labels, s.labels) == 0 {
+			dropped++
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, dropped
+}
+
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+
+// writeText writes a block family in the text format, byte for byte as
+// expfmt.MetricFamilyToText would.
+func writeText(w *bufio.Writer, m *metric.Metric, ss []series) {
+	w.WriteString("# HELP ")
+	w.WriteString(m.Name)
+	w.WriteByte(' ')
+	_, _ = helpEscaper.WriteString(w, m.Help)
+	w.WriteString("\n# TYPE ")
+	w.WriteString(m.Name)
+	w.WriteByte(' ')
+	w.WriteString(typeName(m.Type))
+	w.WriteByte('\n')
+	var num [32]byte
+	for _, s := range ss {
+		w.WriteString(m.Name)
+		w.WriteString(s.labels.text)
+		w.WriteByte(' ')
+		w.Write(appendFloat(num[:0], s.v))
+		w.WriteByte('\n')
+	}
+}
+
+// appendFloat formats a sample value as expfmt's text format does.
+func appendFloat(b []byte, f float64) []byte {
+	switch {
+	case f == 1:
+		return append(b, '1')
+	case f == 0:
+		return append(b, '0')
+	case f == -1:
+		return append(b, "-1"...)
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, +1):
+		return append(b, "+Inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+func typeName(t prometheus.ValueType) string {
+	switch t {
+	case prometheus.CounterValue:
+		return "counter"
+	case prometheus.GaugeValue:
+		return "gauge"
+	}
+	return "untyped"
+}
+
+// dtoFamily builds the client_model family of a block family, for the
+// formats written by expfmt's encoder; merged with the gathered family of
+// the same name, if any. It lives until the next family is encoded.
+func dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
+	m := fam.def
+	typ := dto.MetricType_UNTYPED
+	switch m.Type {
+	case prometheus.CounterValue:
+		typ = dto.MetricType_COUNTER
+	case prometheus.GaugeValue:
+		typ = dto.MetricType_GAUGE
+	}
+	name, help := m.Name, m.Help
+	mf := &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: make([]*dto.Metric, len(ss))}
+	ms := make([]dto.Metric, len(ss))
+	vs := make([]float64, len(ss))
+	switch typ {
+	case dto.MetricType_COUNTER:
+		cs := make([]dto.Counter, len(ss))
+		for i := range ss {
+			ms[i].Counter = &cs[i]
+			cs[i].Value = &vs[i]
+		}
+	case dto.MetricType_GAUGE:
+		gs := make([]dto.Gauge, len(ss))
+		for i := range ss {
+			ms[i].Gauge = &gs[i]
+			gs[i].Value = &vs[i]
+		}
+	default:
+		us := make([]dto.Untyped, len(ss))
+		for i := range ss {
+			ms[i].Untyped = &us[i]
+			us[i].Value = &vs[i]
+		}
+	}
+	for i, s := range ss {
+		vs[i] = s.v
+		ms[i].Label = s.labels.labelPairs()
+		mf.Metric[i] = &ms[i]
+	}
+	g := fam.gathered
+	if g == nil {
+		return mf, nil
+	}
+	if g.GetType() != typ || g.GetHelp() != help {
+		return g, fmt.Errorf("family %s is served by a collector and by another with a different help or type; the per-object series are left out", name)
+	}
+	mf.Metric = append(slices.Clone(g.Metric), mf.Metric...)
+	slices.SortStableFunc(mf.Metric, compareDTO)
+	return mf, nil
+}
+
+// compareDTO orders client_model metrics by label values, as a registry does.
+func compareDTO(a, b *dto.Metric) int {
+	for i := range min(len(a.Label), len(b.Label)) {
+		if c := strings.Compare(a.Label[i].GetValue(), b.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return len(a.Label) - len(b.Label)
+}
+
+// fastText reports whether block families can be written directly for
+// format: the text format, with an escaping scheme that leaves valid legacy
+// names alone (all but dots escaping, which doubles underscores).
+func fastText(format expfmt.Format) bool {
+	return format.FormatType() == expfmt.TypeTextPlain && format.ToEscapingScheme() != model.DotsEscaping
+}
