@@ -93,7 +93,7 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 		encOpts = append(encOpts, expfmt.WithCreatedLines())
 	}
 	enc := expfmt.NewEncoder(bw, format, encOpts...)
-	direct := fastText(format)
+	direct := directWriter(format)
 
 	var filter map[string]bool
 	if r.URL != nil {
@@ -133,8 +133,8 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 		var n int
 		buf, n = dedupe(fam.series(buf))
 		dropped += n
-		if direct && fam.gathered == nil {
-			writeText(bw, fam.def, buf)
+		if direct != nil && fam.gathered == nil {
+			direct(bw, fam.def, buf)
 			continue
 		}
 		mf, err := dtoFamily(fam, buf)

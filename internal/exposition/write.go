@@ -2,8 +2,10 @@ package exposition
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math"
+	"mime"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,24 +120,53 @@ func dedupe(ss []series) ([]series, int) {
 
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
+// writer writes block families directly in one of the text formats.
+type writer func(w *bufio.Writer, m *metric.Metric, ss []series)
+
 // writeText writes a block family in the text format, byte for byte as
 // expfmt.MetricFamilyToText would.
 func writeText(w *bufio.Writer, m *metric.Metric, ss []series) {
-	w.WriteString("# HELP ")
-	w.WriteString(m.Name)
+	header(w, "# HELP ", m.Name, helpEscaper, m.Help)
+	header(w, "# TYPE ", m.Name, nil, typeName(m.Type))
+	samples(w, m.Name, ss, appendFloat)
+}
+
+// writeOpenMetrics writes a block family in OpenMetrics 1.0 (or 0.0.1),
+// byte for byte as expfmt.MetricFamilyToOpenMetrics would: a counter's
+// family is named without its _total suffix, help escapes quotes too, and
+// values always have a decimal point or exponent.
+func writeOpenMetrics(w *bufio.Writer, m *metric.Metric, ss []series) {
+	family, typ := m.Name, "unknown"
+	switch {
+	case m.Type == prometheus.CounterValue && strings.HasSuffix(m.Name, "_total"):
+		family, typ = strings.TrimSuffix(m.Name, "_total"), "counter"
+	case m.Type == prometheus.GaugeValue:
+		typ = "gauge"
+	}
+	header(w, "# HELP ", family, quotedEscaper, m.Help)
+	header(w, "# TYPE ", family, nil, typ)
+	samples(w, m.Name, ss, appendOpenMetricsFloat)
+}
+
+func header(w *bufio.Writer, kind, name string, esc *strings.Replacer, text string) {
+	w.WriteString(kind)
+	w.WriteString(name)
 	w.WriteByte(' ')
-	_, _ = helpEscaper.WriteString(w, m.Help)
-	w.WriteString("\n# TYPE ")
-	w.WriteString(m.Name)
-	w.WriteByte(' ')
-	w.WriteString(typeName(m.Type))
+	if esc != nil {
+		_, _ = esc.WriteString(w, text)
+	} else {
+		w.WriteString(text)
+	}
 	w.WriteByte('\n')
+}
+
+func samples(w *bufio.Writer, name string, ss []series, format func([]byte, float64) []byte) {
 	var num [32]byte
 	for _, s := range ss {
-		w.WriteString(m.Name)
+		w.WriteString(name)
 		w.WriteString(s.labels.text)
 		w.WriteByte(' ')
-		w.Write(appendFloat(num[:0], s.v))
+		w.Write(format(num[:0], s.v))
 		w.WriteByte('\n')
 	}
 }
@@ -157,6 +188,27 @@ func appendFloat(b []byte, f float64) []byte {
 		return append(b, "-Inf"...)
 	}
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+// appendOpenMetricsFloat formats a sample value as expfmt's OpenMetrics
+// encoder does.
+func appendOpenMetricsFloat(b []byte, f float64) []byte {
+	switch {
+	case f == 1:
+		return append(b, "1.0"...)
+	case f == 0:
+		return append(b, "0.0"...)
+	case f == -1:
+		return append(b, "-1.0"...)
+	case math.IsNaN(f), math.IsInf(f, 0):
+		return appendFloat(b, f)
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'g', -1, 64)
+	if !bytes.ContainsAny(b[start:], "e.") {
+		b = append(b, '.', '0')
+	}
+	return b
 }
 
 func typeName(t prometheus.ValueType) string {
@@ -232,9 +284,23 @@ func compareDTO(a, b *dto.Metric) int {
 	return len(a.Label) - len(b.Label)
 }
 
-// fastText reports whether block families can be written directly for
-// format: the text format, with an escaping scheme that leaves valid legacy
-// names alone (all but dots escaping, which doubles underscores).
-func fastText(format expfmt.Format) bool {
-	return format.FormatType() == expfmt.TypeTextPlain && format.ToEscapingScheme() != model.DotsEscaping
+// directWriter returns the writer for block families in format, or nil
+// when they go through expfmt's encoder: the text format and OpenMetrics
+// 1.0 and 0.0.1 are written directly, unless the scraper asked for dots
+// escaping, which changes every name with an underscore.
+func directWriter(format expfmt.Format) writer {
+	if format.ToEscapingScheme() == model.DotsEscaping {
+		return nil
+	}
+	switch format.FormatType() {
+	case expfmt.TypeTextPlain:
+		return writeText
+	case expfmt.TypeOpenMetrics:
+		if _, params, err := mime.ParseMediaType(string(format)); err == nil {
+			if v := params["version"]; v == expfmt.OpenMetricsVersion_1_0_0 || v == expfmt.OpenMetricsVersion_0_0_1 {
+				return writeOpenMetrics
+			}
+		}
+	}
+	return nil
 }
