@@ -263,7 +263,7 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([
 			ch.restSizes[0] += v[0]
 		}
 	}
-	ch.chosen, ch.big = oidArray(chosen), oidArray(big)
+	ch.chosen, ch.nChosen, ch.big = oidArray(chosen), len(chosen), oidArray(big)
 	return ch, nil
 }
 
@@ -275,14 +275,17 @@ func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (go
 		return got, sh, err
 	}
 	defer rows.Close()
+	// One row to scan into, copied out: a scrape at full coverage reads
+	// every index's row.
+	got.idx = make([]indexRow, 0, cur.nChosen)
+	var r indexRow
+	var rsh shape
+	dest := []any{&r.oid, &r.schema, &r.table, &r.name}
+	for i := range r.stats {
+		dest = append(dest, &r.stats[i])
+	}
+	dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
 	for rows.Next() {
-		var r indexRow
-		var rsh shape
-		dest := []any{&r.oid, &r.schema, &r.table, &r.name}
-		for i := range r.stats {
-			dest = append(dest, &r.stats[i])
-		}
-		dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
 		if err := rows.Scan(dest...); err != nil {
 			return got, sh, err
 		}

@@ -119,6 +119,7 @@ type choice struct {
 	sizesAt time.Time
 	sizes   map[int64][]float64 // by OID, as read at sizesAt (and since, for new objects)
 	chosen  string              // the chosen OIDs as an array literal
+	nChosen int                 // how many
 	shape   shape               // of the objects the choice was made from
 	// restSizes sums the sizes of the objects not chosen.
 	restSizes []float64

@@ -143,15 +143,16 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	if err != nil {
 		return fmt.Errorf("reading pg_stat_statements: %w", err)
 	}
-	var snap []StmtRow
+	// One row to scan into, copied out; about as many entries as last time.
+	snap := make([]StmtRow, 0, st.Len())
+	var r StmtRow
+	var dbid, userid int64
+	dest := []any{&dbid, &userid, &r.Key.QueryID, &r.Datname, &r.Usename}
+	for i := range r.C {
+		dest = append(dest, &r.C[i])
+	}
+	dest = append(dest, &r.Since, &r.hasSince)
 	for rows.Next() {
-		var r StmtRow
-		var dbid, userid int64
-		dest := []any{&dbid, &userid, &r.Key.QueryID, &r.Datname, &r.Usename}
-		for i := range r.C {
-			dest = append(dest, &r.C[i])
-		}
-		dest = append(dest, &r.Since, &r.hasSince)
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return err

@@ -128,6 +128,9 @@ func NewStmtState() *StmtState {
 	}
 }
 
+// Len is the number of entries in the last snapshot.
+func (s *StmtState) Len() int { return len(s.entries) }
+
 // Acquire takes the state for one scrape, waiting at most until ctx ends.
 func (s *StmtState) Acquire(ctx context.Context) error {
 	select {

@@ -302,7 +302,7 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([]
 			ch.restSizes[j] += v
 		}
 	}
-	ch.chosen = oidArray(chosen)
+	ch.chosen, ch.nChosen = oidArray(chosen), len(chosen)
 	return ch, nil
 }
 
@@ -314,16 +314,19 @@ func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got
 		return got, sh, err
 	}
 	defer rows.Close()
+	// One row to scan into, copied out: a scrape at full coverage reads
+	// every table's row.
+	got.tabs = make([]tableRow, 0, cur.nChosen)
+	var t tableRow
+	dest := []any{&t.oid, &t.schema, &t.name, &t.n}
+	for i := range t.stats {
+		dest = append(dest, &t.stats[i])
+	}
+	for i := range t.times {
+		dest = append(dest, &t.times[i])
+	}
+	dest = append(dest, &sh.n, &sh.sum)
 	for rows.Next() {
-		var t tableRow
-		dest := []any{&t.oid, &t.schema, &t.name, &t.n}
-		for i := range t.stats {
-			dest = append(dest, &t.stats[i])
-		}
-		for i := range t.times {
-			dest = append(dest, &t.times[i])
-		}
-		dest = append(dest, &sh.n, &sh.sum)
 		if err := rows.Scan(dest...); err != nil {
 			return got, sh, err
 		}

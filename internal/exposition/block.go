@@ -76,9 +76,13 @@ func (b *Block) sort() {
 // Expand sends the block's series as const metrics, as client_golang would
 // have them from a collector that made one per series.
 func (b *Block) Expand(ch chan<- prometheus.Metric) {
+	values := make([][]string, len(b.rows))
+	for i, r := range b.rows {
+		values[i] = r.labels.Values()
+	}
 	for f, m := range b.families {
-		for _, r := range b.rows {
-			m.Emit(ch, r.values[f], r.labels.values...)
+		for i, r := range b.rows {
+			m.Emit(ch, r.values[f], values[i]...)
 		}
 	}
 }

@@ -32,13 +32,15 @@ func NewShape(names ...string) *Shape {
 }
 
 // Labels are one object's label values with what the writers need, made
-// once and kept between scrapes while the values stay the same.
+// once and kept between scrapes while the values stay the same. They hold
+// two strings: the values in label-name order joined by NUL bytes (which
+// PostgreSQL text never holds), so that comparing them orders series as
+// client_golang orders them, and the rendered label set.
 type Labels struct {
-	shape  *Shape
-	values []string // declared order
-	sorted []string // label-name order: the order series are sorted by
-	text   string   // {name="value",...} in label-name order, escaped
-	pairs  atomic.Pointer[[]*dto.LabelPair]
+	shape *Shape
+	key   string // values in label-name order, NUL-separated
+	text  string // {name="value",...} in label-name order, escaped
+	pairs atomic.Pointer[[]*dto.LabelPair]
 }
 
 var quotedEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
@@ -50,40 +52,48 @@ func (s *Shape) Labels(values ...string) *Labels {
 	if len(values) != len(s.names) {
 		panic("exposition: label values do not match the shape")
 	}
-	l := &Labels{shape: s, values: make([]string, len(values)), sorted: make([]string, len(values))}
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, v := range values {
-		l.values[i] = strings.ToValidUTF8(v, "\uFFFD")
-	}
+	var key, text strings.Builder
+	text.WriteByte('{')
 	for i, at := range s.byName {
-		v := l.values[at]
-		l.sorted[i] = v
+		v := strings.ToValidUTF8(values[at], "\uFFFD")
 		if i > 0 {
-			b.WriteByte(',')
+			key.WriteByte(0)
+			text.WriteByte(',')
 		}
-		b.WriteString(s.names[at])
-		b.WriteString(`="`)
-		_, _ = quotedEscaper.WriteString(&b, v)
-		b.WriteByte('"')
+		key.WriteString(v)
+		text.WriteString(s.names[at])
+		text.WriteString(`="`)
+		_, _ = quotedEscaper.WriteString(&text, v)
+		text.WriteByte('"')
 	}
-	b.WriteByte('}')
-	l.text = b.String()
-	return l
+	text.WriteByte('}')
+	return &Labels{shape: s, key: key.String(), text: text.String()}
 }
 
+// sorted returns the values in label-name order.
+func (l *Labels) sorted() []string { return strings.Split(l.key, "\x00") }
+
 // Values returns the label values in declared order.
-func (l *Labels) Values() []string { return l.values }
+func (l *Labels) Values() []string {
+	out := make([]string, len(l.shape.names))
+	for i, v := range l.sorted() {
+		out[l.shape.byName[i]] = v
+	}
+	return out
+}
 
 // same reports whether l holds these values (in declared order).
 func (l *Labels) same(values []string) bool {
-	if len(values) != len(l.values) {
-		return false
-	}
-	for i, v := range values {
-		if v != l.values[i] && strings.ToValidUTF8(v, "\uFFFD") != l.values[i] {
+	rest := l.key
+	for i, at := range l.shape.byName {
+		v, tail, found := strings.Cut(rest, "\x00")
+		if found == (i == len(values)-1) {
 			return false
 		}
+		if v != values[at] && v != strings.ToValidUTF8(values[at], "\uFFFD") {
+			return false
+		}
+		rest = tail
 	}
 	return true
 }
@@ -94,9 +104,10 @@ func (l *Labels) labelPairs() []*dto.LabelPair {
 	if p := l.pairs.Load(); p != nil {
 		return *p
 	}
-	ps := make([]*dto.LabelPair, len(l.sorted))
+	sorted := l.sorted()
+	ps := make([]*dto.LabelPair, len(sorted))
 	for i, at := range l.shape.byName {
-		name, value := l.shape.names[at], l.sorted[i]
+		name, value := l.shape.names[at], sorted[i]
 		ps[i] = &dto.LabelPair{Name: &name, Value: &value}
 	}
 	l.pairs.Store(&ps)
@@ -105,14 +116,7 @@ func (l *Labels) labelPairs() []*dto.LabelPair {
 
 // compareLabels orders two label sets of one shape as client_golang orders
 // the series of a family: by label values in label-name order.
-func compareLabels(a, b *Labels) int {
-	for i := range a.sorted {
-		if c := strings.Compare(a.sorted[i], b.sorted[i]); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
+func compareLabels(a, b *Labels) int { return strings.Compare(a.key, b.key) }
 
 // LabelCache keeps objects' labels between scrapes, by a key that
 // identifies the object (an OID, a statement's key). Labels not asked for
