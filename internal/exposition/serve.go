@@ -119,6 +119,7 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 		return false
 	}
 	var buf []series
+	var sc scratch
 	dropped := 0
 	for _, fam := range plan(mfs, bs) {
 		if filter != nil && !filter[fam.name] {
@@ -137,7 +138,7 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 			direct(bw, fam.def, buf)
 			continue
 		}
-		mf, err := dtoFamily(fam, buf)
+		mf, err := sc.dtoFamily(fam, buf)
 		if err != nil {
 			logf("%v", err)
 		}

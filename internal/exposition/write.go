@@ -221,10 +221,32 @@ func typeName(t prometheus.ValueType) string {
 	return "untyped"
 }
 
+// scratch holds the client_model messages of one family at a time, reused
+// from family to family of a response: the encoder is done with a family
+// when Encode returns.
+type scratch struct {
+	ms   []dto.Metric
+	ptrs []*dto.Metric
+	cs   []dto.Counter
+	gs   []dto.Gauge
+	us   []dto.Untyped
+	vs   []float64
+}
+
+// grow returns s[:n] with every element zeroed, reallocated when short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
 // dtoFamily builds the client_model family of a block family, for the
 // formats written by expfmt's encoder; merged with the gathered family of
-// the same name, if any. It lives until the next family is encoded.
-func dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
+// the same name, if any. It lives until the next call.
+func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
 	m := fam.def
 	typ := dto.MetricType_UNTYPED
 	switch m.Type {
@@ -233,35 +255,34 @@ func dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
 	case prometheus.GaugeValue:
 		typ = dto.MetricType_GAUGE
 	}
-	name, help := m.Name, m.Help
-	mf := &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: make([]*dto.Metric, len(ss))}
-	ms := make([]dto.Metric, len(ss))
-	vs := make([]float64, len(ss))
+	n := len(ss)
+	sc.ms, sc.ptrs, sc.vs = grow(sc.ms, n), grow(sc.ptrs, n), grow(sc.vs, n)
 	switch typ {
 	case dto.MetricType_COUNTER:
-		cs := make([]dto.Counter, len(ss))
-		for i := range ss {
-			ms[i].Counter = &cs[i]
-			cs[i].Value = &vs[i]
-		}
+		sc.cs = grow(sc.cs, n)
 	case dto.MetricType_GAUGE:
-		gs := make([]dto.Gauge, len(ss))
-		for i := range ss {
-			ms[i].Gauge = &gs[i]
-			gs[i].Value = &vs[i]
-		}
+		sc.gs = grow(sc.gs, n)
 	default:
-		us := make([]dto.Untyped, len(ss))
-		for i := range ss {
-			ms[i].Untyped = &us[i]
-			us[i].Value = &vs[i]
-		}
+		sc.us = grow(sc.us, n)
 	}
 	for i, s := range ss {
-		vs[i] = s.v
-		ms[i].Label = s.labels.labelPairs()
-		mf.Metric[i] = &ms[i]
+		sc.vs[i] = s.v
+		switch typ {
+		case dto.MetricType_COUNTER:
+			sc.cs[i].Value = &sc.vs[i]
+			sc.ms[i].Counter = &sc.cs[i]
+		case dto.MetricType_GAUGE:
+			sc.gs[i].Value = &sc.vs[i]
+			sc.ms[i].Gauge = &sc.gs[i]
+		default:
+			sc.us[i].Value = &sc.vs[i]
+			sc.ms[i].Untyped = &sc.us[i]
+		}
+		sc.ms[i].Label = s.labels.labelPairs()
+		sc.ptrs[i] = &sc.ms[i]
 	}
+	name, help := m.Name, m.Help
+	mf := &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: sc.ptrs}
 	g := fam.gathered
 	if g == nil {
 		return mf, nil
