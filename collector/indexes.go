@@ -131,75 +131,28 @@ type indexRow struct {
 	n                   float64 // indexes summed in the row
 }
 
-// indexesRead is what one scrape reads: the chosen, invalid and possibly
-// unused indexes, and the rest.
+// indexesRead is what one scrape reads: the blocks of the chosen indexes
+// and the rest, of the invalid and of the unused indexes, and their counts.
 type indexesRead struct {
-	idx  []indexRow
-	rest indexRow
+	series, invalid, unused     *exposition.Block
+	reported, nInvalid, nUnused int
+	unusedSize, folded          float64
 }
 
 func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, indexSizesQuery, 1, c.choose, c.read)
+	_, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, indexSizesQuery, 1, c.choose, c.read)
 	if err != nil {
 		return err
 	}
-	idx, rest := got.idx, got.rest
-	n := c.limits.TopN
 	db := s.Database
-	labels := c.choices.labels(s.Target.Name, db, indexShape)
-	defer labels.Done()
-	b := exposition.NewBlock(indexShape, indexBlock...)
-	b.Grow(len(idx) + 1)
-	invalidB, unusedB := exposition.NewBlock(indexShape, indexInvalid), exposition.NewBlock(indexShape, indexUnused)
-	vals := make([]float64, len(indexBlock))
-	reported, invalid, unused := 0, 0, 0
-	var unusedSize float64
-	var unusedCs []candidate
-	var unusedIdx []*exposition.Labels
-	for i := range idx {
-		r := &idx[i]
-		var size float64
-		if v := cur.sizes[r.oid]; v != nil {
-			size = v[0]
-		}
-		l := labels.Get(r.oid, db, r.schema, r.table, r.name)
-		if r.invalid {
-			if invalid < n {
-				invalidB.Add(l, 1)
-			}
-			invalid++
-		}
-		if r.stats[0] == 0 && !r.invalid && !r.enforces && size >= UnusedIndexMinSize {
-			unused++
-			unusedSize += size
-			unusedIdx = append(unusedIdx, l)
-			unusedCs = append(unusedCs, candidate{name: r.schema + "." + r.table + "." + r.name, size: size, activity: size, eligible: true})
-		}
-		if !r.chosen {
-			continue
-		}
-		reported++
-		copy(vals, r.stats[:])
-		vals[len(indexStats)] = size
-		b.Add(l, vals...)
-	}
-	// The largest unused indexes are named, up to n.
-	for k, ok := range pickObjects(unusedCs, n) {
-		if ok {
-			unusedB.Add(unusedIdx[k], 1)
-		}
-	}
-	copy(vals, rest.stats[:])
-	vals[len(indexStats)] = cur.restSizes[0]
-	b.Add(labels.Get(0, db, "", "", ""), vals...)
-	ch <- b
-	ch <- invalidB
-	ch <- unusedB
-	indexesInvalid.Emit(ch, float64(invalid), db)
-	indexesUnused.Emit(ch, float64(unused), db)
-	indexesUnusedSz.Emit(ch, unusedSize, db)
-	indexesReported.Emit(ch, float64(reported), db)
-	indexesFolded.Emit(ch, rest.n, db)
+	ch <- got.series
+	ch <- got.invalid
+	ch <- got.unused
+	indexesInvalid.Emit(ch, float64(got.nInvalid), db)
+	indexesUnused.Emit(ch, float64(got.nUnused), db)
+	indexesUnusedSz.Emit(ch, got.unusedSize, db)
+	indexesReported.Emit(ch, float64(got.reported), db)
+	indexesFolded.Emit(ch, got.folded, db)
 	return nil
 }
 
@@ -267,17 +220,25 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([
 	return ch, nil
 }
 
-// read runs indexesQuery for a choice: the chosen, invalid and possibly
-// unused indexes, the rest summed, and the shape of the indexes now.
+// read runs indexesQuery for a choice and puts each row, with its size,
+// straight into the blocks: the chosen indexes, the invalid ones and the
+// unused ones (up to top_n each), the rest summed, and the shape of the
+// indexes now.
 func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got indexesRead, sh shape, err error) {
 	rows, err := s.Conn.Query(ctx, indexesQuery, cur.chosen, cur.big)
 	if err != nil {
 		return got, sh, err
 	}
 	defer rows.Close()
-	// One row to scan into, copied out: a scrape at full coverage reads
-	// every index's row.
-	got.idx = make([]indexRow, 0, cur.nChosen)
+	n := c.limits.TopN
+	db := s.Database
+	labels := c.choices.labels(s.Target.Name, db, indexShape)
+	defer labels.Done()
+	got.series = exposition.NewBlock(indexShape, indexBlock...)
+	got.series.Grow(cur.nChosen + 1)
+	got.invalid, got.unused = exposition.NewBlock(indexShape, indexInvalid), exposition.NewBlock(indexShape, indexUnused)
+	var unusedCs []candidate
+	var unusedIdx []*exposition.Labels
 	var r indexRow
 	var rsh shape
 	dest := []any{&r.oid, &r.schema, &r.table, &r.name}
@@ -285,15 +246,46 @@ func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (go
 		dest = append(dest, &r.stats[i])
 	}
 	dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
+	vals := make([]float64, len(indexBlock))
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return got, sh, err
 		}
+		copy(vals, r.stats[:])
 		if r.oid == 0 {
-			got.rest, sh = r, rsh
+			vals[len(indexStats)] = cur.restSizes[0]
+			got.series.Add(labels.Get(0, db, "", "", ""), vals...)
+			got.folded, sh = r.n, rsh
 			continue
 		}
-		got.idx = append(got.idx, r)
+		var size float64
+		if v := cur.sizes[r.oid]; v != nil {
+			size = v[0]
+		}
+		l := labels.Get(r.oid, db, r.schema, r.table, r.name)
+		if r.invalid {
+			if got.nInvalid < n {
+				got.invalid.Add(l, 1)
+			}
+			got.nInvalid++
+		}
+		if r.stats[0] == 0 && !r.invalid && !r.enforces && size >= UnusedIndexMinSize {
+			got.nUnused++
+			got.unusedSize += size
+			unusedIdx = append(unusedIdx, l)
+			unusedCs = append(unusedCs, candidate{name: r.schema + "." + r.table + "." + r.name, size: size, activity: size, eligible: true})
+		}
+		if r.chosen {
+			got.reported++
+			vals[len(indexStats)] = size
+			got.series.Add(l, vals...)
+		}
+	}
+	// The largest unused indexes are named, up to n.
+	for k, ok := range pickObjects(unusedCs, n) {
+		if ok {
+			got.unused.Add(unusedIdx[k], 1)
+		}
 	}
 	return got, sh, rows.Err()
 }

@@ -190,54 +190,26 @@ type tableRow struct {
 	times        [4]float64
 }
 
-// tablesRead is what one scrape reads: the chosen tables and the rest.
+// tablesRead is what one scrape reads: the blocks of the chosen tables and
+// of the rest, how many tables were chosen and summed.
 type tablesRead struct {
-	tabs []tableRow
-	rest tableRow
+	series   *exposition.Block
+	times    []*exposition.Block
+	reported int
+	folded   float64
 }
 
 func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, forVersion(tableSizesQuery, s.Facts.VersionNum), len(tableSizes), c.choose, c.read)
+	_, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, forVersion(tableSizesQuery, s.Facts.VersionNum), len(tableSizes), c.choose, c.read)
 	if err != nil {
 		return err
 	}
-	tabs, rest := got.tabs, got.rest
-	db := s.Database
-	labels := c.choices.labels(s.Target.Name, db, tableShape)
-	defer labels.Done()
-	b := exposition.NewBlock(tableShape, tableBlock...)
-	b.Grow(len(tabs) + 1)
-	times := make([]*exposition.Block, len(tableTimes))
-	for j, m := range tableTimes {
-		times[j] = exposition.NewBlock(tableShape, m)
-	}
-	vals := make([]float64, len(tableBlock))
-	for i := range tabs {
-		t := &tabs[i]
-		l := labels.Get(t.oid, db, t.schema, t.name)
-		copy(vals, t.stats[:])
-		sz := vals[len(tableStats):]
-		if v := cur.sizes[t.oid]; v != nil {
-			copy(sz, v)
-		} else {
-			clear(sz) // created since the sizes were read
-		}
-		b.Add(l, vals...)
-		for j, v := range t.times {
-			if v > 0 {
-				times[j].Add(l, v)
-			}
-		}
-	}
-	copy(vals, rest.stats[:])
-	copy(vals[len(tableStats):], cur.restSizes)
-	b.Add(labels.Get(0, db, "", ""), vals...)
-	ch <- b
-	for _, tb := range times {
+	ch <- got.series
+	for _, tb := range got.times {
 		ch <- tb
 	}
-	tablesReported.Emit(ch, float64(len(tabs)), db)
-	tablesFolded.Emit(ch, rest.n, db)
+	tablesReported.Emit(ch, float64(got.reported), s.Database)
+	tablesFolded.Emit(ch, got.folded, s.Database)
 	return nil
 }
 
@@ -306,17 +278,24 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([]
 	return ch, nil
 }
 
-// read runs tablesQuery for a choice: the chosen tables, the rest summed,
-// and the shape of the tables now.
+// read runs tablesQuery for a choice and puts each row, with its sizes,
+// straight into the blocks: the chosen tables, the rest summed, and the
+// shape of the tables now.
 func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got tablesRead, sh shape, err error) {
 	rows, err := s.Conn.Query(ctx, forVersion(tablesQuery, s.Facts.VersionNum), cur.chosen)
 	if err != nil {
 		return got, sh, err
 	}
 	defer rows.Close()
-	// One row to scan into, copied out: a scrape at full coverage reads
-	// every table's row.
-	got.tabs = make([]tableRow, 0, cur.nChosen)
+	db := s.Database
+	labels := c.choices.labels(s.Target.Name, db, tableShape)
+	defer labels.Done()
+	got.series = exposition.NewBlock(tableShape, tableBlock...)
+	got.series.Grow(cur.nChosen + 1)
+	got.times = make([]*exposition.Block, len(tableTimes))
+	for j, m := range tableTimes {
+		got.times[j] = exposition.NewBlock(tableShape, m)
+	}
 	var t tableRow
 	dest := []any{&t.oid, &t.schema, &t.name, &t.n}
 	for i := range t.stats {
@@ -326,15 +305,41 @@ func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got
 		dest = append(dest, &t.times[i])
 	}
 	dest = append(dest, &sh.n, &sh.sum)
+	vals := make([]float64, len(tableBlock))
+	sizes := vals[len(tableStats):]
+	restSeen := false
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return got, sh, err
 		}
+		copy(vals, t.stats[:])
 		if t.oid == 0 {
-			got.rest = t
+			copy(sizes, cur.restSizes)
+			got.series.Add(labels.Get(0, db, "", ""), vals...)
+			got.folded, restSeen = t.n, true
 			continue
 		}
-		got.tabs = append(got.tabs, t)
+		if v := cur.sizes[t.oid]; v != nil {
+			copy(sizes, v)
+		} else {
+			clear(sizes) // created since the sizes were read
+		}
+		l := labels.Get(t.oid, db, t.schema, t.name)
+		got.series.Add(l, vals...)
+		for j, v := range t.times {
+			if v > 0 {
+				got.times[j].Add(l, v)
+			}
+		}
+		got.reported++
 	}
-	return got, sh, rows.Err()
+	if err := rows.Err(); err != nil {
+		return got, sh, err
+	}
+	if !restSeen { // every table chosen: the rest's series stay, at zero
+		clear(vals)
+		copy(sizes, cur.restSizes)
+		got.series.Add(labels.Get(0, db, "", ""), vals...)
+	}
+	return got, sh, nil
 }
