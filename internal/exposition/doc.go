@@ -10,9 +10,9 @@
 // kept between scrapes with their rendered text. Serve answers the scrape as
 // promhttp would (same format and compression negotiation, same encoder for
 // every other family) and streams the blocks' families in their place, in
-// name order, merged across databases: the text format is written directly,
-// every other format (OpenMetrics, protobuf) from a client_model family built
-// for one family at a time and passed to the same expfmt encoder. Nothing
-// holds the whole response in memory. Block.Expand gives the same series as
+// name order, merged across databases: the text format and OpenMetrics 1.0
+// are written directly, every other format (protobuf, OpenMetrics 2.0) from
+// a client_model family built for one family at a time and passed to the
+// same expfmt encoder. Nothing holds the whole response in memory. Block.Expand gives the same series as
 // const metrics, for every path that wants plain client_golang.
 package exposition
