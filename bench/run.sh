@@ -8,7 +8,9 @@
 # start, and how many collectors it left failed), peak RSS, CPU per scrape,
 # SQL statements per scrape (from pg_stat_statements calls of the exporter's
 # own role), series per scrape and the load average, then the ratios to
-# postgres_exporter and the per-table growth.
+# postgres_exporter and the per-table growth. Ours runs with the default
+# per-object limits, with every object reported, and with every object
+# reported in protobuf (as Prometheus asks with native histograms on).
 #
 #   bench/run.sh                    # all three sizes, 5 timed scrapes each
 #   BENCH_SIZES="1000" BENCH_SCRAPES=15 bench/run.sh
@@ -150,7 +152,13 @@ wait_port() {
 
 # scrape URL [OUT]: one scrape as Prometheus sends it with its default
 # 10 s timeout; prints the time taken.
-scrape() { curl -s -o "${2:-/dev/null}" -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' -w '%{time_total}\n' "$1"; }
+# ACCEPT, when set, is sent as the Accept header (ours-full-protobuf).
+scrape() {
+	curl -s -o "${2:-/dev/null}" -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' ${ACCEPT:+-H "Accept: $ACCEPT"} \
+		-w '%{time_total}\n' "$1"
+}
+PROTOBUF='application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited'
+
 
 # measure NAME PID PORT ROLE TABLES: the cold scrape, one warm-up, then
 # SCRAPES timed ones.
@@ -159,9 +167,13 @@ measure() {
 	local cold coldfail c0 c1 t0 t1 series times med p95 hz load
 	hz=$(getconf CLK_TCK)
 	cold=$(scrape "$url" "$WORK/cold-$name-$tables.txt")
-	coldfail=$(grep -c '^pg_scrape_collector_success{.*} 0$' "$WORK/cold-$name-$tables.txt" || true)
 	scrape "$url" "$WORK/scrape-$name-$tables.txt" >/dev/null
-	series=$(grep -vc '^#' "$WORK/scrape-$name-$tables.txt")
+	# Counted in the text format only (a protobuf answer has no lines).
+	series=- coldfail=-
+	if [ -z "${ACCEPT:-}" ]; then
+		series=$(grep -vc '^#' "$WORK/scrape-$name-$tables.txt")
+		coldfail=$(grep -c '^pg_scrape_collector_success{.*} 0$' "$WORK/cold-$name-$tables.txt" || true)
+	fi
 	c0=$(calls_of "$role")
 	t0=$(cpu_ticks "$pid")
 	: >"$WORK/times-$name-$tables"
@@ -175,7 +187,7 @@ measure() {
 	med=$(echo "$times" | awk -v n="$SCRAPES" 'NR == int((n + 1) / 2) {print $1}')
 	p95=$(echo "$times" | awk -v n="$SCRAPES" 'BEGIN {k = int(n * 0.95 + 0.999)} NR == k {print $1}')
 	# calls_of itself is the superuser's, so the delta is the exporter's alone.
-	printf '%s\t%s\t%.1f\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.0f\t%d\t%s\n' "$tables" "$name" \
+	printf '%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%d\t%.0f\t%s\t%s\n' "$tables" "$name" \
 		"$(echo "$med * 1000" | bc -l)" "$(echo "$p95 * 1000" | bc -l)" "$(echo "$cold * 1000" | bc -l)" "$coldfail" \
 		"$(echo "($t1 - $t0) * 1000 / $hz / $SCRAPES" | bc -l)" "$(($(hwm_kb "$pid") / 1024))" \
 		"$(echo "($c1 - $c0) / $SCRAPES" | bc -l)" "$series" "$load" | tee -a "$WORK/results.tsv" |
@@ -202,6 +214,7 @@ run_one() {
 	case $name in
 	ours-default) pid=$(start_ours "$WORK/ours-default.yml") port=$OURS_PORT role=ours ;;
 	ours-full) pid=$(start_ours "$WORK/ours-full.yml") port=$OURS_PORT role=ours ;;
+	ours-full-protobuf) pid=$(start_ours "$WORK/ours-full.yml") port=$OURS_PORT role=ours ACCEPT=$PROTOBUF ;;
 	postgres_exporter) pid=$(start_theirs) port=$THEIRS_PORT role=theirs ;;
 	esac
 	PIDS+=("$pid")
@@ -223,7 +236,8 @@ for size in $SIZES; do
 	if [ "$have" -eq 0 ]; then add_statements; fi
 	have=$size
 	psql -d bench -c "VACUUM ANALYZE" >/dev/null
-	for name in ours-default ours-full postgres_exporter; do
+	for name in ours-default ours-full ours-full-protobuf postgres_exporter; do
+		ACCEPT=""
 		run_one "$name" "$size"
 	done
 done
@@ -238,8 +252,9 @@ awk -F'\t' '{k = $1 "\t" $2; med[k] = $3; cpu[k] = $7; rss[k] = $8; if (!($1 in 
 END {
 	for (i = 1; i <= n; i++) {
 		s = sizes[i]; t = s "\tpostgres_exporter"
-		for (e = 1; e <= 2; e++) {
-			name = e == 1 ? "ours-default" : "ours-full"; k = s "\t" name
+		split("ours-default ours-full ours-full-protobuf", names, " ")
+		for (e = 1; e <= 3; e++) {
+			name = names[e]; k = s "\t" name
 			if ((k in med) && med[t] > 0 && cpu[t] > 0 && rss[t] > 0)
 				printf "| %s | %s | %.3f | %.3f | %.3f |\n", s, name, med[k] / med[t], cpu[k] / cpu[t], rss[k] / rss[t]
 		}

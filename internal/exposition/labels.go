@@ -4,9 +4,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 )
 
@@ -14,7 +12,8 @@ import (
 // families declare them.
 type Shape struct {
 	names  []string
-	byName []int // declared positions in label-name order
+	byName []int    // declared positions in label-name order
+	sorted []string // the names in label-name order
 }
 
 // NewShape makes a shape; label names must be valid legacy Prometheus label
@@ -28,6 +27,9 @@ func NewShape(names ...string) *Shape {
 		s.byName[i] = i
 	}
 	slices.SortFunc(s.byName, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	for _, at := range s.byName {
+		s.sorted = append(s.sorted, names[at])
+	}
 	return s
 }
 
@@ -40,7 +42,6 @@ type Labels struct {
 	shape *Shape
 	key   string // values in label-name order, NUL-separated
 	text  string // {name="value",...} in label-name order, escaped
-	pairs atomic.Pointer[[]*dto.LabelPair]
 }
 
 var quotedEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
@@ -96,22 +97,6 @@ func (l *Labels) same(values []string) bool {
 		rest = tail
 	}
 	return true
-}
-
-// labelPairs returns the client_model label pairs, built on first use (only
-// the formats other than text need them) and kept.
-func (l *Labels) labelPairs() []*dto.LabelPair {
-	if p := l.pairs.Load(); p != nil {
-		return *p
-	}
-	sorted := l.sorted()
-	ps := make([]*dto.LabelPair, len(sorted))
-	for i, at := range l.shape.byName {
-		name, value := l.shape.names[at], sorted[i]
-		ps[i] = &dto.LabelPair{Name: &name, Value: &value}
-	}
-	l.pairs.Store(&ps)
-	return ps
 }
 
 // compareLabels orders two label sets of one shape as client_golang orders

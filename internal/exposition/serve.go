@@ -94,6 +94,7 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 	}
 	enc := expfmt.NewEncoder(bw, format, encOpts...)
 	direct := directWriter(format)
+	delimited := directProto(format)
 
 	var filter map[string]bool
 	if r.URL != nil {
@@ -142,7 +143,12 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 		if err != nil {
 			logf("%v", err)
 		}
-		if stop(enc.Encode(mf)) {
+		if delimited {
+			err = sc.writeDelimited(bw, mf)
+		} else {
+			err = enc.Encode(mf)
+		}
+		if stop(err) {
 			return
 		}
 	}

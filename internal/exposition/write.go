@@ -3,6 +3,7 @@ package exposition
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"mime"
@@ -14,6 +15,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
@@ -225,12 +228,16 @@ func typeName(t prometheus.ValueType) string {
 // from family to family of a response: the encoder is done with a family
 // when Encode returns.
 type scratch struct {
-	ms   []dto.Metric
-	ptrs []*dto.Metric
-	cs   []dto.Counter
-	gs   []dto.Gauge
-	us   []dto.Untyped
-	vs   []float64
+	ms    []dto.Metric
+	ptrs  []*dto.Metric
+	cs    []dto.Counter
+	gs    []dto.Gauge
+	us    []dto.Untyped
+	vs    []float64
+	lps   []dto.LabelPair
+	lptrs []*dto.LabelPair
+	lvs   []string
+	buf   []byte // a marshalled family (protobuf)
 }
 
 // grow returns s[:n] with every element zeroed, reallocated when short.
@@ -256,7 +263,10 @@ func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error
 		typ = dto.MetricType_GAUGE
 	}
 	n := len(ss)
+	sh := fam.parts[0].b.shape
+	k := len(sh.sorted)
 	sc.ms, sc.ptrs, sc.vs = grow(sc.ms, n), grow(sc.ptrs, n), grow(sc.vs, n)
+	sc.lps, sc.lptrs, sc.lvs = grow(sc.lps, n*k), grow(sc.lptrs, n*k), grow(sc.lvs, n*k)
 	switch typ {
 	case dto.MetricType_COUNTER:
 		sc.cs = grow(sc.cs, n)
@@ -278,7 +288,14 @@ func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error
 			sc.us[i].Value = &sc.vs[i]
 			sc.ms[i].Untyped = &sc.us[i]
 		}
-		sc.ms[i].Label = s.labels.labelPairs()
+		// The label pairs point into the shape's names and the labels' key.
+		base, rest := i*k, s.labels.key
+		for j := range k {
+			sc.lvs[base+j], rest, _ = strings.Cut(rest, "\x00")
+			sc.lps[base+j].Name, sc.lps[base+j].Value = &sh.sorted[j], &sc.lvs[base+j]
+			sc.lptrs[base+j] = &sc.lps[base+j]
+		}
+		sc.ms[i].Label = sc.lptrs[base : base+k : base+k]
 		sc.ptrs[i] = &sc.ms[i]
 	}
 	name, help := m.Name, m.Help
@@ -324,4 +341,27 @@ func directWriter(format expfmt.Format) writer {
 		}
 	}
 	return nil
+}
+
+// directProto reports whether block families in format can be marshalled
+// here rather than by expfmt's encoder: delimited protobuf, without dots
+// escaping (the others leave valid legacy names alone). The bytes are the
+// encoder's (protodelim: a varint length, then the message); the buffer is
+// reused from family to family instead of allocated for each.
+func directProto(format expfmt.Format) bool {
+	return format.FormatType() == expfmt.TypeProtoDelim && format.ToEscapingScheme() != model.DotsEscaping
+}
+
+// writeDelimited writes mf as expfmt's delimited protobuf encoder does.
+func (sc *scratch) writeDelimited(w *bufio.Writer, mf *dto.MetricFamily) error {
+	var err error
+	if sc.buf, err = (proto.MarshalOptions{}).MarshalAppend(sc.buf[:0], mf); err != nil {
+		return err
+	}
+	var size [binary.MaxVarintLen64]byte
+	if _, err := w.Write(protowire.AppendVarint(size[:0], uint64(len(sc.buf)))); err != nil {
+		return err
+	}
+	_, err = w.Write(sc.buf)
+	return err
 }
