@@ -139,16 +139,17 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 			direct(bw, fam.def, buf)
 			continue
 		}
+		if delimited && fam.gathered == nil {
+			if stop(sc.writeDelimited(bw, fam, buf)) {
+				return
+			}
+			continue
+		}
 		mf, err := sc.dtoFamily(fam, buf)
 		if err != nil {
 			logf("%v", err)
 		}
-		if delimited {
-			err = sc.writeDelimited(bw, mf)
-		} else {
-			err = enc.Encode(mf)
-		}
-		if stop(err) {
+		if stop(enc.Encode(mf)) {
 			return
 		}
 	}

@@ -128,12 +128,14 @@ func TestServeMatchesClientGolang(t *testing.T) {
 		name, accept, encoding string
 		openMetrics            bool
 		formats                []expfmt.Format
+		chunk                  int
 	}{
 		{name: "text, no Accept", accept: ""},
 		{name: "text 0.0.4", accept: "text/plain;version=0.0.4"},
 		{name: "text 1.0.0 utf-8", accept: "text/plain;version=1.0.0;escaping=allow-utf-8"},
 		{name: "text gzip", accept: "text/plain;version=0.0.4", encoding: "gzip"},
 		{name: "protobuf", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
+		{name: "protobuf in chunks of 4 series", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited", chunk: 4},
 		{name: "protobuf, dots escaping", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=dots"},
 		{name: "text only", accept: "application/openmetrics-text;version=1.0.0", formats: []expfmt.Format{expfmt.FmtText}},
 		{name: "protobuf text", accept: "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text"},
@@ -143,6 +145,9 @@ func TestServeMatchesClientGolang(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.chunk > 0 {
+				defer exposition.SetProtoChunk(c.chunk)()
+			}
 			opts := promhttp.HandlerOpts{EnableOpenMetrics: c.openMetrics, AcceptedFormats: c.formats}
 			wantHdr, want := get(t, reference(opts), c.accept, c.encoding)
 			gotHdr, got := get(t, fast(opts), c.accept, c.encoding)

@@ -250,11 +250,8 @@ func grow[T any](s []T, n int) []T {
 	return s
 }
 
-// dtoFamily builds the client_model family of a block family, for the
-// formats written by expfmt's encoder; merged with the gathered family of
-// the same name, if any. It lives until the next call.
-func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
-	m := fam.def
+// familyHeader is a block family's client_model family without its metrics.
+func familyHeader(m *metric.Metric) *dto.MetricFamily {
 	typ := dto.MetricType_UNTYPED
 	switch m.Type {
 	case prometheus.CounterValue:
@@ -262,15 +259,23 @@ func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error
 	case prometheus.GaugeValue:
 		typ = dto.MetricType_GAUGE
 	}
+	name, help := m.Name, m.Help
+	return &dto.MetricFamily{Name: &name, Help: &help, Type: &typ}
+}
+
+// metrics fills the scratch with the client_model metrics of ss, series of
+// fam; they live until the next call.
+func (sc *scratch) metrics(fam *family, ss []series) []*dto.Metric {
+	typ := fam.def.Type
 	n := len(ss)
 	sh := fam.parts[0].b.shape
 	k := len(sh.sorted)
 	sc.ms, sc.ptrs, sc.vs = grow(sc.ms, n), grow(sc.ptrs, n), grow(sc.vs, n)
 	sc.lps, sc.lptrs, sc.lvs = grow(sc.lps, n*k), grow(sc.lptrs, n*k), grow(sc.lvs, n*k)
 	switch typ {
-	case dto.MetricType_COUNTER:
+	case prometheus.CounterValue:
 		sc.cs = grow(sc.cs, n)
-	case dto.MetricType_GAUGE:
+	case prometheus.GaugeValue:
 		sc.gs = grow(sc.gs, n)
 	default:
 		sc.us = grow(sc.us, n)
@@ -278,10 +283,10 @@ func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error
 	for i, s := range ss {
 		sc.vs[i] = s.v
 		switch typ {
-		case dto.MetricType_COUNTER:
+		case prometheus.CounterValue:
 			sc.cs[i].Value = &sc.vs[i]
 			sc.ms[i].Counter = &sc.cs[i]
-		case dto.MetricType_GAUGE:
+		case prometheus.GaugeValue:
 			sc.gs[i].Value = &sc.vs[i]
 			sc.ms[i].Gauge = &sc.gs[i]
 		default:
@@ -298,14 +303,21 @@ func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error
 		sc.ms[i].Label = sc.lptrs[base : base+k : base+k]
 		sc.ptrs[i] = &sc.ms[i]
 	}
-	name, help := m.Name, m.Help
-	mf := &dto.MetricFamily{Name: &name, Help: &help, Type: &typ, Metric: sc.ptrs}
+	return sc.ptrs
+}
+
+// dtoFamily builds the client_model family of a block family, for the
+// formats written by expfmt's encoder; merged with the gathered family of
+// the same name, if any. It lives until the next call.
+func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
+	mf := familyHeader(fam.def)
+	mf.Metric = sc.metrics(fam, ss)
 	g := fam.gathered
 	if g == nil {
 		return mf, nil
 	}
-	if g.GetType() != typ || g.GetHelp() != help {
-		return g, fmt.Errorf("family %s is served by a collector and by another with a different help or type; the per-object series are left out", name)
+	if g.GetType() != mf.GetType() || g.GetHelp() != mf.GetHelp() {
+		return g, fmt.Errorf("family %s is served by a collector and by another with a different help or type; the per-object series are left out", mf.GetName())
 	}
 	mf.Metric = append(slices.Clone(g.Metric), mf.Metric...)
 	slices.SortStableFunc(mf.Metric, compareDTO)
@@ -346,17 +358,33 @@ func directWriter(format expfmt.Format) writer {
 // directProto reports whether block families in format can be marshalled
 // here rather than by expfmt's encoder: delimited protobuf, without dots
 // escaping (the others leave valid legacy names alone). The bytes are the
-// encoder's (protodelim: a varint length, then the message); the buffer is
-// reused from family to family instead of allocated for each.
+// encoder's (protodelim: a varint length, then the message).
 func directProto(format expfmt.Format) bool {
 	return format.FormatType() == expfmt.TypeProtoDelim && format.ToEscapingScheme() != model.DotsEscaping
 }
 
-// writeDelimited writes mf as expfmt's delimited protobuf encoder does.
-func (sc *scratch) writeDelimited(w *bufio.Writer, mf *dto.MetricFamily) error {
+// protoChunk is how many series' client_model messages exist at a time
+// when a family is marshalled here.
+var protoChunk = 1024
+
+// writeDelimited writes a block family as expfmt's delimited protobuf
+// encoder would. A message's fields are written in field order and a
+// repeated field is its elements one after the other, so the family's
+// name, help and type, then its metrics marshalled protoChunk at a time,
+// make the same bytes as the whole family marshalled at once, and only one
+// chunk's messages are ever built. The bytes go to one buffer, reused from
+// family to family, as the length comes first.
+func (sc *scratch) writeDelimited(w *bufio.Writer, fam *family, ss []series) error {
 	var err error
-	if sc.buf, err = (proto.MarshalOptions{}).MarshalAppend(sc.buf[:0], mf); err != nil {
+	if sc.buf, err = (proto.MarshalOptions{}).MarshalAppend(sc.buf[:0], familyHeader(fam.def)); err != nil {
 		return err
+	}
+	var part dto.MetricFamily
+	for start := 0; start < len(ss); start += protoChunk {
+		part.Metric = sc.metrics(fam, ss[start:min(start+protoChunk, len(ss))])
+		if sc.buf, err = (proto.MarshalOptions{}).MarshalAppend(sc.buf, &part); err != nil {
+			return err
+		}
 	}
 	var size [binary.MaxVarintLen64]byte
 	if _, err := w.Write(protowire.AppendVarint(size[:0], uint64(len(sc.buf)))); err != nil {
