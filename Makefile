@@ -107,5 +107,5 @@ fmt:
 
 # Side-by-side scrape benchmark against postgres_exporter (root; see docs/benchmarks.md).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./collector/
+	$(GO) test -run '^$$' -bench . -benchmem ./collector/ ./internal/exposition/
 	bash bench/run.sh

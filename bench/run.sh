@@ -1,39 +1,44 @@
 #!/usr/bin/env bash
-# Side-by-side scrape benchmark: pg_hardening_exporter against Debian's
-# prometheus-postgres-exporter on one PostgreSQL 15 server holding a database
-# of 1 000, 5 000 and then 10 000 tables (a primary key and one secondary
-# index each, some rows, ANALYZE) and about 5 000 distinct statements in
-# pg_stat_statements. For each size and exporter it reports the median and p95
-# scrape time, peak RSS, CPU per scrape, SQL statements per scrape (from
-# pg_stat_statements calls of the exporter's own role) and series per scrape.
+# Side-by-side scrape benchmark: pg_hardening_exporter against
+# postgres_exporter's current release on one PostgreSQL 15 server holding a
+# database of 1 000, 5 000 and then 10 000 tables (a primary key, one
+# secondary index and a sequence each, some rows, ANALYZE) and about 5 000
+# distinct statements in pg_stat_statements. For each size and exporter it
+# reports the median and p95 scrape time, the cold scrape (the first after
+# start, and how many collectors it left failed), peak RSS, CPU per scrape,
+# SQL statements per scrape (from pg_stat_statements calls of the exporter's
+# own role), series per scrape and the load average, then the ratios to
+# postgres_exporter and the per-table growth. Ours runs with the default
+# per-object limits, with every object reported, and with every object
+# reported in protobuf (as Prometheus asks with native histograms on).
 #
-#   bench/run.sh                    # all three sizes, 15 scrapes each
-#   BENCH_SIZES="1000" BENCH_SCRAPES=5 bench/run.sh
+#   bench/run.sh                    # all three sizes, 5 timed scrapes each
+#   BENCH_SIZES="1000" BENCH_SCRAPES=15 bench/run.sh
 #
-# Needs root (it installs prometheus-postgres-exporter with apt-get and runs
-# PostgreSQL as uid 65534), Debian's postgresql-15, Go and curl. Markdown
-# goes to stdout; details to $WORK/.
+# postgres_exporter (BENCH_PE_VERSION, default v0.20.1) is built here:
+# from BENCH_PE_SRC, a git repository (bare or not; the version's tag is
+# checked out) or a source tree of it, or else with go install from its
+# module. Nothing of it is kept in this repository.
+#
+# Needs root (it runs PostgreSQL as uid 65534), Debian's postgresql-15, Go,
+# git, bc and curl. Markdown goes to stdout; details to $WORK/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 SIZES=${BENCH_SIZES:-"1000 5000 10000"}
-SCRAPES=${BENCH_SCRAPES:-15}
+SCRAPES=${BENCH_SCRAPES:-5}
 PGBIN=${BENCH_PGBIN:-/usr/lib/postgresql/15/bin}
 PORT=${BENCH_PORT:-55433}
 OURS_PORT=19701
 THEIRS_PORT=19702
 STATEMENTS=${BENCH_STATEMENTS:-5000}
+PE_VERSION=${BENCH_PE_VERSION:-v0.20.1}
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "bench/run.sh runs as root: it installs prometheus-postgres-exporter and runs PostgreSQL as uid 65534" >&2
+	echo "bench/run.sh runs as root: it runs PostgreSQL as uid 65534" >&2
 	exit 1
 fi
-if ! command -v prometheus-postgres-exporter >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-postgres-exporter >&2
-fi
-# Where systemd runs, the package starts its own service; it would share the server.
-systemctl stop prometheus-postgres-exporter >/dev/null 2>&1 || true
 
 WORK=$(mktemp -d /tmp/exporter-bench.XXXXXX)
 chown 65534:65534 "$WORK"
@@ -51,8 +56,20 @@ trap cleanup EXIT
 as_pg() { (cd "$WORK" && setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"); }
 psql() { "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 
-echo "building the exporter and the fixture in $WORK" >&2
+echo "building the exporters and the fixture in $WORK" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/pg_hardening_exporter" .)
+if [ -n "${BENCH_PE_SRC:-}" ]; then
+	mkdir -p "$WORK/pe-src"
+	if git -C "$BENCH_PE_SRC" rev-parse -q --verify "$PE_VERSION^{commit}" >/dev/null 2>&1; then
+		git -C "$BENCH_PE_SRC" archive "$PE_VERSION" | tar -x -C "$WORK/pe-src"
+	else
+		cp -r "$BENCH_PE_SRC/." "$WORK/pe-src"
+	fi
+	(cd "$WORK/pe-src" && CGO_ENABLED=0 go build -o "$WORK/postgres_exporter" ./cmd/postgres_exporter)
+elif ! GOBIN="$WORK" CGO_ENABLED=0 go install "github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter@$PE_VERSION" >&2; then
+	echo "postgres_exporter $PE_VERSION could not be installed from its module; set BENCH_PE_SRC to a clone of github.com/prometheus-community/postgres_exporter" >&2
+	exit 1
+fi
 as_pg "$PGBIN/initdb" -D "$WORK/data" -U postgres --auth=trust >/dev/null
 cat >>"$WORK/data/postgresql.conf" <<EOF
 port = $PORT
@@ -74,7 +91,7 @@ psql -d postgres -c "CREATE DATABASE bench" \
 psql -d bench -c "CREATE EXTENSION pg_stat_statements"
 
 # add_tables FROM TO: tables tFROM..tTO with a primary key, a secondary index
-# and 20 rows, in transactions of 250 tables.
+# and 20 rows, and a sequence each, in transactions of 250 tables.
 add_tables() {
 	local from=$1 to=$2 lo hi
 	for ((lo = from; lo <= to; lo += 250)); do
@@ -82,6 +99,7 @@ add_tables() {
 		psql -d bench -c "DO \$\$ BEGIN FOR i IN $lo..$hi LOOP
   EXECUTE format('CREATE TABLE t%s (id int PRIMARY KEY, v int, pad text)', i);
   EXECUTE format('CREATE INDEX t%s_v ON t%s (v)', i, i);
+  EXECUTE format('CREATE SEQUENCE t%s_seq', i);
   EXECUTE format('INSERT INTO t%s SELECT g, g, md5(g::text) FROM generate_series(1, 20) g', i);
 END LOOP; END \$\$"
 	done
@@ -132,29 +150,48 @@ wait_port() {
 	return 1
 }
 
-# measure NAME PID PORT ROLE TABLES: one cold scrape, then SCRAPES timed ones.
+# scrape URL [OUT]: one scrape as Prometheus sends it with its default
+# 10 s timeout; prints the time taken.
+# ACCEPT, when set, is sent as the Accept header (ours-full-protobuf).
+scrape() {
+	curl -s -o "${2:-/dev/null}" -H 'X-Prometheus-Scrape-Timeout-Seconds: 10' ${ACCEPT:+-H "Accept: $ACCEPT"} \
+		-w '%{time_total}\n' "$1"
+}
+PROTOBUF='application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited'
+
+
+# measure NAME PID PORT ROLE TABLES: the cold scrape, one warm-up, then
+# SCRAPES timed ones.
 measure() {
 	local name=$1 pid=$2 port=$3 role=$4 tables=$5 url="http://127.0.0.1:$3/metrics"
-	local cold c0 c1 t0 t1 series times med p95 hz
+	local cold coldfail c0 c1 t0 t1 series times med p95 hz load
 	hz=$(getconf CLK_TCK)
-	cold=$(curl -s -o /dev/null -w '%{time_total}' "$url")
-	series=$(curl -s "$url" | grep -vc '^#')
+	cold=$(scrape "$url" "$WORK/cold-$name-$tables.txt")
+	scrape "$url" "$WORK/scrape-$name-$tables.txt" >/dev/null
+	# Counted in the text format only (a protobuf answer has no lines).
+	series=- coldfail=-
+	if [ -z "${ACCEPT:-}" ]; then
+		series=$(grep -vc '^#' "$WORK/scrape-$name-$tables.txt")
+		coldfail=$(grep -c '^pg_scrape_collector_success{.*} 0$' "$WORK/cold-$name-$tables.txt" || true)
+	fi
 	c0=$(calls_of "$role")
 	t0=$(cpu_ticks "$pid")
 	: >"$WORK/times-$name-$tables"
 	for _ in $(seq "$SCRAPES"); do
-		curl -s -o /dev/null -w '%{time_total}\n' "$url" >>"$WORK/times-$name-$tables"
+		scrape "$url" >>"$WORK/times-$name-$tables"
 	done
 	t1=$(cpu_ticks "$pid")
 	c1=$(calls_of "$role")
+	load=$(cut -d' ' -f1 /proc/loadavg)
 	times=$(sort -n "$WORK/times-$name-$tables")
 	med=$(echo "$times" | awk -v n="$SCRAPES" 'NR == int((n + 1) / 2) {print $1}')
 	p95=$(echo "$times" | awk -v n="$SCRAPES" 'BEGIN {k = int(n * 0.95 + 0.999)} NR == k {print $1}')
 	# calls_of itself is the superuser's, so the delta is the exporter's alone.
-	printf '| %s | %s | %.1f | %.1f | %.1f | %.1f | %d | %.0f | %d |\n' "$tables" "$name" \
-		"$(echo "$med * 1000" | bc -l)" "$(echo "$p95 * 1000" | bc -l)" "$(echo "$cold * 1000" | bc -l)" \
+	printf '%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%.1f\t%d\t%.0f\t%s\t%s\n' "$tables" "$name" \
+		"$(echo "$med * 1000" | bc -l)" "$(echo "$p95 * 1000" | bc -l)" "$(echo "$cold * 1000" | bc -l)" "$coldfail" \
 		"$(echo "($t1 - $t0) * 1000 / $hz / $SCRAPES" | bc -l)" "$(($(hwm_kb "$pid") / 1024))" \
-		"$(echo "($c1 - $c0) / $SCRAPES" | bc -l)" "$series"
+		"$(echo "($c1 - $c0) / $SCRAPES" | bc -l)" "$series" "$load" | tee -a "$WORK/results.tsv" |
+		awk -F'\t' -v OFS=' | ' '{$1 = $1; print "| " $0 " |"}'
 }
 
 start_ours() {
@@ -165,8 +202,9 @@ start_ours() {
 }
 start_theirs() {
 	DATA_SOURCE_NAME="postgresql://theirs@127.0.0.1:$PORT/bench?sslmode=disable" \
-		prometheus-postgres-exporter --web.listen-address="127.0.0.1:$THEIRS_PORT" \
-		--extend.query-path="$ROOT/bench/postgres_exporter_queries.yaml" --log.level=warn >>"$WORK/theirs.log" 2>&1 &
+		"$WORK/postgres_exporter" --web.listen-address="127.0.0.1:$THEIRS_PORT" \
+		--collector.stat_statements --collector.stat_statements.limit=100000 --collector.statio_user_indexes \
+		--log.level=warn >>"$WORK/theirs.log" 2>&1 &
 	echo $!
 }
 
@@ -176,20 +214,21 @@ run_one() {
 	case $name in
 	ours-default) pid=$(start_ours "$WORK/ours-default.yml") port=$OURS_PORT role=ours ;;
 	ours-full) pid=$(start_ours "$WORK/ours-full.yml") port=$OURS_PORT role=ours ;;
+	ours-full-protobuf) pid=$(start_ours "$WORK/ours-full.yml") port=$OURS_PORT role=ours ACCEPT=$PROTOBUF ;;
 	postgres_exporter) pid=$(start_theirs) port=$THEIRS_PORT role=theirs ;;
 	esac
 	PIDS+=("$pid")
 	wait_port "$port"
 	measure "$name" "$pid" "$port" "$role" "$tables"
-	curl -s "http://127.0.0.1:$port/metrics" >"$WORK/scrape-$name-$tables.txt"
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 }
 
-echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), $(prometheus-postgres-exporter --version 2>&1 | head -1 | awk '{print $1, $2, $3}'), $SCRAPES scrapes per row, $(nproc) CPUs"
+echo "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}'), postgres_exporter $PE_VERSION, $SCRAPES scrapes per row after a warm-up, $(nproc) CPUs, load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| tables | exporter | median ms | p95 ms | cold ms | CPU ms/scrape | peak RSS MiB | SQL/scrape | series |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| tables | exporter | median ms | p95 ms | cold ms | cold failed | CPU ms/scrape | peak RSS MiB | SQL/scrape | series | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+: >"$WORK/results.tsv"
 have=0
 for size in $SIZES; do
 	echo "fixture: $size tables" >&2
@@ -197,19 +236,53 @@ for size in $SIZES; do
 	if [ "$have" -eq 0 ]; then add_statements; fi
 	have=$size
 	psql -d bench -c "VACUUM ANALYZE" >/dev/null
-	for name in ours-default ours-full postgres_exporter; do
+	for name in ours-default ours-full ours-full-protobuf postgres_exporter; do
+		ACCEPT=""
 		run_one "$name" "$size"
 	done
 done
 echo
 echo "pg_stat_statements entries: $(psql -d bench -c 'SELECT count(*) FROM pg_stat_statements')"
 
+# Ratios to postgres_exporter at each size: median time, CPU, peak RSS.
+echo
+echo "| tables | exporter | median time | CPU per scrape | peak RSS |"
+echo "|---|---|---|---|---|"
+awk -F'\t' '{k = $1 "\t" $2; med[k] = $3; cpu[k] = $7; rss[k] = $8; if (!($1 in seen)) {seen[$1] = 1; sizes[++n] = $1}}
+END {
+	for (i = 1; i <= n; i++) {
+		s = sizes[i]; t = s "\tpostgres_exporter"
+		split("ours-default ours-full ours-full-protobuf", names, " ")
+		for (e = 1; e <= 3; e++) {
+			name = names[e]; k = s "\t" name
+			if ((k in med) && med[t] > 0 && cpu[t] > 0 && rss[t] > 0)
+				printf "| %s | %s | %.3f | %.3f | %.3f |\n", s, name, med[k] / med[t], cpu[k] / cpu[t], rss[k] / rss[t]
+		}
+	}
+}' "$WORK/results.tsv"
+
+# Growth per table between consecutive sizes: median time and CPU.
+echo
+echo "| exporter | from -> to tables | µs per table (median) | CPU µs per table |"
+echo "|---|---|---|---|"
+awk -F'\t' '{k = $1 "\t" $2; med[k] = $3; cpu[k] = $7; if (!($1 in seen)) {seen[$1] = 1; sizes[++n] = $1}}
+END {
+	split("ours-default ours-full postgres_exporter", names, " ")
+	for (e = 1; e <= 3; e++)
+		for (i = 2; i <= n; i++) {
+			a = sizes[i - 1] "\t" names[e]; b = sizes[i] "\t" names[e]; d = sizes[i] - sizes[i - 1]
+			printf "| %s | %s -> %s | %.0f | %.0f |\n", names[e], sizes[i - 1], sizes[i], (med[b] - med[a]) * 1000 / d, (cpu[b] - cpu[a]) * 1000 / d
+		}
+}' "$WORK/results.tsv"
+
 # The exporter's own cost per scrape at the largest size, in process (Go's
-# benchmark: time, bytes and allocations per scrape with the default limits).
-echo
-echo "In process, $size tables, ours-default (go test ./bench -bench Scrape):"
-echo
-echo '```'
-(cd "$ROOT" && BENCH_DSN="postgresql://ours@127.0.0.1:$PORT/bench?sslmode=disable" BENCH_CONFIG="$WORK/ours-default.yml" \
-	go test ./bench -run '^$' -bench Scrape -benchtime 20x -count 3 | grep '^Benchmark')
-echo '```'
+# benchmark: time, bytes and allocations per scrape, text and protobuf).
+for name in ours-default ours-full; do
+	echo
+	echo "In process, $size tables, $name (go test ./bench -bench Scrape):"
+	echo
+	echo '```'
+	(cd "$ROOT" && BENCH_DSN="postgresql://ours@127.0.0.1:$PORT/bench?sslmode=disable" BENCH_CONFIG="$WORK/$name.yml" \
+		go test ./bench -run '^$' -bench Scrape -benchtime 10x -count 3 | grep '^Benchmark')
+	echo '```'
+done

@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkScrape times whole /metrics scrapes, every default collector on,
-// in this process, against the server in BENCH_DSN (run.sh sets it to its
+// in this process, in the text format and in protobuf, against the server in BENCH_DSN (run.sh sets it to its
 // fixture). BENCH_CONFIG names an exporter config file; without it the
 // defaults apply. Time and allocations per scrape are the exporter's and the
 // server's together; the CPU profile (-cpuprofile) shows the exporter's part.
@@ -39,20 +39,45 @@ func BenchmarkScrape(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer exp.Close()
-	scrape := func() int {
-		rec := httptest.NewRecorder()
-		exp.Server.Metrics(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-		if rec.Code != http.StatusOK {
-			b.Fatalf("scrape answered %d: %s", rec.Code, rec.Body.String())
+	scrape := func(accept string) int {
+		w := &discard{header: http.Header{}}
+		r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if accept != "" {
+			r.Header.Set("Accept", accept)
 		}
-		return rec.Body.Len()
+		exp.Server.Metrics(w, r)
+		if w.code != 0 && w.code != http.StatusOK {
+			b.Fatalf("scrape answered %d", w.code)
+		}
+		return w.n
 	}
-	scrape() // the cold scrape fills the TTL caches
-	b.ReportAllocs()
-	b.ResetTimer()
-	var bytes int
-	for b.Loop() {
-		bytes = scrape()
+	scrape("") // the cold scrape fills the TTL caches
+	for _, f := range []struct{ name, accept string }{
+		{"text", ""},
+		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var bytes int
+			for b.Loop() {
+				bytes = scrape(f.accept)
+			}
+			b.ReportMetric(float64(bytes), "bytes/scrape")
+		})
 	}
-	b.ReportMetric(float64(bytes), "bytes/scrape")
+}
+
+// discard is a ResponseWriter that counts the body and keeps none of it, as
+// a socket would: the benchmark's memory is the exporter's alone.
+type discard struct {
+	header http.Header
+	code   int
+	n      int
+}
+
+func (d *discard) Header() http.Header  { return d.header }
+func (d *discard) WriteHeader(code int) { d.code = code }
+func (d *discard) Write(p []byte) (int, error) {
+	d.n += len(p)
+	return len(p), nil
 }

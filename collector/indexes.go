@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
@@ -39,6 +40,12 @@ var (
 	indexesUnusedSz = metric.Gauge("pg_indexes_unused_size_bytes", "Total size of the unused indexes in the database.", srcUserIndexes, "13+", "datname")
 	indexesReported = metric.Gauge("pg_indexes_reported", "Indexes with series of their own (within objects.indexes limits).", srcUserIndexes, "13+", "datname")
 	indexesFolded   = metric.Gauge("pg_indexes_folded", "Indexes summed into the per-database series with empty object labels.", srcUserIndexes, "13+", "datname")
+)
+
+// The families with a series per index and for the rest, and their labels.
+var (
+	indexBlock = append(append([]*metric.Metric{}, indexStats...), indexSize)
+	indexShape = exposition.NewShape(indexLabels...)
 )
 
 func init() {
@@ -124,68 +131,28 @@ type indexRow struct {
 	n                   float64 // indexes summed in the row
 }
 
-// indexesRead is what one scrape reads: the chosen, invalid and possibly
-// unused indexes, and the rest.
+// indexesRead is what one scrape reads: the blocks of the chosen indexes
+// and the rest, of the invalid and of the unused indexes, and their counts.
 type indexesRead struct {
-	idx  []indexRow
-	rest indexRow
+	series, invalid, unused     *exposition.Block
+	reported, nInvalid, nUnused int
+	unusedSize, folded          float64
 }
 
 func (c *indexesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, indexSizesQuery, 1, c.choose, c.read)
+	_, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, indexSizesQuery, 1, c.choose, c.read)
 	if err != nil {
 		return err
 	}
-	idx, rest := got.idx, got.rest
-	n := c.limits.TopN
 	db := s.Database
-	reported, invalid, unused := 0, 0, 0
-	var unusedSize float64
-	var unusedCs []candidate
-	var unusedIdx []*indexRow
-	for i := range idx {
-		r := &idx[i]
-		var size float64
-		if v := cur.sizes[r.oid]; v != nil {
-			size = v[0]
-		}
-		if r.invalid {
-			if invalid < n {
-				indexInvalid.Emit(ch, 1, db, r.schema, r.table, r.name)
-			}
-			invalid++
-		}
-		if r.stats[0] == 0 && !r.invalid && !r.enforces && size >= UnusedIndexMinSize {
-			unused++
-			unusedSize += size
-			unusedIdx = append(unusedIdx, r)
-			unusedCs = append(unusedCs, candidate{name: r.schema + "." + r.table + "." + r.name, size: size, activity: size, eligible: true})
-		}
-		if !r.chosen {
-			continue
-		}
-		reported++
-		for j, m := range indexStats {
-			m.Emit(ch, r.stats[j], db, r.schema, r.table, r.name)
-		}
-		indexSize.Emit(ch, size, db, r.schema, r.table, r.name)
-	}
-	// The largest unused indexes are named, up to n.
-	for k, ok := range pickObjects(unusedCs, n) {
-		if ok {
-			r := unusedIdx[k]
-			indexUnused.Emit(ch, 1, db, r.schema, r.table, r.name)
-		}
-	}
-	for j, m := range indexStats {
-		m.Emit(ch, rest.stats[j], db, "", "", "")
-	}
-	indexSize.Emit(ch, cur.restSizes[0], db, "", "", "")
-	indexesInvalid.Emit(ch, float64(invalid), db)
-	indexesUnused.Emit(ch, float64(unused), db)
-	indexesUnusedSz.Emit(ch, unusedSize, db)
-	indexesReported.Emit(ch, float64(reported), db)
-	indexesFolded.Emit(ch, rest.n, db)
+	ch <- got.series
+	ch <- got.invalid
+	ch <- got.unused
+	indexesInvalid.Emit(ch, float64(got.nInvalid), db)
+	indexesUnused.Emit(ch, float64(got.nUnused), db)
+	indexesUnusedSz.Emit(ch, got.unusedSize, db)
+	indexesReported.Emit(ch, float64(got.reported), db)
+	indexesFolded.Emit(ch, got.folded, db)
 	return nil
 }
 
@@ -249,34 +216,76 @@ func (c *indexesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([
 			ch.restSizes[0] += v[0]
 		}
 	}
-	ch.chosen, ch.big = oidArray(chosen), oidArray(big)
+	ch.chosen, ch.nChosen, ch.big = oidArray(chosen), len(chosen), oidArray(big)
 	return ch, nil
 }
 
-// read runs indexesQuery for a choice: the chosen, invalid and possibly
-// unused indexes, the rest summed, and the shape of the indexes now.
+// read runs indexesQuery for a choice and puts each row, with its size,
+// straight into the blocks: the chosen indexes, the invalid ones and the
+// unused ones (up to top_n each), the rest summed, and the shape of the
+// indexes now.
 func (c *indexesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got indexesRead, sh shape, err error) {
 	rows, err := s.Conn.Query(ctx, indexesQuery, cur.chosen, cur.big)
 	if err != nil {
 		return got, sh, err
 	}
 	defer rows.Close()
+	n := c.limits.TopN
+	db := s.Database
+	labels := c.choices.labels(s.Target.Name, db, indexShape)
+	defer labels.Done()
+	got.series = exposition.NewBlock(indexShape, indexBlock...)
+	got.series.Grow(cur.nChosen + 1)
+	got.invalid, got.unused = exposition.NewBlock(indexShape, indexInvalid), exposition.NewBlock(indexShape, indexUnused)
+	var unusedCs []candidate
+	var unusedIdx []*exposition.Labels
+	var r indexRow
+	var rsh shape
+	dest := []any{&r.oid, &r.schema, &r.table, &r.name}
+	for i := range r.stats {
+		dest = append(dest, &r.stats[i])
+	}
+	dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
+	vals := make([]float64, len(indexBlock))
 	for rows.Next() {
-		var r indexRow
-		var rsh shape
-		dest := []any{&r.oid, &r.schema, &r.table, &r.name}
-		for i := range r.stats {
-			dest = append(dest, &r.stats[i])
-		}
-		dest = append(dest, &r.invalid, &r.enforces, &r.chosen, &r.n, &rsh.n, &rsh.sum)
 		if err := rows.Scan(dest...); err != nil {
 			return got, sh, err
 		}
+		copy(vals, r.stats[:])
 		if r.oid == 0 {
-			got.rest, sh = r, rsh
+			vals[len(indexStats)] = cur.restSizes[0]
+			got.series.Add(labels.Get(0, db, "", "", ""), vals...)
+			got.folded, sh = r.n, rsh
 			continue
 		}
-		got.idx = append(got.idx, r)
+		var size float64
+		if v := cur.sizes[r.oid]; v != nil {
+			size = v[0]
+		}
+		l := labels.Get(r.oid, db, r.schema, r.table, r.name)
+		if r.invalid {
+			if got.nInvalid < n {
+				got.invalid.Add(l, 1)
+			}
+			got.nInvalid++
+		}
+		if r.stats[0] == 0 && !r.invalid && !r.enforces && size >= UnusedIndexMinSize {
+			got.nUnused++
+			got.unusedSize += size
+			unusedIdx = append(unusedIdx, l)
+			unusedCs = append(unusedCs, candidate{name: r.schema + "." + r.table + "." + r.name, size: size, activity: size, eligible: true})
+		}
+		if r.chosen {
+			got.reported++
+			vals[len(indexStats)] = size
+			got.series.Add(l, vals...)
+		}
+	}
+	// The largest unused indexes are named, up to n.
+	for k, ok := range pickObjects(unusedCs, n) {
+		if ok {
+			got.unused.Add(unusedIdx[k], 1)
+		}
 	}
 	return got, sh, rows.Err()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 )
 
 // candidate is one table or index competing for a series of its own.
@@ -118,6 +119,7 @@ type choice struct {
 	sizesAt time.Time
 	sizes   map[int64][]float64 // by OID, as read at sizesAt (and since, for new objects)
 	chosen  string              // the chosen OIDs as an array literal
+	nChosen int                 // how many
 	shape   shape               // of the objects the choice was made from
 	// restSizes sums the sizes of the objects not chosen.
 	restSizes []float64
@@ -152,6 +154,19 @@ type choiceEntry struct {
 	sizes   map[int64][]float64
 	choice  *choice // nil, or made from these sizes
 	stale   bool    // objects were created or dropped since the choice
+	labels  *exposition.LabelCache[int64]
+}
+
+// labels returns the labels kept for target/db's objects, by OID (0 for the
+// series of the rest).
+func (c *choices) labels(target, db string, s *exposition.Shape) *exposition.LabelCache[int64] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entry(target, db)
+	if e.labels == nil {
+		e.labels = exposition.NewLabelCache[int64](s)
+	}
+	return e.labels
 }
 
 func (c *choices) entry(target, db string) *choiceEntry {

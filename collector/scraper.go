@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
@@ -78,7 +79,33 @@ const dbExtensionsTTL = 5 * time.Minute
 // Scrape collects t into ch. It never fails: an unreachable server gives
 // pg_up 0, a failing collector gives pg_scrape_collector_success 0. Every query
 // runs under ctx, whose deadline the caller derives from the scrape timeout.
+// The per-object families arrive as const metrics like the others.
 func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric) {
+	s.ScrapeBlocks(ctx, t, ch, func(b *exposition.Block) { b.Expand(ch) })
+}
+
+// ScrapeBlocks is Scrape with the per-object families handed to blocks
+// (from one goroutine at a time) rather than sent to ch, for
+// exposition.Serve to write.
+func (s *Scraper) ScrapeBlocks(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric, blocks func(*exposition.Block)) {
+	all := make(chan prometheus.Metric, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range all {
+			if b, ok := m.(*exposition.Block); ok {
+				blocks(b)
+				continue
+			}
+			ch <- m
+		}
+	}()
+	s.scrape(ctx, t, all)
+	close(all)
+	<-done
+}
+
+func (s *Scraper) scrape(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric) {
 	start := time.Now()
 	defer func() { scrapeDurationMetric.Emit(ch, time.Since(start).Seconds()) }()
 

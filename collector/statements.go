@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
@@ -56,6 +57,8 @@ var (
 	topRead     = metric.Counter("pg_stat_statements_top_shared_blks_read_total", "Shared blocks read by one of the top statements.", srcStatements, "13+", topLabels...)
 	topHit      = metric.Counter("pg_stat_statements_top_shared_blks_hit_total", "Shared buffer hits of one of the top statements.", srcStatements, "13+", topLabels...)
 	topTemp     = metric.Counter("pg_stat_statements_top_temp_blks_written_total", "Temporary file blocks written by one of the top statements.", srcStatements, "13+", topLabels...)
+	topBlock    = []*metric.Metric{topCalls, topExec, topPlan, topRows, topRead, topHit, topTemp}
+	topShape    = exposition.NewShape(topLabels...)
 	topText     = metric.Gauge("pg_stat_statements_query_info", "Always 1; the shortened text of a top statement (only with objects.statements.query_text).", srcStatements, "13+", "datname", "usename", "queryid", "query")
 	stmtMetrics = append(append([]*metric.Metric{stmtDur, stmtEntries, stmtDealloc, stmtReset}, stmtTotals[:]...),
 		topCalls, topExec, topPlan, topRows, topRead, topHit, topTemp, topText)
@@ -140,15 +143,16 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	if err != nil {
 		return fmt.Errorf("reading pg_stat_statements: %w", err)
 	}
-	var snap []StmtRow
+	// One row to scan into, copied out; about as many entries as last time.
+	snap := make([]StmtRow, 0, st.Len())
+	var r StmtRow
+	var dbid, userid int64
+	dest := []any{&dbid, &userid, &r.Key.QueryID, &r.Datname, &r.Usename}
+	for i := range r.C {
+		dest = append(dest, &r.C[i])
+	}
+	dest = append(dest, &r.Since, &r.hasSince)
 	for rows.Next() {
-		var r StmtRow
-		var dbid, userid int64
-		dest := []any{&dbid, &userid, &r.Key.QueryID, &r.Datname, &r.Usename}
-		for i := range r.C {
-			dest = append(dest, &r.C[i])
-		}
-		dest = append(dest, &r.Since, &r.hasSince)
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return err
@@ -185,17 +189,15 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	}
 	sort.Slice(snap, func(i, j int) bool { return snap[i].C[stExecTime] > snap[j].C[stExecTime] })
 	top := snap[:n]
+	b := exposition.NewBlock(topShape, topBlock...)
+	b.Grow(len(top))
 	for i := range top {
 		r := &top[i]
-		qid := strconv.FormatInt(r.Key.QueryID, 10)
-		topCalls.Emit(ch, r.C[stCalls], r.Datname, r.Usename, qid)
-		topExec.Emit(ch, r.C[stExecTime], r.Datname, r.Usename, qid)
-		topPlan.Emit(ch, r.C[stPlanTime], r.Datname, r.Usename, qid)
-		topRows.Emit(ch, r.C[stRows], r.Datname, r.Usename, qid)
-		topRead.Emit(ch, r.C[stSharedRead], r.Datname, r.Usename, qid)
-		topHit.Emit(ch, r.C[stSharedHit], r.Datname, r.Usename, qid)
-		topTemp.Emit(ch, r.C[stTempWritten], r.Datname, r.Usename, qid)
+		l := st.labels.Get(r.Key, r.Datname, r.Usename, strconv.FormatInt(r.Key.QueryID, 10))
+		b.Add(l, r.C[stCalls], r.C[stExecTime], r.C[stPlanTime], r.C[stRows], r.C[stSharedRead], r.C[stSharedHit], r.C[stTempWritten])
 	}
+	st.labels.Done()
+	ch <- b
 	if c.limits.QueryText && len(top) > 0 {
 		return c.emitText(ctx, s, top, minor, ch)
 	}

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 )
 
 // StatementBuckets are the upper bounds of pg_statement_duration_seconds. They
@@ -105,6 +107,8 @@ type StmtState struct {
 	baseline bool
 	Hist     map[string]*LatencyHistogram
 	Totals   map[dbUser]*StmtCounters
+	// labels of the top statements, kept between scrapes
+	labels *exposition.LabelCache[StmtKey]
 }
 
 type stmtSeen struct {
@@ -120,8 +124,12 @@ func NewStmtState() *StmtState {
 		entries: map[StmtKey]stmtSeen{},
 		Hist:    map[string]*LatencyHistogram{},
 		Totals:  map[dbUser]*StmtCounters{},
+		labels:  exposition.NewLabelCache[StmtKey](topShape),
 	}
 }
+
+// Len is the number of entries in the last snapshot.
+func (s *StmtState) Len() int { return len(s.entries) }
 
 // Acquire takes the state for one scrape, waiting at most until ctx ends.
 func (s *StmtState) Acquire(ctx context.Context) error {

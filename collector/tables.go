@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
@@ -59,6 +60,12 @@ var tableSizes = []*metric.Metric{
 	metric.Gauge("pg_table_toast_size_bytes", "TOAST table and TOAST index size.", "pg_total_relation_size()", "13+", tableLabels...),
 	metric.Gauge("pg_table_indexes_size_bytes", "Size of the table's indexes.", "pg_indexes_size()", "13+", tableLabels...),
 }
+
+// The families with a series per table and for the rest, and their labels.
+var (
+	tableBlock = append(append([]*metric.Metric{}, tableStats...), tableSizes...)
+	tableShape = exposition.NewShape(tableLabels...)
+)
 
 var (
 	tablesReported = metric.Gauge("pg_tables_reported", "Tables with series of their own (within objects.tables limits).", srcUserTables, "13+", "datname")
@@ -183,46 +190,26 @@ type tableRow struct {
 	times        [4]float64
 }
 
-// tablesRead is what one scrape reads: the chosen tables and the rest.
+// tablesRead is what one scrape reads: the blocks of the chosen tables and
+// of the rest, how many tables were chosen and summed.
 type tablesRead struct {
-	tabs []tableRow
-	rest tableRow
+	series   *exposition.Block
+	times    []*exposition.Block
+	reported int
+	folded   float64
 }
 
 func (c *tablesCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	cur, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, forVersion(tableSizesQuery, s.Facts.VersionNum), len(tableSizes), c.choose, c.read)
+	_, got, err := readChosen(ctx, s, &c.choices, c.sizesTTL, forVersion(tableSizesQuery, s.Facts.VersionNum), len(tableSizes), c.choose, c.read)
 	if err != nil {
 		return err
 	}
-	tabs, rest := got.tabs, got.rest
-	db := s.Database
-	zero := make([]float64, len(tableSizes))
-	for i := range tabs {
-		t := &tabs[i]
-		for j, m := range tableStats {
-			m.Emit(ch, t.stats[j], db, t.schema, t.name)
-		}
-		for j, m := range tableTimes {
-			if t.times[j] > 0 {
-				m.Emit(ch, t.times[j], db, t.schema, t.name)
-			}
-		}
-		sz := cur.sizes[t.oid]
-		if sz == nil {
-			sz = zero // created since the sizes were read
-		}
-		for j, m := range tableSizes {
-			m.Emit(ch, sz[j], db, t.schema, t.name)
-		}
+	ch <- got.series
+	for _, tb := range got.times {
+		ch <- tb
 	}
-	for j, m := range tableStats {
-		m.Emit(ch, rest.stats[j], db, "", "")
-	}
-	for j, m := range tableSizes {
-		m.Emit(ch, cur.restSizes[j], db, "", "")
-	}
-	tablesReported.Emit(ch, float64(len(tabs)), db)
-	tablesFolded.Emit(ch, rest.n, db)
+	tablesReported.Emit(ch, float64(got.reported), s.Database)
+	tablesFolded.Emit(ch, got.folded, s.Database)
 	return nil
 }
 
@@ -287,36 +274,72 @@ func (c *tablesCollector) choose(ctx context.Context, s *Scrape, sizesOf func([]
 			ch.restSizes[j] += v
 		}
 	}
-	ch.chosen = oidArray(chosen)
+	ch.chosen, ch.nChosen = oidArray(chosen), len(chosen)
 	return ch, nil
 }
 
-// read runs tablesQuery for a choice: the chosen tables, the rest summed,
-// and the shape of the tables now.
+// read runs tablesQuery for a choice and puts each row, with its sizes,
+// straight into the blocks: the chosen tables, the rest summed, and the
+// shape of the tables now.
 func (c *tablesCollector) read(ctx context.Context, s *Scrape, cur *choice) (got tablesRead, sh shape, err error) {
 	rows, err := s.Conn.Query(ctx, forVersion(tablesQuery, s.Facts.VersionNum), cur.chosen)
 	if err != nil {
 		return got, sh, err
 	}
 	defer rows.Close()
+	db := s.Database
+	labels := c.choices.labels(s.Target.Name, db, tableShape)
+	defer labels.Done()
+	got.series = exposition.NewBlock(tableShape, tableBlock...)
+	got.series.Grow(cur.nChosen + 1)
+	got.times = make([]*exposition.Block, len(tableTimes))
+	for j, m := range tableTimes {
+		got.times[j] = exposition.NewBlock(tableShape, m)
+	}
+	var t tableRow
+	dest := []any{&t.oid, &t.schema, &t.name, &t.n}
+	for i := range t.stats {
+		dest = append(dest, &t.stats[i])
+	}
+	for i := range t.times {
+		dest = append(dest, &t.times[i])
+	}
+	dest = append(dest, &sh.n, &sh.sum)
+	vals := make([]float64, len(tableBlock))
+	sizes := vals[len(tableStats):]
+	restSeen := false
 	for rows.Next() {
-		var t tableRow
-		dest := []any{&t.oid, &t.schema, &t.name, &t.n}
-		for i := range t.stats {
-			dest = append(dest, &t.stats[i])
-		}
-		for i := range t.times {
-			dest = append(dest, &t.times[i])
-		}
-		dest = append(dest, &sh.n, &sh.sum)
 		if err := rows.Scan(dest...); err != nil {
 			return got, sh, err
 		}
+		copy(vals, t.stats[:])
 		if t.oid == 0 {
-			got.rest = t
+			copy(sizes, cur.restSizes)
+			got.series.Add(labels.Get(0, db, "", ""), vals...)
+			got.folded, restSeen = t.n, true
 			continue
 		}
-		got.tabs = append(got.tabs, t)
+		if v := cur.sizes[t.oid]; v != nil {
+			copy(sizes, v)
+		} else {
+			clear(sizes) // created since the sizes were read
+		}
+		l := labels.Get(t.oid, db, t.schema, t.name)
+		got.series.Add(l, vals...)
+		for j, v := range t.times {
+			if v > 0 {
+				got.times[j].Add(l, v)
+			}
+		}
+		got.reported++
 	}
-	return got, sh, rows.Err()
+	if err := rows.Err(); err != nil {
+		return got, sh, err
+	}
+	if !restSeen { // every table chosen: the rest's series stay, at zero
+		clear(vals)
+		copy(sizes, cur.restSizes)
+		got.series.Add(labels.Get(0, db, "", ""), vals...)
+	}
+	return got, sh, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
 
@@ -71,17 +72,24 @@ type Server struct {
 // SetScraper puts a scraper (a set of built collectors) in force.
 func (s *Server) SetScraper(sc *collector.Scraper) { s.scraper.Store(sc) }
 
-// targetCollector scrapes one target when gathered; it lives for one request.
+// targetCollector scrapes one target when gathered; it lives for one
+// request. The per-object families go to blocks, for exposition.Serve, or,
+// when blocks is nil, through the registry as const metrics.
 type targetCollector struct {
 	ctx     context.Context
 	scraper *collector.Scraper
 	target  *target.Target
+	blocks  *exposition.Blocks
 }
 
 func (c targetCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: families vary by server
 
 func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
-	c.scraper.Scrape(c.ctx, c.target, ch)
+	if c.blocks == nil {
+		c.scraper.Scrape(c.ctx, c.target, ch)
+		return
+	}
+	c.scraper.ScrapeBlocks(c.ctx, c.target, ch, c.blocks.Add)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer, labels config.ConstantLabels) {
@@ -89,14 +97,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target,
 	defer cancel()
 	reg := prometheus.NewRegistry()
 	var g prometheus.Gatherers
+	blocks := &exposition.Blocks{}
 	if t != nil {
-		reg.MustRegister(targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t})
+		tc := targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t, blocks: blocks}
+		if len(labels) > 0 {
+			// Constant labels are added to gathered families; the
+			// per-object families go through the registry to get them.
+			tc.blocks = nil
+		}
+		reg.MustRegister(tc)
 		g = append(g, reg)
 	}
 	if extra != nil {
 		g = append(g, extra)
 	}
-	promhttp.HandlerFor(labelled{g: g, labels: labels}, promhttp.HandlerOpts{
+	// As promhttp.HandlerFor(g, opts), with the per-object families
+	// streamed from their blocks.
+	exposition.Serve(w, r, labelled{g: g, labels: labels}, blocks, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(s.Logger.Handler(), slog.LevelError),
 		// OpenMetrics when the scraper asks for it (Prometheus does by
@@ -104,7 +121,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target,
 		// Prometheus turns them into created timestamps.
 		EnableOpenMetrics:                   true,
 		EnableOpenMetricsTextCreatedSamples: true,
-	}).ServeHTTP(w, r)
+	})
 }
 
 // Metrics serves the default target (if any) and the exporter's own metrics.
