@@ -58,11 +58,22 @@ dist:
 test-dist: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -tags release -run '^TestDist' .
 
-# The container image, built with buildah from the static binary on an empty
-# base (no registry pull, no Docker engine).
-IMAGE ?= pg_hardening_exporter:$(VERSION)
-image: build
-	buildah --storage-driver vfs bud --isolation chroot -t $(IMAGE) -f Dockerfile .
+# The container images, one per architecture of IMAGE_ARCHES, built with
+# buildah (no Docker engine, no registry pull, no emulation: the Dockerfile
+# only copies files) from the static binaries and the build host's CA bundle
+# (CA_BUNDLE, Debian's ca-certificates). Tagged IMAGE-ARCH.
+IMAGE       ?= pg_hardening_exporter:$(VERSION)
+IMAGE_ARCHES ?= amd64 arm64
+CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
+IMAGE_CTX   := .build/image
+image:
+	@set -e; rm -rf $(IMAGE_CTX); mkdir -p $(IMAGE_CTX); \
+	cp Dockerfile queries.yaml $(IMAGE_CTX)/; cp $(CA_BUNDLE) $(IMAGE_CTX)/ca-certificates.crt; \
+	for a in $(IMAGE_ARCHES); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(IMAGE_CTX)/linux-$$a/$(BIN) .; \
+	  buildah --storage-driver vfs bud --isolation chroot --arch $$a --build-arg TARGETARCH=$$a \
+	    -t $(IMAGE)-$$a -f Dockerfile $(IMAGE_CTX); \
+	done
 
 deps:
 	@bash scripts/install-deps.sh

@@ -143,4 +143,28 @@ func TestDistTarballsAndChecksums(t *testing.T) {
 			}
 		}
 	}
+	// The same Dockerfile builds the arm64 image from the arm64 binary;
+	// with only COPY steps it needs no emulation. Running it would.
+	t.Run("arm64 image", func(t *testing.T) {
+		b := newBuildahStore(t)
+		ctx := imageContext(t, filepath.Join(dir, "pg_hardening_exporter-9.9.9-dist.linux-arm64", "pg_hardening_exporter"), "arm64")
+		b.run(ctx, "bud", "--isolation", "chroot", "--arch", "arm64", "--build-arg", "TARGETARCH=arm64", "-t", "pghe:arm64", "-f", "Dockerfile", ".")
+		if arch := strings.TrimSpace(b.run("", "inspect", "--format", "{{.OCIv1.Architecture}}", "pghe:arm64")); arch != "arm64" {
+			t.Fatalf("image architecture %q, want arm64", arch)
+		}
+		ctr := strings.TrimSpace(b.run("", "from", "--arch", "arm64", "pghe:arm64"))
+		mnt := strings.TrimSpace(b.run("", "mount", ctr))
+		ef, err := elf.Open(filepath.Join(mnt, "bin", "pg_hardening_exporter"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ef.Close()
+		if ef.Machine != elf.EM_AARCH64 {
+			t.Fatalf("the arm64 image's binary is for %v", ef.Machine)
+		}
+		if _, err := os.Stat(filepath.Join(mnt, "etc", "ssl", "certs", "ca-certificates.crt")); err != nil {
+			t.Fatalf("the arm64 image has no CA bundle: %v", err)
+		}
+		b.run("", "umount", ctr)
+	})
 }
