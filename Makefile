@@ -31,14 +31,17 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-# Release artifacts in DIST_DIR: per platform a static binary and a tarball
+# Release artifacts in DIST_DIR: per platform a static binary, a tarball
 # NAME-VERSION.OS-ARCH.tar.gz with the binary, README, LICENSE, NOTICE, docs,
-# example configs, queries.yaml, rules and dashboards; then sha256sums.txt
-# over every artifact. Tarballs carry the commit's time and no owner, so the
+# example configs, queries.yaml, rules and dashboards, and a .deb and an .rpm
+# (packaging/nfpm.yaml; nfpm is pinned in packaging/go.mod, a module of its
+# own so the product's go.mod stays lean); then sha256sums.txt over every
+# artifact. Tarballs carry the commit's time and no owner, so the
 # same commit gives the same bytes.
 DIST_DIR   ?= dist
 PLATFORMS  ?= linux/amd64 linux/arm64
 DIST_FILES := README.md LICENSE NOTICE queries.yaml docs examples rules dashboards
+NFPM       := .build/nfpm
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || date +%s)
 dist:
 	@set -e; rm -rf $(DIST_DIR); mkdir -p $(DIST_DIR); \
@@ -50,7 +53,13 @@ dist:
 	  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) \
 	    -C $(DIST_DIR) -cf - $$name | gzip -n > $(DIST_DIR)/$$name.tar.gz; \
 	done; \
-	cd $(DIST_DIR) && sha256sum *.tar.gz > sha256sums.txt && cat sha256sums.txt
+	$(GO) -C packaging build -o $(abspath $(NFPM)) github.com/goreleaser/nfpm/v2/cmd/nfpm; \
+	for p in $(PLATFORMS); do \
+	  for f in deb rpm; do \
+	    ARCH=$${p#*/} VERSION=$(VERSION) DIST_DIR=$(DIST_DIR) $(NFPM) package -f packaging/nfpm.yaml -p $$f -t $(DIST_DIR)/; \
+	  done; \
+	done; \
+	cd $(DIST_DIR) && sha256sum *.tar.gz *.deb *.rpm > sha256sums.txt && cat sha256sums.txt
 
 # Builds the release artifacts into a temporary directory and checks them
 # (tarball contents, checksums, the stamped version). Cross-compiling takes
@@ -123,6 +132,7 @@ check-generated:
 # Fails when `go mod tidy` would change go.mod or go.sum.
 check-tidy:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result."; exit 1; }
+	@$(GO) -C packaging mod tidy -diff || { echo "packaging/go.mod/go.sum are not tidy: run 'go -C packaging mod tidy' and commit the result."; exit 1; }
 
 # The integration tests once per PostgreSQL major from the npm builds.
 test-matrix: deps deps-matrix

@@ -12,8 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
 // distDir runs `make dist` once into a temporary directory, with a version
@@ -167,4 +170,160 @@ func TestDistTarballsAndChecksums(t *testing.T) {
 		}
 		b.run("", "umount", ctr)
 	})
+	t.Run("deb", func(t *testing.T) { testDeb(t, dir) })
+	t.Run("rpm", func(t *testing.T) { testRPM(t, dir) })
+}
+
+const pkgName = "pg-hardening-exporter"
+
+// The package's configuration files, which dpkg keeps on removal and rpm
+// marks config(noreplace).
+var pkgConfigFiles = []string{
+	"/etc/pg_hardening_exporter/exporter.yml", "/etc/pg_hardening_exporter/remediate.yml",
+	"/etc/default/pg_hardening_exporter", "/etc/default/pg_hardening_remediate",
+}
+
+func dpkgStatus(t *testing.T) string {
+	out, _ := exec.Command("dpkg-query", "-W", "-f=${db:Status-Abbrev}", pkgName).Output()
+	return strings.TrimSpace(string(out))
+}
+
+func mustRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// testDeb installs the amd64 .deb on this machine, runs the installed
+// binary's check-config as the package's user on the shipped configuration,
+// removes the package (only configuration files stay) and purges it.
+func testDeb(t *testing.T, dir string) {
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		pgtest.Skip(t, "dpkg", "a Debian machine")
+	}
+	if os.Geteuid() != 0 {
+		if pgtest.CI() {
+			t.Fatal("installing the .deb needs root")
+		}
+		t.Skip("installing the .deb needs root")
+	}
+	if st := dpkgStatus(t); st != "" && !strings.HasPrefix(st, "un") {
+		t.Skipf("%s is already on this machine (%s); the test will not replace it", pkgName, st)
+	}
+	debs, _ := filepath.Glob(filepath.Join(dir, pkgName+"_*_amd64.deb"))
+	if len(debs) != 1 {
+		t.Fatalf("want one amd64 .deb in %s, found %v", dir, debs)
+	}
+	deb := debs[0]
+	t.Cleanup(func() { _ = exec.Command("dpkg", "--purge", pkgName).Run() })
+	mustRun(t, "dpkg", "-i", deb)
+
+	// What the package holds, from the .deb itself.
+	var files []string
+	list := mustRun(t, "sh", "-c", "dpkg-deb --fsys-tarfile \""+deb+"\" | tar -t")
+	for _, f := range strings.Split(strings.TrimSpace(list), "\n") {
+		if f = strings.TrimPrefix(f, "."); f != "" && !strings.HasSuffix(f, "/") {
+			files = append(files, f)
+		}
+	}
+	for _, f := range append([]string{"/usr/bin/pg_hardening_exporter", "/usr/lib/systemd/system/pg_hardening_exporter.service",
+		"/usr/lib/systemd/system/pg_hardening_remediate.service"}, pkgConfigFiles...) {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("after dpkg -i: %v", err)
+		}
+	}
+	rules, _ := filepath.Glob("rules/*.yml")
+	dashboards, _ := filepath.Glob("dashboards/*.json")
+	for _, f := range append(rules, dashboards...) {
+		repo, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join("/usr/share/pg_hardening_exporter", f))
+		if err != nil || string(got) != string(repo) {
+			t.Errorf("/usr/share/pg_hardening_exporter/%s is not the repository's (%v)", f, err)
+		}
+	}
+	mustRun(t, "id", "pg_exporter")
+	// Nothing is enabled: no unit is wanted by a target.
+	for _, unit := range []string{"pg_hardening_exporter.service", "pg_hardening_remediate.service"} {
+		if m, _ := filepath.Glob("/etc/systemd/system/*.wants/" + unit); len(m) > 0 {
+			t.Errorf("installing enabled %s: %v", unit, m)
+		}
+	}
+
+	check := exec.Command("runuser", "-u", "pg_exporter", "--", "/usr/bin/pg_hardening_exporter", "check-config",
+		"--config.file=/etc/pg_hardening_exporter/exporter.yml", "--remediate.config=/etc/pg_hardening_exporter/remediate.yml")
+	check.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	out, err := check.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "exporter configuration OK") || !strings.Contains(string(out), "remediation configuration OK") {
+		t.Fatalf("check-config of the shipped configuration as pg_exporter: %v\n%s", err, out)
+	}
+
+	mustRun(t, "dpkg", "-r", pkgName)
+	if st := dpkgStatus(t); st != "rc" {
+		t.Errorf("after dpkg -r the status is %q, want rc (configuration files remain)", st)
+	}
+	for _, f := range files {
+		_, err := os.Stat(f)
+		if slices.Contains(pkgConfigFiles, f) {
+			if err != nil {
+				t.Errorf("dpkg -r removed the configuration file %s", f)
+			}
+		} else if err == nil {
+			t.Errorf("dpkg -r left %s", f)
+		}
+	}
+	mustRun(t, "dpkg", "--purge", pkgName)
+	for _, f := range append(pkgConfigFiles, "/var/lib/pg_hardening_exporter") {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("dpkg --purge left %s", f)
+		}
+	}
+}
+
+// testRPM reads the amd64 .rpm's files, their flags and its scripts.
+func testRPM(t *testing.T, dir string) {
+	if _, err := exec.LookPath("rpm"); err != nil {
+		pgtest.Skip(t, "rpm", "make deps (Debian's rpm package)")
+	}
+	rpms, _ := filepath.Glob(filepath.Join(dir, pkgName+"-*.x86_64.rpm"))
+	if len(rpms) != 1 {
+		t.Fatalf("want one x86_64 .rpm in %s, found %v", dir, rpms)
+	}
+	flags := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, "rpm", "-qp", "--nosignature", "--qf", "[%{FILEFLAGS:fflags} %{FILEMODES:perms} %{FILENAMES}\\n]", rpms[0])), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 { // no flags
+			f = []string{"", f[0], f[1]}
+		}
+		if len(f) != 3 {
+			t.Fatalf("rpm file line %q", line)
+		}
+		flags[f[2]] = f[0] + " " + f[1]
+	}
+	for _, f := range pkgConfigFiles {
+		if got := flags[f]; !strings.HasPrefix(got, "cn ") {
+			t.Errorf("%s in the .rpm has flags %q, want cn (config, noreplace)", f, got)
+		}
+	}
+	if got := flags["/usr/bin/pg_hardening_exporter"]; got != " -rwxr-xr-x" {
+		t.Errorf("/usr/bin/pg_hardening_exporter in the .rpm: %q, want a plain 0755 file", got)
+	}
+	rules, _ := filepath.Glob("rules/*.yml")
+	for _, f := range append(rules, "/usr/lib/systemd/system/pg_hardening_exporter.service", "/usr/lib/systemd/system/pg_hardening_remediate.service") {
+		if !strings.HasPrefix(f, "/") {
+			f = "/usr/share/pg_hardening_exporter/" + f
+		}
+		if _, ok := flags[f]; !ok {
+			t.Errorf("the .rpm lacks %s", f)
+		}
+	}
+	scripts := mustRun(t, "rpm", "-qp", "--nosignature", "--scripts", rpms[0])
+	if !strings.Contains(scripts, "useradd --system") {
+		t.Errorf("the .rpm's scripts create no system user:\n%s", scripts)
+	}
+	if strings.Contains(scripts, "systemctl enable") || strings.Contains(scripts, "systemctl start") {
+		t.Errorf("the .rpm's scripts enable or start a service:\n%s", scripts)
+	}
 }
