@@ -108,9 +108,10 @@ test-unit:
 # The files generated from the code, each kept equal to it by a golden test
 # whose -update flag rewrites it: rules/ and examples/mixin.yml (mixin),
 # dashboards/ and docs/dashboards.md (mixin/dashboards), docs/metrics.md
-# (internal/metricsdoc).
-GENERATED := rules dashboards examples/mixin.yml docs/dashboards.md docs/metrics.md
-GENERATORS := ./mixin/ ./mixin/dashboards/ ./internal/metricsdoc/
+# (internal/metricsdoc), deploy/kubernetes/ and the Helm chart's files/
+# (mixin/kube).
+GENERATED := rules dashboards examples/mixin.yml docs/dashboards.md docs/metrics.md deploy/kubernetes deploy/helm/pg-hardening-exporter/files
+GENERATORS := ./mixin/ ./mixin/dashboards/ ./internal/metricsdoc/ ./mixin/kube/
 
 # Rewrite every generated file from the code.
 generate:
