@@ -99,6 +99,7 @@ deps-matrix:
 # generated files are committed and go.mod is tidy.
 test: deps lint check-generated check-tidy
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) -C deploy/helm test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # Only the tests that start no server and run no external program: the
 # harnesses skip the rest under -short ("integration test; skipped by -short").
@@ -133,6 +134,7 @@ check-generated:
 # Fails when `go mod tidy` would change go.mod or go.sum.
 check-tidy:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result."; exit 1; }
+	@$(GO) -C deploy/helm mod tidy -diff || { echo "deploy/helm/go.mod/go.sum are not tidy: run 'go -C deploy/helm mod tidy' and commit the result."; exit 1; }
 	@$(GO) -C packaging mod tidy -diff || { echo "packaging/go.mod/go.sum are not tidy: run 'go -C packaging mod tidy' and commit the result."; exit 1; }
 
 # The integration tests once per PostgreSQL major from the npm builds.
@@ -147,6 +149,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) -C deploy/helm vet ./...
 	$(GO) tool staticcheck ./...
 
 fmt:
