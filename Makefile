@@ -37,8 +37,8 @@ build:
 # example configs, queries.yaml, rules and dashboards, and a .deb and an .rpm
 # (packaging/nfpm.yaml; nfpm is pinned in packaging/go.mod, a module of its
 # own so the product's go.mod stays lean); then sha256sums.txt over every
-# artifact. Tarballs carry the commit's time and no owner, so the
-# same commit gives the same bytes.
+# artifact. Tarball entries carry the commit's time and no owner; the
+# binaries carry the build date (BUILDDATE).
 DIST_DIR   ?= dist
 PLATFORMS  ?= linux/amd64 linux/arm64
 DIST_FILES := README.md LICENSE NOTICE queries.yaml docs examples rules dashboards
