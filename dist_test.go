@@ -245,6 +245,16 @@ func testDeb(t *testing.T, dir string) {
 		}
 	}
 	mustRun(t, "id", "pg_exporter")
+	// systemd reads the installed units without complaint (it checks the
+	// directives and that ExecStart names an executable).
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		pgtest.Skip(t, "systemd-analyze", "apt-get install systemd")
+	}
+	// It exits 0 on an unknown directive and only says so.
+	if out := mustRun(t, "systemd-analyze", "verify", "/usr/lib/systemd/system/pg_hardening_exporter.service",
+		"/usr/lib/systemd/system/pg_hardening_remediate.service"); strings.TrimSpace(out) != "" {
+		t.Errorf("systemd-analyze verify of the installed units:\n%s", out)
+	}
 	// Nothing is enabled: no unit is wanted by a target.
 	for _, unit := range []string{"pg_hardening_exporter.service", "pg_hardening_remediate.service"} {
 		if m, _ := filepath.Glob("/etc/systemd/system/*.wants/" + unit); len(m) > 0 {
