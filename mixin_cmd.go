@@ -8,6 +8,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/pghardening/pg_hardening_exporter/mixin"
+	"github.com/pghardening/pg_hardening_exporter/mixin/kube"
 )
 
 type mixinFlags struct {
@@ -16,7 +17,7 @@ type mixinFlags struct {
 }
 
 func addMixinCommand(app *kingpin.Application) (*kingpin.CmdClause, *mixinFlags) {
-	cmd := app.Command("mixin", "Render the recording and alerting rules (DIR/rules/*.yml) and the Grafana dashboards (DIR/dashboards/*.json) from a configuration of thresholds and selectors.")
+	cmd := app.Command("mixin", "Render the recording and alerting rules (DIR/rules/*.yml), the Grafana dashboards (DIR/dashboards/*.json) and both as Kubernetes objects (DIR/kubernetes/: PrometheusRules, and ConfigMaps labelled grafana_dashboard=\"1\") from a configuration of thresholds and selectors.")
 	return cmd, &mixinFlags{
 		config:  cmd.Flag("mixin.config", "Mixin configuration file (see examples/mixin.yml); the defaults when not given.").String(),
 		output:  cmd.Flag("mixin.output", "Directory to write rules/ and dashboards/ into.").Default(".").String(),
@@ -45,7 +46,11 @@ func runMixin(stdout, stderr io.Writer, fl *mixinFlags) int {
 		fmt.Fprintf(stderr, "%s: cannot write the dashboards: %v\n", name, err)
 		return 1
 	}
+	if err := kube.Write(*fl.output, cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: cannot write the Kubernetes objects: %v\n", name, err)
+		return 1
+	}
 	dir, _ := filepath.Abs(*fl.output)
-	fmt.Fprintf(stdout, "rules and dashboards written to %s/rules and %s/dashboards\n", dir, dir)
+	fmt.Fprintf(stdout, "rules, dashboards and Kubernetes objects written to %s/rules, %s/dashboards and %s/kubernetes\n", dir, dir, dir)
 	return 0
 }

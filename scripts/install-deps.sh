@@ -12,6 +12,9 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 pkgs=(postgresql-15 postgresql-contrib pgbouncer pgbackrest prometheus prometheus-alertmanager buildah prometheus-postgres-exporter)
+# ca-certificates: the CA bundle `make image` copies into the image; rpm: make
+# test-dist reads the built .rpm's file list, flags and scripts with it.
+pkgs+=(ca-certificates rpm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
