@@ -58,7 +58,7 @@ func TestPostgresExporterFlagsAreAliases(t *testing.T) {
 				"--exclude-databases is postgres_exporter's: read as --databases.exclude",
 				"--auto-discover-databases is postgres_exporter's: not needed",
 				"--collector.buffercache_summary is postgres_exporter's: ignored: there is no such collector here",
-				"collectors: [activity archiver bloat database",
+				"collectors: [activity archiver bloat ",
 			},
 			never: []string{" bgwriter ", " settings "},
 		},
