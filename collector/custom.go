@@ -146,12 +146,19 @@ func (c *customCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 
 // readOnly is how every custom query and predicate runs, whatever its text
 // says: in a transaction the exporter begins READ ONLY (so the server refuses
-// writes, and SET TRANSACTION READ WRITE once the first query ran) and rolls
-// back (so session settings the text changed, set_config(..., false)
-// included, are undone), through the extended protocol, which takes exactly
+// writes, and SET TRANSACTION READ WRITE once the first query ran) and ends
+// with COMMIT and RESET ALL (so session settings the text changed,
+// set_config(..., false) included, are undone; see run), through the
+// extended protocol, which takes exactly
 // one statement. The loader refuses several statements with the file's line;
 // this is what holds if one got past it.
 var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
+
+// endReadOnly ends a custom query's transaction in one round trip (pgx sends
+// a statement without arguments in the simple protocol, which takes both).
+// In a transaction that failed, COMMIT ends it as a rollback and RESET ALL
+// still runs.
+const endReadOnly = "COMMIT; RESET ALL"
 
 // run checks the predicates and runs the query. ran is false when a predicate
 // says the query does not apply here.
@@ -161,9 +168,15 @@ func (c *customCollector) run(ctx context.Context, s *Scrape) (ran bool, out []p
 	if err != nil {
 		return true, nil, 0, fmt.Errorf("custom query %s: cannot begin its read-only transaction: %w", q.Name, err)
 	}
-	// Runs after rows.Close below. A rollback that fails (the deadline
-	// passed) leaves the session in a transaction, and the pool drops it.
-	defer func() { _ = tx.Rollback(ctx) }()
+	// Runs after rows.Close below. The transaction ends in COMMIT, not
+	// ROLLBACK: it cannot have written anything, and every rollback counts in
+	// pg_stat_database.xact_rollback, where the exporter's own queries would
+	// raise the rollback ratio it alerts on. RESET ALL then undoes session
+	// settings the text changed (set_config(..., false) included); the
+	// exporter's own settings come from the startup message, which RESET ALL
+	// returns to. A commit or reset that fails (the deadline passed) leaves
+	// the session in a transaction or changed, and the pool drops it.
+	defer func() { _, _ = s.Conn.Exec(ctx, endReadOnly) }()
 	for _, p := range q.predicates {
 		var ok *bool
 		if err := tx.QueryRow(ctx, p, pgx.QueryExecModeExec).Scan(&ok); err != nil {

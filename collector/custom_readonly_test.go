@@ -257,7 +257,7 @@ func BenchmarkCustomQueryTransaction(b *testing.B) {
 				b.Fatal(err)
 			}
 			read(tx.Query(ctx, sql, pgx.QueryExecModeExec))
-			if err := tx.Rollback(ctx); err != nil {
+			if _, err := conn.Exec(ctx, "COMMIT; RESET ALL"); err != nil {
 				b.Fatal(err)
 			}
 		}
