@@ -183,12 +183,16 @@ func Ready(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "Ready")
 }
 
-// Routes returns the exporter's HTTP routes: metricsPath, /probe, /-/reload,
-// /-/healthy, /-/ready, and landing for everything else (if not nil).
+// Routes returns the exporter's HTTP routes: metricsPath, /probe, the role
+// checks under /health/, /-/reload, /-/healthy, /-/ready, and landing for
+// everything else (if not nil).
 func (s *Server) Routes(metricsPath string, reload, landing http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc(metricsPath, s.Metrics)
 	mux.HandleFunc("/probe", s.Probe)
+	mux.HandleFunc("/health/primary", s.HealthPrimary)
+	mux.HandleFunc("/health/replica", s.HealthReplica)
+	mux.HandleFunc("/health/read", s.HealthRead)
 	mux.Handle("/-/reload", reload)
 	mux.HandleFunc("/-/healthy", Healthy)
 	mux.HandleFunc("/-/ready", Ready)
