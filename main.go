@@ -227,6 +227,8 @@ func (er *exporterRun) run(stdout, stderr io.Writer, logger *slog.Logger) int {
 		Links: []web.LandingLinks{
 			{Address: er.metricsPath, Text: "Metrics"},
 			{Address: "/probe?target=", Text: "Probe a configured target"},
+			{Address: "/health/primary", Text: "Is the default target a writable primary (for load balancers)"},
+			{Address: "/health/read", Text: "Can the default target serve reads (for load balancers)"},
 			{Address: "/-/healthy", Text: "Health"},
 		},
 	})
