@@ -25,6 +25,10 @@ type AuthModule struct {
 	// to. Without it every probe with the module is refused: /probe answers
 	// anyone who can reach the exporter, and the address is theirs to choose.
 	AllowedTargets AllowedTargets `yaml:"allowed_targets"`
+	// AllDatabases keeps a probe that names a database visiting every
+	// database the top level's databases section selects; without it such a
+	// probe's database-scoped collectors visit the named database only.
+	AllDatabases bool `yaml:"all_databases"`
 
 	Line int `yaml:"-"`
 }

@@ -53,6 +53,9 @@ type Target struct {
 	// ConstantLabels go on every series of this target's /probe, after the
 	// top level's.
 	ConstantLabels ConstantLabels `yaml:"constant_labels"`
+	// Databases, when given, replaces the top level's include and exclude
+	// patterns for this target (TargetDatabases).
+	Databases *Databases `yaml:"databases"`
 
 	Line int `yaml:"-"`
 }
@@ -84,6 +87,8 @@ type Databases struct {
 	Exclude      []string      `yaml:"exclude"`
 	DiscoveryTTL time.Duration `yaml:"discovery_ttl"`
 
+	Line int `yaml:"-"`
+
 	include, exclude []*regexp.Regexp
 	// flagInclude and flagExclude come from the command line (SetFlagPatterns).
 	flagInclude, flagExclude []*regexp.Regexp
@@ -103,6 +108,54 @@ func (d *Databases) SetFlagPatterns(include, exclude []string) error {
 	}
 	d.flagInclude, d.flagExclude = in, ex
 	return nil
+}
+
+// UnmarshalYAML records the line of the section for later messages.
+func (d *Databases) UnmarshalYAML(n *yaml.Node) error {
+	type plain Databases
+	if err := strictDecode(n, (*plain)(d), "config.Databases"); err != nil {
+		return err
+	}
+	d.Line = n.Line
+	return nil
+}
+
+// compile compiles the section's patterns, reporting a bad one at the
+// section's line under the name where (databases, or targets[i].databases).
+func (d *Databases) compile(where string, add func(int, string, ...any)) {
+	var err error
+	if d.include, err = compileAll(d.Include); err != nil {
+		add(d.Line, "%s.include: %v; patterns are anchored regular expressions such as app_.* (quote them in YAML)", where, err)
+	}
+	if d.exclude, err = compileAll(d.Exclude); err != nil {
+		add(d.Line, "%s.exclude: %v; patterns are anchored regular expressions such as app_.* (quote them in YAML)", where, err)
+	}
+}
+
+// TargetDatabases is the selection of a configured target: the top level's,
+// with the target's own include and exclude patterns in place of the top
+// level's when it has a databases section (its discovery_ttl, when set,
+// too). The command line's patterns apply to every target.
+func (c *Config) TargetDatabases(t Target) Databases {
+	d := c.Databases
+	if t.Databases != nil {
+		d.Include, d.Exclude = t.Databases.Include, t.Databases.Exclude
+		d.include, d.exclude = t.Databases.include, t.Databases.exclude
+		if t.Databases.DiscoveryTTL > 0 {
+			d.DiscoveryTTL = t.Databases.DiscoveryTTL
+		}
+	}
+	return d
+}
+
+// Only narrows the selection to the one database db: its include patterns
+// (the file's and the command line's) give way to db itself, and its
+// exclude patterns still apply.
+func (d Databases) Only(db string) Databases {
+	d.Include = []string{regexp.QuoteMeta(db)}
+	d.include = []*regexp.Regexp{regexp.MustCompile("^(?:" + regexp.QuoteMeta(db) + ")$")}
+	d.flagInclude = nil
+	return d
 }
 
 // CollectorConfig holds settings common to every collector.
@@ -253,6 +306,12 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 		if p := t.Problem(); p != "" {
 			add(t.Line, "target %q %s", t.Name, p)
 		}
+		if t.Databases != nil {
+			t.Databases.compile(fmt.Sprintf("target %q: databases", t.Name), add)
+			if t.Databases.DiscoveryTTL < 0 {
+				add(t.Databases.Line, "target %q: databases.discovery_ttl must be a positive duration such as 5m, or left out to use the top level's", t.Name)
+			}
+		}
 	}
 	c.validateAuthModules(errs)
 	cn := c.Connection
@@ -278,13 +337,7 @@ func (c *Config) validate(errs *yamlfile.Errors) {
 	if c.MaxTargets < 1 {
 		add(0, "max_targets is %d; use 1 or more", c.MaxTargets)
 	}
-	var err error
-	if c.Databases.include, err = compileAll(c.Databases.Include); err != nil {
-		add(0, "databases.include: %v", err)
-	}
-	if c.Databases.exclude, err = compileAll(c.Databases.Exclude); err != nil {
-		add(0, "databases.exclude: %v", err)
-	}
+	c.Databases.compile("databases", add)
 	for name, cc := range c.Collectors {
 		if cc.TTL != nil && *cc.TTL < 0 {
 			add(cc.Line, "collectors.%s.ttl must not be negative", name)

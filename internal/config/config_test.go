@@ -78,7 +78,9 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		{"bad target name", "targets:\n  - name: 'a b'\n    dsn: x\n", `bad.yml:2: target name "a b"`},
 		{"auth module type", "auth_modules:\n  m:\n    type: ldap\n    userpass: {username: u}\n", `bad.yml:3: auth module "m" has type "ldap"`},
 		{"auth module option", "auth_modules:\n  m:\n    type: userpass\n    userpass: {username: u}\n    options: {host: evil}\n", `bad.yml:3: auth module "m" has option "host"`},
-		{"bad regexp", "databases:\n  include: ['(']\n", `bad.yml: databases.include: pattern "("`},
+		{"bad regexp", "databases:\n  include: ['(']\n", `bad.yml:2: databases.include: pattern "("`},
+		{"bad target regexp", "targets:\n  - name: a\n    dsn: x\n    databases:\n      exclude: ['app[']\n", `bad.yml:5: target "a": databases.exclude: pattern "app["`},
+		{"unknown target databases key", "targets:\n  - name: a\n    dsn: x\n    databases:\n      includes: [x]\n", `bad.yml:5:`},
 		{"zero pool", "connection:\n  max_connections: 0\n", "connection.max_connections is 0"},
 		{"syntax", "targets: [\n", "bad.yml:"},
 	}
@@ -167,5 +169,46 @@ func TestDatabaseFlagPatterns(t *testing.T) {
 	}
 	if err := d.SetFlagPatterns(nil, []string{"("}); err == nil || !strings.Contains(err.Error(), "--databases.exclude: pattern \"(\" is not a valid regular expression") {
 		t.Errorf("bad pattern: %v", err)
+	}
+}
+
+// A target's databases section replaces the top level's patterns; the
+// command line's still apply. Only narrows a selection to one database and
+// keeps its excludes.
+func TestTargetDatabases(t *testing.T) {
+	cfg, err := Parse("x.yml", []byte(`databases:
+  include: ['app.*']
+  exclude: [app_tmp]
+targets:
+  - name: own
+    dsn: x
+    databases: {include: [billing, app_tmp], discovery_ttl: 1m}
+  - name: inherits
+    dsn: y
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Databases.SetFlagPatterns(nil, []string{"rdsadmin"}); err != nil {
+		t.Fatal(err)
+	}
+	own, inherits := cfg.TargetDatabases(cfg.Targets[0]), cfg.TargetDatabases(cfg.Targets[1])
+	for _, c := range []struct {
+		d    Databases
+		db   string
+		want bool
+	}{
+		{own, "billing", true}, {own, "app_tmp", true}, {own, "app1", false},
+		{inherits, "app1", true}, {inherits, "app_tmp", false}, {inherits, "billing", false},
+		{own.Only("rdsadmin"), "rdsadmin", false},
+		{inherits.Only("a.b"), "a.b", true}, {inherits.Only("a.b"), "axb", false}, {inherits.Only("a.b"), "app1", false},
+		{inherits.Only("app_tmp"), "app_tmp", false},
+	} {
+		if got := c.d.Wanted(c.db); got != c.want {
+			t.Errorf("%v/%v Wanted(%q) = %v, want %v", c.d.Include, c.d.Exclude, c.db, got, c.want)
+		}
+	}
+	if own.DiscoveryTTL != time.Minute || inherits.DiscoveryTTL != 5*time.Minute {
+		t.Errorf("discovery_ttl: own %v, inherits %v", own.DiscoveryTTL, inherits.DiscoveryTTL)
 	}
 }

@@ -94,6 +94,7 @@ func (m *Manager) namedLocked(name string) (*Target, error) {
 		return nil, &BadRequestError{fmt.Sprintf("unknown target %q: it is not a target name in %s; add it there or pass auth_module= with an address", name, cfgName(m.cfg))}
 	}
 	t := New(tc.Name, tc.conn, m.cfg, m.logger)
+	t.dbsel = m.cfg.TargetDatabases(tc.Target)
 	m.named[name] = t
 	return t, nil
 }
@@ -107,7 +108,7 @@ func (m *Manager) addressLocked(addr, authModule string) (*Target, error) {
 	if !ok {
 		return nil, &BadRequestError{fmt.Sprintf("unknown auth_module %q: define it under auth_modules in %s", authModule, cfgName(m.cfg))}
 	}
-	cc, err := addressConn(addr, authModule, am, cfgName(m.cfg))
+	cc, namesDB, err := addressTarget(addr, authModule, am, cfgName(m.cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +116,11 @@ func (m *Manager) addressLocked(addr, authModule string) (*Target, error) {
 	// The same address probed with two auth modules is two targets, with two
 	// roles' view of the server; their names (pool metrics, caches) differ.
 	t := New(addr+" auth_module="+authModule, cc, m.cfg, m.logger)
+	if namesDB && !am.AllDatabases {
+		// An address that names a database is one database's probe: its
+		// database-scoped collectors visit that database only.
+		t.dbsel = t.dbsel.Only(cc.Database)
+	}
 	m.probes[key] = t
 	return t, nil
 }

@@ -140,10 +140,23 @@ func (a *probeAddress) allowedBy(name string, am config.AuthModule, file string)
 // that became unreadable) are plain errors, which /probe answers with 500
 // and a body that names nothing.
 func addressConn(addr, name string, am config.AuthModule, file string) (*pgx.ConnConfig, error) {
+	cc, _, err := addressTarget(addr, name, am, file)
+	return cc, err
+}
+
+// addressTarget is addressConn that also says whether the address names a
+// database (a path, or the dbname option), whose name is then cc.Database.
+func addressTarget(addr, name string, am config.AuthModule, file string) (cc *pgx.ConnConfig, namesDB bool, err error) {
 	a, err := parseProbeAddress(addr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	namesDB = strings.Trim(a.url.Path, "/") != "" || a.url.Query().Get("dbname") != ""
+	cc, err = probeConn(a, addr, name, am, file)
+	return cc, namesDB, err
+}
+
+func probeConn(a *probeAddress, addr, name string, am config.AuthModule, file string) (*pgx.ConnConfig, error) {
 	if err := a.allowedBy(name, am, file); err != nil {
 		return nil, err
 	}
@@ -158,6 +171,9 @@ func addressConn(addr, name string, am config.AuthModule, file string) (*pgx.Con
 	for k, v := range am.Options {
 		if k == "sslmode" && q.Get("sslmode") != "" {
 			continue // the probe's, checked above to be at least as strict
+		}
+		if k == "dbname" && q.Get("dbname") != "" {
+			continue // the module's dbname is for addresses that name none
 		}
 		q.Set(k, v)
 	}

@@ -189,3 +189,32 @@ func TestProbeAddressReadsNoFile(t *testing.T) {
 		}
 	}
 }
+
+// An address names a database by its path or its dbname option, and that
+// database is the one connected to, over the module's dbname, which serves
+// addresses that name none.
+func TestProbeAddressNamesADatabase(t *testing.T) {
+	cfg, err := config.Parse("probe.yml", []byte("auth_modules:\n  m:\n    type: userpass\n    userpass: {username: u}\n    options: {dbname: postgres}\n    allowed_targets: {hosts: [db1]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am := cfg.AuthModules["m"]
+	for addr, want := range map[string]struct {
+		names bool
+		db    string
+	}{
+		"db1:5432":                {false, "postgres"},
+		"db1:5432/app":            {true, "app"},
+		"db1/app?sslmode=require": {true, "app"},
+		"db1?dbname=app":          {true, "app"},
+		"postgres://db1/app":      {true, "app"},
+	} {
+		cc, names, err := addressTarget(addr, "m", am, "probe.yml")
+		if err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		if names != want.names || cc.Database != want.db {
+			t.Errorf("%s: names a database %v, connects to %q; want %v, %q", addr, names, cc.Database, want.names, want.db)
+		}
+	}
+}
