@@ -55,15 +55,24 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 
 	want := []string{"PostgresIdleInTransaction", "PostgresLongRunningTransaction", "PostgresBlockingSessions",
 		"PostgresPoolUtilizationHigh", "PgBouncerClientsWaiting", "PostgresDeadTuplesHigh", "PostgresSlowQueriesHigh"}
-	var firing []string
+	// Each promised alert must fire within the time; some resolve on their
+	// own later (PgBouncer's query_wait_timeout ends the waiting client), so
+	// what counts is every alert seen firing at some point.
+	fired := map[string]bool{}
+	var seen []string
 	for deadline := time.Now().Add(150 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
-		firing = firingAlerts(t, st.Prometheus)
-		if containsAll(firing, want) {
+		for _, a := range firingAlerts(t, st.Prometheus) {
+			if !fired[a] {
+				fired[a] = true
+				seen = append(seen, a)
+			}
+		}
+		if containsAll(seen, want) {
 			break
 		}
 	}
-	if !containsAll(firing, want) {
-		t.Fatalf("firing after 150s: %v; want at least %v\n%s", firing, want, out.String())
+	if !containsAll(seen, want) {
+		t.Fatalf("fired within 150s: %v; want at least %v\n%s", seen, want, out.String())
 	}
 	for _, d := range []struct{ alert, action string }{
 		{"PostgresIdleInTransaction", "terminate_backend"},
