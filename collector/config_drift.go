@@ -132,11 +132,14 @@ func (configDriftCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 	driftHash.Emit(ch, float64(h.Sum64()&mantissa))
 
 	for _, v := range []struct {
-		view, query string
-		m           *metric.Metric
-	}{{"pg_file_settings", driftFileErrorsQuery, driftFileErrors}, {"pg_hba_file_rules", driftHbaErrorsQuery, driftHbaErrors}} {
+		view, function, query string
+		m                     *metric.Metric
+	}{
+		{"pg_file_settings", "pg_show_all_file_settings()", driftFileErrorsQuery, driftFileErrors},
+		{"pg_hba_file_rules", "pg_hba_file_rules()", driftHbaErrorsQuery, driftHbaErrors},
+	} {
 		var n float64
-		ok, err := queryPermitted(ctx, s, v.query, func(r pgx.Rows) error { return r.Scan(&n) })
+		ok, err := queryPermitted(ctx, s, v.view, v.function, v.query, func(r pgx.Rows) error { return r.Scan(&n) })
 		if err != nil {
 			return err
 		}

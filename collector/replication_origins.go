@@ -57,7 +57,7 @@ func (originsCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometh
 	}
 	originCount.Emit(ch, n)
 	var origins []originRow
-	ok, err := queryPermitted(ctx, s, originStatusQuery, func(rows pgx.Rows) error {
+	ok, err := queryPermitted(ctx, s, srcOriginStatus, "pg_show_replication_origin_status()", originStatusQuery, func(rows pgx.Rows) error {
 		var r originRow
 		if err := rows.Scan(&r.name, &r.remote, &r.local); err != nil {
 			return err
