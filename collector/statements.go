@@ -174,7 +174,9 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	}
 	for db, h := range st.Hist {
 		cum, count := h.Cumulative()
-		stmtDur.EmitHistogram(ch, count, h.Sum, cum, db)
+		stmtDur.EmitHistogramNative(ch, count, h.Sum, cum, metric.Native{
+			Schema: NativeSchema, ZeroThreshold: NativeZeroThreshold, ZeroCount: h.Zero, Positive: h.Native,
+		}, db)
 	}
 	for du, tot := range st.Totals {
 		for i, m := range stmtTotals {

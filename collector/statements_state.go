@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -66,14 +67,43 @@ type StmtInfo struct {
 
 type dbUser struct{ datname, usename string }
 
-// LatencyHistogram accumulates statement latencies for one database.
+// NativeSchema is the schema of the native form of pg_statement_duration_seconds:
+// 8 buckets per power of two, each bound 2^(1/8) (about 9 %) above the last,
+// the resolution client_golang picks for a bucket factor of 1.1.
+const NativeSchema = 3
+
+// NativeZeroThreshold bounds the native zero bucket (client_golang's default):
+// only a mean of exactly 0 s falls in it.
+const NativeZeroThreshold = 0x1p-128
+
+// nativeFracBounds are the upper bounds of the NativeSchema buckets within one
+// power of two, as fractions in [0.5, 1) the way math.Frexp splits a float.
+var nativeFracBounds = func() []float64 {
+	b := make([]float64, 1<<NativeSchema)
+	for i := range b {
+		b[i] = math.Exp2(float64(i)/float64(len(b)) - 1)
+	}
+	return b
+}()
+
+// NativeIndex is the index of the NativeSchema bucket holding v > 0: the
+// bucket i covers (2^((i-1)/8), 2^(i/8)].
+func NativeIndex(v float64) int {
+	frac, exp := math.Frexp(v)
+	return sort.SearchFloat64s(nativeFracBounds, frac) + (exp-1)*len(nativeFracBounds)
+}
+
+// LatencyHistogram accumulates statement latencies for one database, in
+// classic buckets (StatementBuckets) and native ones (NativeSchema) at once.
 type LatencyHistogram struct {
 	Counts []uint64 // per bucket, not cumulative; the last is +Inf
 	Sum    float64
+	Zero   uint64        // native zero bucket
+	Native map[int]int64 // native positive buckets by index
 }
 
 func newLatencyHistogram() *LatencyHistogram {
-	return &LatencyHistogram{Counts: make([]uint64, len(StatementBuckets)+1)}
+	return &LatencyHistogram{Counts: make([]uint64, len(StatementBuckets)+1), Native: map[int]int64{}}
 }
 
 // observe adds n observations of v seconds, whose total is sum seconds.
@@ -81,6 +111,11 @@ func (h *LatencyHistogram) observe(v float64, n uint64, sum float64) {
 	i := sort.SearchFloat64s(StatementBuckets, v) // first bound >= v
 	h.Counts[i] += n
 	h.Sum += sum
+	if v <= NativeZeroThreshold {
+		h.Zero += n
+	} else {
+		h.Native[NativeIndex(v)] += int64(n)
+	}
 }
 
 // Cumulative returns the counts per upper bound and the total count.
