@@ -100,6 +100,17 @@ type LatencyHistogram struct {
 	Sum    float64
 	Zero   uint64        // native zero bucket
 	Native map[int]int64 // native positive buckets by index
+	// Slowest is the entry with the highest interval mean in the last
+	// Apply, and that mean (seconds); Calls is 0 when the last Apply
+	// observed nothing for this database.
+	Slowest SlowestStmt
+}
+
+// SlowestStmt is one entry's interval mean.
+type SlowestStmt struct {
+	QueryID int64
+	Mean    float64
+	Calls   uint64
 }
 
 func newLatencyHistogram() *LatencyHistogram {
@@ -191,6 +202,9 @@ func (s *StmtState) Release() { <-s.lock }
 func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 	fullReset := s.baseline && info.Known && s.info.Known && info.Reset != s.info.Reset
 	next := make(map[StmtKey]stmtSeen, len(rows))
+	for _, h := range s.Hist {
+		h.Slowest = SlowestStmt{}
+	}
 	for i := range rows {
 		r := &rows[i]
 		next[r.Key] = stmtSeen{c: r.C, since: r.Since, hasSince: r.hasSince}
@@ -225,8 +239,11 @@ func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 			tot[j] += d[j]
 		}
 		if s.baseline && d[stCalls] >= 1 {
-			n := uint64(d[stCalls])
-			h.observe(d[stExecTime]/d[stCalls], n, d[stExecTime])
+			n, mean := uint64(d[stCalls]), d[stExecTime]/d[stCalls]
+			h.observe(mean, n, d[stExecTime])
+			if h.Slowest.Calls == 0 || mean > h.Slowest.Mean {
+				h.Slowest = SlowestStmt{QueryID: r.Key.QueryID, Mean: mean, Calls: n}
+			}
 		}
 	}
 	s.entries = next

@@ -177,3 +177,18 @@ func TestLatencyHistogramNativeMatchesClassic(t *testing.T) {
 		t.Fatalf("native buckets %v zero %d", h.Native, h.Zero)
 	}
 }
+
+func TestStmtStateSlowestOfInterval(t *testing.T) {
+	st := NewStmtState()
+	st.Apply([]StmtRow{row("a", 1, 10, 1), row("a", 2, 1, 0.1)}, StmtInfo{})
+	// Statement 1: 10 calls of 0.05 s; statement 2: 2 calls of 0.3 s.
+	st.Apply([]StmtRow{row("a", 1, 20, 1.5), row("a", 2, 3, 0.7)}, StmtInfo{})
+	if got, want := st.Hist["a"].Slowest, (SlowestStmt{QueryID: 2, Mean: 0.3, Calls: 2}); got.QueryID != want.QueryID || got.Calls != want.Calls || math.Abs(got.Mean-want.Mean) > 1e-9 {
+		t.Fatalf("slowest %+v, want %+v", got, want)
+	}
+	// No new calls: no slowest statement.
+	st.Apply([]StmtRow{row("a", 1, 20, 1.5), row("a", 2, 3, 0.7)}, StmtInfo{})
+	if got := st.Hist["a"].Slowest; got.Calls != 0 {
+		t.Fatalf("slowest %+v after an interval without calls", got)
+	}
+}

@@ -98,6 +98,37 @@ func checkNative(t *testing.T, r families.Result, datname string) {
 	t.Fatalf("no pg_statement_duration_seconds for %s", datname)
 }
 
+// checkSlowestExemplar checks that datname's histogram carries, on its native
+// form and on the classic bucket of its value, one exemplar naming the queryid
+// of slowStmt (the slowest statement of the interval, run calls times).
+func checkSlowestExemplar(t *testing.T, r families.Result, datname string, calls float64) {
+	t.Helper()
+	for _, m := range r["pg_statement_duration_seconds"].GetMetric() {
+		if labelValue(m, "datname") != datname {
+			continue
+		}
+		h := m.GetHistogram()
+		if len(h.GetExemplars()) != 1 {
+			t.Fatalf("%s: native exemplars %v, want one", datname, h.GetExemplars())
+		}
+		e := h.GetExemplars()[0]
+		if e.GetValue() < 0.6 || len(e.GetLabel()) != 1 || e.GetLabel()[0].GetName() != "queryid" {
+			t.Fatalf("%s: exemplar %v, want the queryid of a 0.6 s statement", datname, e)
+		}
+		qid := e.GetLabel()[0].GetValue()
+		if got, _ := r.Value("pg_stat_statements_top_calls_total", map[string]string{"datname": datname, "queryid": qid}); got != calls {
+			t.Fatalf("%s: exemplar queryid %s has %v calls in the top statements, want %v", datname, qid, got, calls)
+		}
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() == 1 && b.GetExemplar().GetValue() != e.GetValue() {
+				t.Fatalf("%s: le=1 bucket exemplar %v, want %v", datname, b.GetExemplar(), e)
+			}
+		}
+		return
+	}
+	t.Fatalf("no pg_statement_duration_seconds for %s", datname)
+}
+
 func labelValue(m *dto.Metric, name string) string {
 	for _, lp := range m.GetLabel() {
 		if lp.GetName() == name {
@@ -170,6 +201,7 @@ func TestStatementLatencyHistogramCountsKnownWorkload(t *testing.T) {
 		t.Fatalf("histogram delta %+v, want %+v", got, want)
 	}
 	checkNative(t, first, "stmtwork")
+	checkSlowestExemplar(t, first, "stmtwork", 2)
 	if calls, _ := first.Value("pg_stat_statements_calls_total", map[string]string{"datname": "stmtwork", "usename": "postgres"}); calls < 25 {
 		t.Fatalf("calls_total for stmtwork is %v after 25 calls", calls)
 	}

@@ -82,6 +82,9 @@ type Native struct {
 	ZeroThreshold float64
 	ZeroCount     uint64
 	Positive      map[int]int64
+	// Exemplars are attached to the classic bucket and the native
+	// histogram they fall in (OpenMetrics and protobuf scrapes show them).
+	Exemplars []prometheus.Exemplar
 }
 
 // EmitHistogramNative sends one histogram sample carrying both forms: the
@@ -91,7 +94,11 @@ type Native struct {
 func (m *Metric) EmitHistogramNative(ch chan<- prometheus.Metric, count uint64, sum float64, cumulative []uint64, n Native, labels ...string) {
 	classic := m.classic(count, sum, cumulative, labels)
 	native := prometheus.MustNewConstNativeHistogram(m.desc, count, sum, n.Positive, nil, n.ZeroCount, n.Schema, n.ZeroThreshold, time.Time{}, labels...)
-	ch <- bothHistogram{classic: classic, native: native}
+	var out prometheus.Metric = bothHistogram{classic: classic, native: native}
+	if len(n.Exemplars) > 0 {
+		out = prometheus.MustNewMetricWithExemplars(out, n.Exemplars...)
+	}
+	ch <- out
 }
 
 // bothHistogram writes one dto.Histogram holding a classic and a native

@@ -71,3 +71,23 @@ test_seconds_count{db="app"} 6
 		t.Fatalf("text format:\n%s\nwant it to end with\n%s", buf.String(), want)
 	}
 }
+
+func TestEmitHistogramNativeExemplar(t *testing.T) {
+	m := Histogram("test_seconds", "Test.", "test", "13+", []float64{0.1, 0.5}, "db")
+	ch := make(chan prometheus.Metric, 1)
+	m.EmitHistogramNative(ch, 2, 0.6, []uint64{0, 2}, Native{
+		Schema: 0, ZeroThreshold: 0x1p-128, Positive: map[int]int64{-1: 2},
+		Exemplars: []prometheus.Exemplar{{Value: 0.3, Labels: prometheus.Labels{"queryid": "42"}}},
+	}, "app")
+	var out dto.Metric
+	if err := (<-ch).Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	h := out.GetHistogram()
+	if ex := h.GetExemplars(); len(ex) != 1 || ex[0].GetValue() != 0.3 || ex[0].GetLabel()[0].GetValue() != "42" || ex[0].GetTimestamp() == nil {
+		t.Fatalf("native exemplars %v", ex)
+	}
+	if b := h.GetBucket(); b[0].GetExemplar() != nil || b[1].GetExemplar().GetValue() != 0.3 {
+		t.Fatalf("classic exemplars %v", b)
+	}
+}
