@@ -174,7 +174,15 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	}
 	for db, h := range st.Hist {
 		cum, count := h.Cumulative()
-		stmtDur.EmitHistogram(ch, count, h.Sum, cum, db)
+		n := metric.Native{Schema: NativeSchema, ZeroThreshold: NativeZeroThreshold, ZeroCount: h.Zero, Positive: h.Native}
+		if h.Slowest.Calls > 0 {
+			// The statement with the slowest mean in this interval.
+			n.Exemplars = []prometheus.Exemplar{{
+				Value:  h.Slowest.Mean,
+				Labels: prometheus.Labels{"queryid": strconv.FormatInt(h.Slowest.QueryID, 10)},
+			}}
+		}
+		stmtDur.EmitHistogramNative(ch, count, h.Sum, cum, n, db)
 	}
 	for du, tot := range st.Totals {
 		for i, m := range stmtTotals {

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -66,14 +67,54 @@ type StmtInfo struct {
 
 type dbUser struct{ datname, usename string }
 
-// LatencyHistogram accumulates statement latencies for one database.
+// NativeSchema is the schema of the native form of pg_statement_duration_seconds:
+// 8 buckets per power of two, each bound 2^(1/8) (about 9 %) above the last,
+// the resolution client_golang picks for a bucket factor of 1.1.
+const NativeSchema = 3
+
+// NativeZeroThreshold bounds the native zero bucket (client_golang's default):
+// only a mean of exactly 0 s falls in it.
+const NativeZeroThreshold = 0x1p-128
+
+// nativeFracBounds are the upper bounds of the NativeSchema buckets within one
+// power of two, as fractions in [0.5, 1) the way math.Frexp splits a float.
+var nativeFracBounds = func() []float64 {
+	b := make([]float64, 1<<NativeSchema)
+	for i := range b {
+		b[i] = math.Exp2(float64(i)/float64(len(b)) - 1)
+	}
+	return b
+}()
+
+// NativeIndex is the index of the NativeSchema bucket holding v > 0: the
+// bucket i covers (2^((i-1)/8), 2^(i/8)].
+func NativeIndex(v float64) int {
+	frac, exp := math.Frexp(v)
+	return sort.SearchFloat64s(nativeFracBounds, frac) + (exp-1)*len(nativeFracBounds)
+}
+
+// LatencyHistogram accumulates statement latencies for one database, in
+// classic buckets (StatementBuckets) and native ones (NativeSchema) at once.
 type LatencyHistogram struct {
 	Counts []uint64 // per bucket, not cumulative; the last is +Inf
 	Sum    float64
+	Zero   uint64        // native zero bucket
+	Native map[int]int64 // native positive buckets by index
+	// Slowest is the entry with the highest interval mean in the last
+	// Apply, and that mean (seconds); Calls is 0 when the last Apply
+	// observed nothing for this database.
+	Slowest SlowestStmt
+}
+
+// SlowestStmt is one entry's interval mean.
+type SlowestStmt struct {
+	QueryID int64
+	Mean    float64
+	Calls   uint64
 }
 
 func newLatencyHistogram() *LatencyHistogram {
-	return &LatencyHistogram{Counts: make([]uint64, len(StatementBuckets)+1)}
+	return &LatencyHistogram{Counts: make([]uint64, len(StatementBuckets)+1), Native: map[int]int64{}}
 }
 
 // observe adds n observations of v seconds, whose total is sum seconds.
@@ -81,6 +122,11 @@ func (h *LatencyHistogram) observe(v float64, n uint64, sum float64) {
 	i := sort.SearchFloat64s(StatementBuckets, v) // first bound >= v
 	h.Counts[i] += n
 	h.Sum += sum
+	if v <= NativeZeroThreshold {
+		h.Zero += n
+	} else {
+		h.Native[NativeIndex(v)] += int64(n)
+	}
 }
 
 // Cumulative returns the counts per upper bound and the total count.
@@ -156,6 +202,9 @@ func (s *StmtState) Release() { <-s.lock }
 func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 	fullReset := s.baseline && info.Known && s.info.Known && info.Reset != s.info.Reset
 	next := make(map[StmtKey]stmtSeen, len(rows))
+	for _, h := range s.Hist {
+		h.Slowest = SlowestStmt{}
+	}
 	for i := range rows {
 		r := &rows[i]
 		next[r.Key] = stmtSeen{c: r.C, since: r.Since, hasSince: r.hasSince}
@@ -190,8 +239,11 @@ func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 			tot[j] += d[j]
 		}
 		if s.baseline && d[stCalls] >= 1 {
-			n := uint64(d[stCalls])
-			h.observe(d[stExecTime]/d[stCalls], n, d[stExecTime])
+			n, mean := uint64(d[stCalls]), d[stExecTime]/d[stCalls]
+			h.observe(mean, n, d[stExecTime])
+			if h.Slowest.Calls == 0 || mean > h.Slowest.Mean {
+				h.Slowest = SlowestStmt{QueryID: r.Key.QueryID, Mean: mean, Calls: n}
+			}
 		}
 	}
 	s.entries = next

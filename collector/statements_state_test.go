@@ -2,6 +2,7 @@ package collector
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -128,5 +129,66 @@ func BenchmarkStmtStateApply(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		st.Apply(snaps[(i+1)%2], StmtInfo{})
+	}
+}
+
+func TestNativeIndexBounds(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want int
+	}{
+		{1, 0},                    // upper bound of bucket 0
+		{math.Nextafter(1, 2), 1}, // just above: next bucket
+		{0.5, -8},                 // 2^-1 is the upper bound of bucket -8
+		{math.Exp2(-7.0 / 8), -7}, // a bound inside a power of two
+		{math.Exp2(-7.0/8) * 1.001, -6},
+		{0.1, -26}, // 2^(-27/8) = 0.0964 < 0.1 <= 2^(-26/8) = 0.1051
+		{2, 8},
+		{3, 13}, // 2^(12/8) = 2.83 < 3 <= 2^(13/8) = 3.08
+	} {
+		if got := NativeIndex(c.v); got != c.want {
+			t.Errorf("NativeIndex(%v) = %d, want %d", c.v, got, c.want)
+		}
+		// The bucket's bounds, from the schema's definition, hold v.
+		i := NativeIndex(c.v)
+		lo, hi := math.Exp2(float64(i-1)/8), math.Exp2(float64(i)/8)
+		if !(c.v > lo*(1-1e-12) && c.v <= hi*(1+1e-12)) {
+			t.Errorf("%v is outside bucket %d (%v, %v]", c.v, i, lo, hi)
+		}
+	}
+}
+
+func TestLatencyHistogramNativeMatchesClassic(t *testing.T) {
+	h := newLatencyHistogram()
+	h.observe(0.0004, 7, 0.0028)
+	h.observe(0.2, 10, 2)
+	h.observe(0.2001, 2, 0.4002)
+	h.observe(3, 1, 3)
+	h.observe(0, 4, 0)
+	_, count := h.Cumulative()
+	total := int64(h.Zero)
+	for _, n := range h.Native {
+		total += n
+	}
+	if uint64(total) != count || count != 24 {
+		t.Fatalf("native holds %d observations, classic %d, want 24", total, count)
+	}
+	if h.Zero != 4 || h.Native[NativeIndex(0.2)] != 12 || h.Native[13] != 1 {
+		t.Fatalf("native buckets %v zero %d", h.Native, h.Zero)
+	}
+}
+
+func TestStmtStateSlowestOfInterval(t *testing.T) {
+	st := NewStmtState()
+	st.Apply([]StmtRow{row("a", 1, 10, 1), row("a", 2, 1, 0.1)}, StmtInfo{})
+	// Statement 1: 10 calls of 0.05 s; statement 2: 2 calls of 0.3 s.
+	st.Apply([]StmtRow{row("a", 1, 20, 1.5), row("a", 2, 3, 0.7)}, StmtInfo{})
+	if got, want := st.Hist["a"].Slowest, (SlowestStmt{QueryID: 2, Mean: 0.3, Calls: 2}); got.QueryID != want.QueryID || got.Calls != want.Calls || math.Abs(got.Mean-want.Mean) > 1e-9 {
+		t.Fatalf("slowest %+v, want %+v", got, want)
+	}
+	// No new calls: no slowest statement.
+	st.Apply([]StmtRow{row("a", 1, 20, 1.5), row("a", 2, 3, 0.7)}, StmtInfo{})
+	if got := st.Hist["a"].Slowest; got.Calls != 0 {
+		t.Fatalf("slowest %+v after an interval without calls", got)
 	}
 }

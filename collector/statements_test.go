@@ -3,10 +3,12 @@ package collector_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
@@ -41,6 +43,90 @@ func histogram(t *testing.T, r families.Result, datname string) (map[float64]uin
 		return out, m.GetHistogram().GetSampleCount()
 	}
 	return map[float64]uint64{}, 0
+}
+
+// checkNative checks the native form of datname's pg_statement_duration_seconds
+// against its classic form: the same count and sum, the same zero-free
+// observations, and at each classic bound a cumulative count between the native
+// buckets wholly below it and those starting below it.
+func checkNative(t *testing.T, r families.Result, datname string) {
+	t.Helper()
+	for _, m := range r["pg_statement_duration_seconds"].GetMetric() {
+		if labelValue(m, "datname") != datname {
+			continue
+		}
+		h := m.GetHistogram()
+		if h.Schema == nil || h.GetSchema() != collector.NativeSchema {
+			t.Fatalf("%s: no native schema %d in %v", datname, collector.NativeSchema, h)
+		}
+		native := map[int]uint64{}
+		idx, cur := 0, int64(0)
+		deltas := h.GetPositiveDelta()
+		for _, s := range h.GetPositiveSpan() {
+			idx += int(s.GetOffset())
+			for j := uint32(0); j < s.GetLength(); j++ {
+				cur += deltas[0]
+				deltas = deltas[1:]
+				native[idx] = uint64(cur)
+				idx++
+			}
+		}
+		total := h.GetZeroCount()
+		for _, n := range native {
+			total += n
+		}
+		if total != h.GetSampleCount() {
+			t.Fatalf("%s: native buckets hold %d observations, the count is %d", datname, total, h.GetSampleCount())
+		}
+		for _, b := range h.GetBucket() {
+			below, startBelow := h.GetZeroCount(), h.GetZeroCount()
+			for i, n := range native {
+				lo, hi := math.Exp2(float64(i-1)/8), math.Exp2(float64(i)/8)
+				if hi <= b.GetUpperBound() {
+					below += n
+				}
+				if lo < b.GetUpperBound() {
+					startBelow += n
+				}
+			}
+			if c := b.GetCumulativeCount(); c < below || c > startBelow {
+				t.Fatalf("%s: le=%v holds %d, native buckets put %d..%d there", datname, b.GetUpperBound(), c, below, startBelow)
+			}
+		}
+		return
+	}
+	t.Fatalf("no pg_statement_duration_seconds for %s", datname)
+}
+
+// checkSlowestExemplar checks that datname's histogram carries, on its native
+// form and on the classic bucket of its value, one exemplar naming the queryid
+// of slowStmt (the slowest statement of the interval, run calls times).
+func checkSlowestExemplar(t *testing.T, r families.Result, datname string, calls float64) {
+	t.Helper()
+	for _, m := range r["pg_statement_duration_seconds"].GetMetric() {
+		if labelValue(m, "datname") != datname {
+			continue
+		}
+		h := m.GetHistogram()
+		if len(h.GetExemplars()) != 1 {
+			t.Fatalf("%s: native exemplars %v, want one", datname, h.GetExemplars())
+		}
+		e := h.GetExemplars()[0]
+		if e.GetValue() < 0.6 || len(e.GetLabel()) != 1 || e.GetLabel()[0].GetName() != "queryid" {
+			t.Fatalf("%s: exemplar %v, want the queryid of a 0.6 s statement", datname, e)
+		}
+		qid := e.GetLabel()[0].GetValue()
+		if got, _ := r.Value("pg_stat_statements_top_calls_total", map[string]string{"datname": datname, "queryid": qid}); got != calls {
+			t.Fatalf("%s: exemplar queryid %s has %v calls in the top statements, want %v", datname, qid, got, calls)
+		}
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() == 1 && b.GetExemplar().GetValue() != e.GetValue() {
+				t.Fatalf("%s: le=1 bucket exemplar %v, want %v", datname, b.GetExemplar(), e)
+			}
+		}
+		return
+	}
+	t.Fatalf("no pg_statement_duration_seconds for %s", datname)
 }
 
 func labelValue(m *dto.Metric, name string) string {
@@ -114,6 +200,8 @@ func TestStatementLatencyHistogramCountsKnownWorkload(t *testing.T) {
 	if got, want := delta(t, base, first, "stmtwork"), (latencyCounts{fast: 20, mid: 3, slow: 2, total: 25}); got != want {
 		t.Fatalf("histogram delta %+v, want %+v", got, want)
 	}
+	checkNative(t, first, "stmtwork")
+	checkSlowestExemplar(t, first, "stmtwork", 2)
 	if calls, _ := first.Value("pg_stat_statements_calls_total", map[string]string{"datname": "stmtwork", "usename": "postgres"}); calls < 25 {
 		t.Fatalf("calls_total for stmtwork is %v after 25 calls", calls)
 	}
@@ -136,6 +224,7 @@ func TestStatementLatencyHistogramCountsKnownWorkload(t *testing.T) {
 	if got, want := delta(t, again, after, "stmtwork"), (latencyCounts{fast: 4, mid: 1, total: 5}); got != want {
 		t.Fatalf("after a reset the histogram moved by %+v, want %+v", got, want)
 	}
+	checkNative(t, after, "stmtwork")
 	c1, _ := first.Value("pg_stat_statements_calls_total", map[string]string{"datname": "stmtwork", "usename": "postgres"})
 	c2, _ := after.Value("pg_stat_statements_calls_total", map[string]string{"datname": "stmtwork", "usename": "postgres"})
 	if c2 != c1+5 {

@@ -4,7 +4,10 @@
 package metric
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metric is one metric family the exporter or the receiver emits, with what
@@ -60,11 +63,62 @@ func (m *Metric) Emit(ch chan<- prometheus.Metric, v float64, labels ...string) 
 // EmitHistogram sends one histogram sample: count observations summing to sum,
 // with cumulative counts per upper bound in m.Buckets.
 func (m *Metric) EmitHistogram(ch chan<- prometheus.Metric, count uint64, sum float64, cumulative []uint64, labels ...string) {
+	ch <- m.classic(count, sum, cumulative, labels)
+}
+
+func (m *Metric) classic(count uint64, sum float64, cumulative []uint64, labels []string) prometheus.Metric {
 	b := make(map[float64]uint64, len(m.Buckets))
 	for i, ub := range m.Buckets {
 		b[ub] = cumulative[i]
 	}
-	ch <- prometheus.MustNewConstHistogram(m.desc, count, sum, b, labels...)
+	return prometheus.MustNewConstHistogram(m.desc, count, sum, b, labels...)
+}
+
+// Native is the native (exponential) form of one histogram sample: the
+// schema, the zero bucket and the count per positive bucket index (index 0 is
+// the bucket with upper bound 1; see the Prometheus native histogram format).
+type Native struct {
+	Schema        int32
+	ZeroThreshold float64
+	ZeroCount     uint64
+	Positive      map[int]int64
+	// Exemplars are attached to the classic bucket and the native
+	// histogram they fall in (OpenMetrics and protobuf scrapes show them).
+	Exemplars []prometheus.Exemplar
+}
+
+// EmitHistogramNative sends one histogram sample carrying both forms: the
+// classic buckets (cumulative counts per upper bound in m.Buckets) and the
+// native buckets in n. The text formats show the classic buckets only; a
+// protobuf scrape gets both, and Prometheus keeps whichever it is told to.
+func (m *Metric) EmitHistogramNative(ch chan<- prometheus.Metric, count uint64, sum float64, cumulative []uint64, n Native, labels ...string) {
+	classic := m.classic(count, sum, cumulative, labels)
+	native := prometheus.MustNewConstNativeHistogram(m.desc, count, sum, n.Positive, nil, n.ZeroCount, n.Schema, n.ZeroThreshold, time.Time{}, labels...)
+	var out prometheus.Metric = bothHistogram{classic: classic, native: native}
+	if len(n.Exemplars) > 0 {
+		out = prometheus.MustNewMetricWithExemplars(out, n.Exemplars...)
+	}
+	ch <- out
+}
+
+// bothHistogram writes one dto.Histogram holding a classic and a native
+// histogram of the same observations.
+type bothHistogram struct{ classic, native prometheus.Metric }
+
+func (h bothHistogram) Desc() *prometheus.Desc { return h.classic.Desc() }
+
+func (h bothHistogram) Write(out *dto.Metric) error {
+	if err := h.native.Write(out); err != nil {
+		return err
+	}
+	var c dto.Metric
+	if err := h.classic.Write(&c); err != nil {
+		return err
+	}
+	out.Histogram.Bucket = c.Histogram.Bucket
+	// No creation time is known (the const form would say year 1).
+	out.Histogram.CreatedTimestamp = nil
+	return nil
 }
 
 // TypeName is "gauge", "counter", "histogram" or "untyped".

@@ -40,6 +40,9 @@ type Options struct {
 	ExternalLabels map[string]string
 	// TargetLabels are added to every scraped target, so queries see them.
 	TargetLabels map[string]string
+	// NativeHistograms has every job scrape native histograms (protobuf)
+	// and keep the classic buckets too. Prometheus 3.8 and later only.
+	NativeHistograms bool
 }
 
 // Server is a running Prometheus.
@@ -114,7 +117,11 @@ func configYAML(o Options) []byte {
 	}
 	b.WriteString("scrape_configs:\n")
 	for _, job := range sortedKeys(o.Targets) {
-		fmt.Fprintf(&b, "  - job_name: %q\n    static_configs:\n      - targets:\n", job)
+		fmt.Fprintf(&b, "  - job_name: %q\n", job)
+		if o.NativeHistograms {
+			b.WriteString("    scrape_native_histograms: true\n    always_scrape_classic_histograms: true\n")
+		}
+		b.WriteString("    static_configs:\n      - targets:\n")
 		for _, t := range o.Targets[job] {
 			fmt.Fprintf(&b, "          - %q\n", t)
 		}
