@@ -49,6 +49,26 @@ func TestPromtoolUnitTests(t *testing.T) {
 	})
 }
 
+// TestPromtoolNativeHistogramTests runs promtool-tests/native/, whose input
+// series are native histograms: promtool reads them from 3.x on, so only the
+// current stack's promtool runs them.
+func TestPromtoolNativeHistogramTests(t *testing.T) {
+	dir := filepath.Join(testDir, "native")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
+	if len(files) == 0 {
+		t.Fatal("no promtool tests in promtool-tests/native/")
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, filepath.Base(f))
+	}
+	cmd := exec.Command(promtest.Current().Promtool(t), append([]string{"test", "rules"}, names...)...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
 // TestPromtoolCoverage proves every alert has a case where it fires and one
 // where it stays silent, and every recording rule is evaluated by a
 // promql_expr_test.

@@ -36,8 +36,8 @@ func (b *builder) recordingGroups() []Group {
 			b.by("pool"), b.pg(names.PoolConnections), b.by("pool"), b.by("pool"), b.pg(names.PoolMax))),
 		rec(names.RecDatabaseSize, fmt.Sprintf("sum by (%s) (%s)", L, b.pg(names.DatabaseSize))),
 		rec(names.RecCallsRate5m, sumRate(names.StmtCount)),
-		rec(names.RecP95Rate5m, fmt.Sprintf("histogram_quantile(0.95, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
-		rec(names.RecP99Rate5m, fmt.Sprintf("histogram_quantile(0.99, sum by (%s) (rate(%s[5m])))", b.by("le"), b.pg(names.StmtBucket))),
+		rec(names.RecP95Rate5m, b.latencyQuantile("0.95")),
+		rec(names.RecP99Rate5m, b.latencyQuantile("0.99")),
 		rec(names.RecWALAtRisk, fmt.Sprintf("time() - min by (%s) (%s)\nor\n(\n  time() - max by (%s) (%s)\n  and on(%s)\n  max by (%s) (%s) > 0\n)",
 			L, b.pg(names.ArchiveReadyOldest), L, b.pg(names.LastArchived), L, L, b.pg(names.WALUnarchived))),
 		rec(names.RecSlowRatio5m, fmt.Sprintf("(%s - %s)\n/\n(%s > 0)",
@@ -138,4 +138,12 @@ func (b *builder) availability(w string) string {
 	up := fmt.Sprintf("sum by (%s) (count_over_time(%s[%s]))", L, b.pg(names.PrometheusUp), w)
 	return fmt.Sprintf("(\n  sum by (%s) (sum_over_time(%s[%s]))\n  or\n  %s * 0\n)\n/\n%s\nor\navg by (%s) (avg_over_time(%s[%s]))",
 		L, b.pg(names.Up), w, up, up, L, b.pg(names.Up), w)
+}
+
+// latencyQuantile is a statement latency quantile over 5 minutes from the
+// native histogram where Prometheus stores one (scraped with
+// scrape_native_histograms), else from the classic buckets.
+func (b *builder) latencyQuantile(q string) string {
+	return fmt.Sprintf("histogram_quantile(%s, sum by (%s) (rate(%s[5m])))\nor\nhistogram_quantile(%s, sum by (%s) (rate(%s[5m])))",
+		q, b.by(), b.pg(names.StmtDuration), q, b.by("le"), b.pg(names.StmtBucket))
 }

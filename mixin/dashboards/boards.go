@@ -20,8 +20,11 @@ func rollbackRatio(by string) string {
 	return "sum by (" + by + ") (" + rate(md(names.XactRollback)) + ")\n/\n(sum by (" + by + ") (" + rate(md(names.XactCommit)) + " + " + rate(md(names.XactRollback)) + ") > 0)"
 }
 
+// latencyQuantile reads the native histogram where Prometheus stores one,
+// else the classic buckets.
 func latencyQuantile(qt, by string) string {
-	return "histogram_quantile(" + qt + ", sum by (" + by + ", le) (" + rate(md(names.StmtBucket)) + "))"
+	return "histogram_quantile(" + qt + ", sum by (" + by + ") (" + rate(md(names.StmtDuration)) + "))\nor\n" +
+		"histogram_quantile(" + qt + ", sum by (" + by + ", le) (" + rate(md(names.StmtBucket)) + "))"
 }
 
 func slowQueryRatio(cfg Config, by string) string {
