@@ -266,7 +266,7 @@ func testDeb(t *testing.T, dir string) {
 		"--config.file=/etc/pg_hardening_exporter/exporter.yml", "--remediate.config=/etc/pg_hardening_exporter/remediate.yml")
 	check.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	out, err := check.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "exporter configuration OK") || !strings.Contains(string(out), "remediation configuration OK") {
+	if err != nil || !strings.Contains(string(out), "exporter configuration valid") || !strings.Contains(string(out), "remediation configuration OK") {
 		t.Fatalf("check-config of the shipped configuration as pg_exporter: %v\n%s", err, out)
 	}
 
