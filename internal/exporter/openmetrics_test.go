@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"os/exec"
@@ -77,7 +78,24 @@ func promtoolCheck(t *testing.T, what, exposition string) {
 	cmd.Stdin = strings.NewReader(exposition)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	if err == nil {
+		return
+	}
+	// The pg_settings_ families are named after PostgreSQL's settings, which
+	// the exporter does not choose: wal_summary_keep_time (17+) reads to the
+	// linter as a metric named after the summary type. Only that finding is
+	// let through, and only as a lint finding (exit status 3), never a
+	// format error.
+	var exit *exec.ExitError
+	var other []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(line, "pg_settings_") && strings.Contains(line, "metric name should not include type") {
+			continue
+		}
+		other = append(other, line)
+	}
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 || len(other) > 0 {
 		t.Errorf("promtool check metrics on %s: %v\n%s", what, err, out.String())
 	}
 }
