@@ -2,7 +2,6 @@ package mixin
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
@@ -80,7 +79,7 @@ var configurationAlerts = []*alertSpec{
 		Summary: "Members of a PostgreSQL cluster run different settings.",
 		Expr: func(b *builder, _, _ float64) string {
 			l := b.c.ClusterLabel
-			by := strings.Join(append([]string{l}, b.routing()...), ", ")
+			by := b.clusterBy()
 			return fmt.Sprintf("count by (%s) (count_values by (%s) (\"hash\", %s)) > 1", by, by, b.pg(names.SettingsHash, l+`!=""`))
 		},
 		Desc: func(b *builder, _ float64) string {

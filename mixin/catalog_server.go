@@ -2,7 +2,6 @@ package mixin
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
@@ -78,7 +77,7 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "More than one server with the same cluster label accepts writes. Series without the cluster label are never compared.",
 		Summary: "More than one PostgreSQL primary in one cluster.",
 		Expr: func(b *builder, _, _ float64) string {
-			by := strings.Join(append([]string{b.c.ClusterLabel}, b.routing()...), ", ")
+			by := b.clusterBy()
 			return fmt.Sprintf("count by (%s) (%s == 0) > 1", by, b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`))
 		},
 		Desc: func(b *builder, _ float64) string {
@@ -91,7 +90,7 @@ var availabilityAlerts = []*alertSpec{
 		Help:    "Every server reporting under a cluster label is a standby (or the primary reports nothing): the cluster takes no writes. Series without the cluster label are never compared.",
 		Summary: "A PostgreSQL cluster has no writable primary.",
 		Expr: func(b *builder, _, _ float64) string {
-			by := strings.Join(append([]string{b.c.ClusterLabel}, b.routing()...), ", ")
+			by := b.clusterBy()
 			sel := b.pg(names.IsReplica, b.c.ClusterLabel+`!=""`)
 			return fmt.Sprintf("count by (%s) (%s)\nunless on(%s)\ncount by (%s) (%s == 0)", by, sel, by, by, sel)
 		},

@@ -181,16 +181,16 @@ func (b *builder) by(extra ...string) string {
 	return strings.Join(append(l, extra...), ", ")
 }
 
-// routing is the routing labels other than the cluster label, for
-// aggregations across the servers of one cluster.
-func (b *builder) routing() []string {
-	var out []string
+// clusterBy is the labels of an aggregation across the servers of one
+// cluster: the cluster label first, then the other routing labels.
+func (b *builder) clusterBy() string {
+	out := []string{b.c.ClusterLabel}
 	for _, l := range b.c.RoutingLabels {
 		if l != b.c.ClusterLabel {
 			out = append(out, l)
 		}
 	}
-	return out
+	return strings.Join(out, ", ")
 }
 
 // num formats a threshold for PromQL.
