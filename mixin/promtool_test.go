@@ -31,21 +31,8 @@ var testDir = filepath.Join(repoRoot, "promtool-tests")
 // committed rules with every stack's promtool: Debian's 2.42 and the current
 // 3.x, which reads some PromQL differently (left-open range selectors).
 func TestPromtoolUnitTests(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(testDir, "*.yml"))
-	if len(files) == 0 {
-		t.Fatal("no promtool tests in promtool-tests/")
-	}
-	var names []string
-	for _, f := range files {
-		names = append(names, filepath.Base(f))
-	}
 	promtest.EachPromtool(t, func(t *testing.T, promtool string) {
-		cmd := exec.Command(promtool, append([]string{"test", "rules"}, names...)...)
-		cmd.Dir = testDir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("promtool test rules: %v\n%s", err, out)
-		}
+		runPromtoolTests(t, promtool, testDir)
 	})
 }
 
@@ -53,16 +40,21 @@ func TestPromtoolUnitTests(t *testing.T) {
 // series are native histograms: promtool reads them from 3.x on, so only the
 // current stack's promtool runs them.
 func TestPromtoolNativeHistogramTests(t *testing.T) {
-	dir := filepath.Join(testDir, "native")
+	runPromtoolTests(t, promtest.Current().Promtool(t), filepath.Join(testDir, "native"))
+}
+
+// runPromtoolTests runs "promtool test rules" on every test file in dir.
+func runPromtoolTests(t *testing.T, promtool, dir string) {
+	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yml"))
 	if len(files) == 0 {
-		t.Fatal("no promtool tests in promtool-tests/native/")
+		t.Fatalf("no promtool tests in %s", dir)
 	}
 	var names []string
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	cmd := exec.Command(promtest.Current().Promtool(t), append([]string{"test", "rules"}, names...)...)
+	cmd := exec.Command(promtool, append([]string{"test", "rules"}, names...)...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
