@@ -167,8 +167,7 @@ var replicationAlerts = []*alertSpec{
 		Help:    "Replay lag of a replica in seconds; only servers in recovery are checked.",
 		Summary: "A PostgreSQL replica is behind its primary.",
 		Expr: func(b *builder, thr, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) >= %s\nand on(%s)\nmax by (%s) (%s) == 1",
-				b.by(), b.pg(names.ReplayLag), num(thr), b.by(), b.by(), b.pg(names.IsReplica))
+			return b.onReplica(fmt.Sprintf("max by (%s) (%s) >= %s", b.by(), b.pg(names.ReplayLag), num(thr)))
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Replica {{ $labels.instance }} replays changes {{ $value | humanizeDuration }} behind its primary (threshold " + dur(thr) + "); reads from it are stale."
@@ -179,8 +178,7 @@ var replicationAlerts = []*alertSpec{
 		Help:    "A standby has no WAL receiver streaming from its upstream (stopped, or disconnected and retrying). Its replay lag then reads 0 and tells nothing; a standby fed only by restore_command from an archive alerts too (disable the alert for such standbys with a selector).",
 		Summary: "A PostgreSQL standby is not receiving WAL.",
 		Expr: func(b *builder, _, _ float64) string {
-			return fmt.Sprintf("max by (%s) (%s) == 0\nand on(%s)\nmax by (%s) (%s) == 1",
-				b.by(), b.pg(names.WALReceiverConnected), b.by(), b.by(), b.pg(names.IsReplica))
+			return b.onReplica(fmt.Sprintf("max by (%s) (%s) == 0", b.by(), b.pg(names.WALReceiverConnected)))
 		},
 		Desc: func(_ *builder, _ float64) string {
 			return "Standby {{ $labels.instance }} has no WAL receiver streaming from its upstream (connected {{ $value }}): it falls behind silently, its replay lag reads 0, and it cannot take over with recent data."

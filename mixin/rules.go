@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pghardening/pg_hardening_exporter/mixin/names"
 )
 
 // Rule is one recording or alerting rule, in Prometheus's rule-file layout.
@@ -179,6 +181,12 @@ func selector(metric, base string, extra []string) string {
 func (b *builder) by(extra ...string) string {
 	l := append(append([]string{}, b.c.AggregationLabels...), b.c.RoutingLabels...)
 	return strings.Join(append(l, extra...), ", ")
+}
+
+// onReplica keeps an alert condition on a target only while the target is
+// a standby (in recovery).
+func (b *builder) onReplica(cond string) string {
+	return fmt.Sprintf("%s\nand on(%s)\nmax by (%s) (%s) == 1", cond, b.by(), b.by(), b.pg(names.IsReplica))
 }
 
 // clusterBy is the labels of an aggregation across the servers of one
