@@ -249,7 +249,7 @@ var transactionAlerts = []*alertSpec{
 		Help:    "Share (0-1) of transactions rolled back over 5 minutes; min: the transactions per second below which the ratio is ignored.",
 		Summary: "Many PostgreSQL transactions roll back.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("%s >= %s\nand on(%s)\n%s >= %s", names.RecRollbackRatio5m, num(thr), b.by(), names.RecXactRate5m, num(min))
+			return b.busy(names.RecRollbackRatio5m+" >= "+num(thr), names.RecXactRate5m, min)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value | humanizePercentage }} of the transactions on {{ $labels.instance }} rolled back over the last 5 minutes (threshold " + pct(thr) + "); serialization failures, deadlock victims and application errors end here."

@@ -12,7 +12,7 @@ var performanceAlerts = []*alertSpec{
 		Help:    "Share (0-1) of block reads served from shared buffers over 5 minutes (80 % by default: below it reads go to disk often enough to slow queries); alerts below it. min: blocks per second below which the ratio is ignored.",
 		Summary: "PostgreSQL reads too many blocks from disk.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("%s < %s\nand on(%s)\n%s >= %s", names.RecCacheHitRatio5m, num(thr), b.by(), names.RecBlksAccessedRate5m, num(min))
+			return b.busy(names.RecCacheHitRatio5m+" < "+num(thr), names.RecBlksAccessedRate5m, min)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "Only {{ $value | humanizePercentage }} of the blocks {{ $labels.instance }} read over the last 5 minutes came from shared buffers (threshold " + pct(thr) + ")."
@@ -23,7 +23,7 @@ var performanceAlerts = []*alertSpec{
 		Help:    "95th percentile statement latency in seconds (100 ms by default: most statements of an interactive application should finish within it); alerts above it. min: statements per second below which it is ignored.",
 		Summary: "PostgreSQL P95 statement latency is above target.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("%s > %s\nand on(%s)\n%s >= %s", names.RecP95Rate5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
+			return b.busy(names.RecP95Rate5m+" > "+num(thr), names.RecCallsRate5m, min)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "95 % of statements on {{ $labels.instance }} finished within {{ $value | humanizeDuration }} over the last 5 minutes, slower than the " + dur(thr) + " target."
@@ -34,7 +34,7 @@ var performanceAlerts = []*alertSpec{
 		Help:    "99th percentile statement latency in seconds (500 ms by default, also the slow-query threshold: even the slowest 1 % should finish within it); alerts above it. min: statements per second below which it is ignored.",
 		Summary: "PostgreSQL P99 statement latency is above target.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("%s > %s\nand on(%s)\n%s >= %s", names.RecP99Rate5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
+			return b.busy(names.RecP99Rate5m+" > "+num(thr), names.RecCallsRate5m, min)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "99 % of statements on {{ $labels.instance }} finished within {{ $value | humanizeDuration }} over the last 5 minutes, slower than the " + dur(thr) + " target."
@@ -45,7 +45,7 @@ var performanceAlerts = []*alertSpec{
 		Help:    "Share (0-1) of statement calls slower than 500 ms over 5 minutes. min: statements per second below which it is ignored.",
 		Summary: "Many PostgreSQL statements take longer than 500 ms.",
 		Expr: func(b *builder, thr, min float64) string {
-			return fmt.Sprintf("%s >= %s\nand on(%s)\n%s >= %s", names.RecSlowRatio5m, num(thr), b.by(), names.RecCallsRate5m, num(min))
+			return b.busy(names.RecSlowRatio5m+" >= "+num(thr), names.RecCallsRate5m, min)
 		},
 		Desc: func(_ *builder, thr float64) string {
 			return "{{ $value | humanizePercentage }} of the statement calls on {{ $labels.instance }} took longer than 500ms over the last 5 minutes (threshold " + pct(thr) + ")."

@@ -183,6 +183,13 @@ func (b *builder) by(extra ...string) string {
 	return strings.Join(append(l, extra...), ", ")
 }
 
+// busy keeps an alert condition on a target only while a recorded rate
+// of its traffic is at least min: a ratio or quantile of too few events
+// tells nothing.
+func (b *builder) busy(cond, rate string, min float64) string {
+	return fmt.Sprintf("%s\nand on(%s)\n%s >= %s", cond, b.by(), rate, num(min))
+}
+
 // onReplica keeps an alert condition on a target only while the target is
 // a standby (in recovery).
 func (b *builder) onReplica(cond string) string {
