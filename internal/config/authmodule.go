@@ -117,6 +117,8 @@ func (t *AllowedTargets) compile() (problems []string) {
 				problems = append(problems, fmt.Sprintf("host %q is not a CIDR such as 10.20.0.0/16 or fd00::/8", h))
 			case p != p.Masked():
 				problems = append(problems, fmt.Sprintf("host %q has bits set past its prefix length; write %s", h, p.Masked()))
+			case p.Bits() == 0:
+				problems = append(problems, fmt.Sprintf("host %q allows every address, so a probe URL could send the credentials anywhere; list the networks the servers are in", h))
 			default:
 				t.prefixes = append(t.prefixes, p)
 			}
@@ -133,6 +135,10 @@ func (t *AllowedTargets) compile() (problems []string) {
 		labels, ok := hostLabels(h, true)
 		if !ok {
 			problems = append(problems, fmt.Sprintf("host %q is neither a host name or pattern (db1.example.internal, *.db.example.internal) nor an IP address or CIDR (10.20.0.0/16)", h))
+			continue
+		}
+		if strings.Trim(strings.Join(labels, ""), "*") == "" {
+			problems = append(problems, fmt.Sprintf("host %q is only wildcards, each standing for one label, not for every host; list the hosts, a pattern under their domain (*.db.example.internal) or a CIDR", h))
 			continue
 		}
 		t.names = append(t.names, labels)

@@ -11,7 +11,7 @@ func TestAllowedTargetsMatch(t *testing.T) {
     type: userpass
     userpass: {username: u, password: p}
     allowed_targets:
-      hosts: [db1.example.internal, "*.fleet.example.internal", "pg-*.example.internal", 10.1.0.0/16, 192.0.2.7, "fd00::/64"]
+      hosts: [db1.example.internal, "*.fleet.example.internal", "DB9.Example.Internal.", "pg-*.example.internal", 10.1.0.0/16, 192.0.2.7, "fd00::/64"]
       ports: [5432, 6432]
 `))
 	if err != nil {
@@ -27,6 +27,7 @@ func TestAllowedTargetsMatch(t *testing.T) {
 		{"DB1.example.INTERNAL.", 6432, true},
 		{"db1.example.internal", 5433, false},
 		{"db2.example.internal", 5432, false},
+		{"db9.example.internal", 5432, true}, // the entry's case and trailing dot do not matter
 		{"x.fleet.example.internal", 5432, true},
 		{"x.y.fleet.example.internal", 5432, false}, // '*' stays within one label
 		{"fleet.example.internal", 5432, false},
@@ -70,6 +71,10 @@ func TestAllowedTargetsErrors(t *testing.T) {
 		`hosts: ["127.1"]`:         `is neither a host name`,
 		`hosts: ["fe80::1%eth0"]`:  `has a zone`,
 		`hosts: [db1], ports: [0]`: `port 0 is not a TCP port`,
+		`hosts: ["*"]`:             `host "*" is only wildcards`,
+		`hosts: ["*.*"]`:           `host "*.*" is only wildcards`,
+		`hosts: ["0.0.0.0/0"]`:     `host "0.0.0.0/0" allows every address`,
+		`hosts: ["::/0"]`:          `host "::/0" allows every address`,
 	} {
 		yml := "auth_modules:\n  m:\n    type: userpass\n    userpass: {username: u, password: p}\n    allowed_targets: {" + entry + "}\n"
 		_, err := Parse("a.yml", []byte(yml))

@@ -133,32 +133,21 @@ func (a *probeAddress) allowedBy(name string, am config.AuthModule, file string)
 	return nil
 }
 
-// addressConn builds the connection settings of a probe: the address, the
-// module's options over it, and the module's user and password. The address
-// is checked against the module's allowed_targets before the module's files
-// are read. Problems of the module itself (a certificate or password file
-// that became unreadable) are plain errors, which /probe answers with 500
-// and a body that names nothing.
-func addressConn(addr, name string, am config.AuthModule, file string) (*pgx.ConnConfig, error) {
-	cc, _, err := addressTarget(addr, name, am, file)
-	return cc, err
-}
-
-// addressTarget is addressConn that also says whether the address names a
-// database (a path, or the dbname option), whose name is then cc.Database.
+// addressTarget builds the connection settings of a probe: the address, the
+// module's options over it, and the module's user and password; it also says
+// whether the address names a database (a path, or the dbname option), whose
+// name is then cc.Database. The address is checked against the module's
+// allowed_targets before the module's files are read. Problems of the module
+// itself (a certificate or password file that became unreadable) are plain
+// errors, which /probe answers with 500 and a body that names nothing.
 func addressTarget(addr, name string, am config.AuthModule, file string) (cc *pgx.ConnConfig, namesDB bool, err error) {
 	a, err := parseProbeAddress(addr)
 	if err != nil {
 		return nil, false, err
 	}
 	namesDB = strings.Trim(a.url.Path, "/") != "" || a.url.Query().Get("dbname") != ""
-	cc, err = probeConn(a, addr, name, am, file)
-	return cc, namesDB, err
-}
-
-func probeConn(a *probeAddress, addr, name string, am config.AuthModule, file string) (*pgx.ConnConfig, error) {
 	if err := a.allowedBy(name, am, file); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	q := a.url.Query()
 	moduleMode := am.Options["sslmode"]
@@ -166,7 +155,7 @@ func probeConn(a *probeAddress, addr, name string, am config.AuthModule, file st
 		moduleMode = defaultSSLMode
 	}
 	if mode := q.Get("sslmode"); mode != "" && sslModes[mode] < sslModes[moduleMode] {
-		return nil, &BadRequestError{fmt.Sprintf("target %q asks for sslmode=%s, weaker than auth module %q's %s; leave sslmode out or ask for a stricter one", addr, mode, name, moduleMode)}
+		return nil, false, &BadRequestError{fmt.Sprintf("target %q asks for sslmode=%s, weaker than auth module %q's %s; leave sslmode out or ask for a stricter one", addr, mode, name, moduleMode)}
 	}
 	for k, v := range am.Options {
 		if k == "sslmode" && q.Get("sslmode") != "" {
@@ -183,20 +172,20 @@ func probeConn(a *probeAddress, addr, name string, am config.AuthModule, file st
 	}
 	q.Del("dbname")
 	u.RawQuery = q.Encode()
-	cc, err := pgx.ParseConfig(u.String())
+	cc, err = pgx.ParseConfig(u.String())
 	if err != nil {
-		return nil, fmt.Errorf("auth module %q: its options do not apply to target %q: %s", name, addr, Redact(err.Error(), "", am.Options["sslpassword"]))
+		return nil, false, fmt.Errorf("auth module %q: its options do not apply to target %q: %s", name, addr, Redact(err.Error(), "", am.Options["sslpassword"]))
 	}
 	// The module's options name no host, but check what will be dialled.
 	if err := (&probeAddress{text: addr, conn: cc}).allowedBy(name, am, file); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	pass, err := modulePassword(name, am)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cc.User, cc.Password = am.UserPass.Username, pass
-	return cc, nil
+	return cc, namesDB, nil
 }
 
 func modulePassword(name string, am config.AuthModule) (string, error) {

@@ -23,7 +23,7 @@ func FuzzProbeAddress(f *testing.F) {
 	}
 	am := probeModule(f, probeAllowed)
 	f.Fuzz(func(t *testing.T, addr string) {
-		cc, err := addressConn(addr, "m", am, "probe.yml")
+		cc, _, err := addressTarget(addr, "m", am, "probe.yml")
 		if err != nil {
 			var bad *BadRequestError
 			var forbidden *ForbiddenError

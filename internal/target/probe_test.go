@@ -44,7 +44,7 @@ func TestProbeAddressOfAnAllowedTarget(t *testing.T) {
 		"10.1.2.3:6432?dbname=app&sslmode=verify-full":    {"10.1.2.3", 6432, "app"},
 		"postgresql://[fd00::1]:5432/x?connect_timeout=3": {"fd00::1", 5432, "x"},
 	} {
-		cc, err := addressConn(addr, "m", am, "probe.yml")
+		cc, _, err := addressTarget(addr, "m", am, "probe.yml")
 		if err != nil {
 			t.Errorf("%s: %v", addr, err)
 			continue
@@ -101,7 +101,7 @@ func TestProbeAddressRefusals(t *testing.T) {
 		"db1.example.internal/x#frag":                                  "is not an address",
 		"db1.example.internal/" + strings.Repeat("x", maxProbeAddress): "bytes long",
 	} {
-		_, err := addressConn(addr, "m", am, "probe.yml")
+		_, _, err := addressTarget(addr, "m", am, "probe.yml")
 		var bad *BadRequestError
 		var forbidden *ForbiddenError
 		if err == nil || !errors.As(err, &bad) && !errors.As(err, &forbidden) || !strings.Contains(err.Error(), want) {
@@ -120,7 +120,7 @@ func TestProbeAddressRefusals(t *testing.T) {
 // where to list them.
 func TestProbeModuleWithoutAllowedTargets(t *testing.T) {
 	am := probeModule(t, "")
-	_, err := addressConn("db1.example.internal:5432/x", "m", am, "probe.yml")
+	_, _, err := addressTarget("db1.example.internal:5432/x", "m", am, "probe.yml")
 	var forbidden *ForbiddenError
 	if !errors.As(err, &forbidden) || !strings.Contains(err.Error(), "lists no allowed_targets") || !strings.Contains(err.Error(), "auth_modules.m.allowed_targets in probe.yml") {
 		t.Fatalf("%v, want a refusal naming auth_modules.m.allowed_targets in probe.yml", err)
@@ -142,7 +142,7 @@ func TestProbeModulePasswordFile(t *testing.T) {
 	if _, err := Prepare(cfg); err != nil {
 		t.Fatal(err)
 	}
-	cc, err := addressConn("db1/x", "m", cfg.AuthModules["m"], "probe.yml")
+	cc, _, err := addressTarget("db1/x", "m", cfg.AuthModules["m"], "probe.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestProbeModulePasswordFile(t *testing.T) {
 	if err := os.Remove(pw); err != nil {
 		t.Fatal(err)
 	}
-	_, err = addressConn("db1/x", "m", cfg.AuthModules["m"], "probe.yml")
+	_, _, err = addressTarget("db1/x", "m", cfg.AuthModules["m"], "probe.yml")
 	var bad *BadRequestError
 	var forbidden *ForbiddenError
 	if err == nil || errors.As(err, &bad) || errors.As(err, &forbidden) {
@@ -183,7 +183,7 @@ func TestProbeAddressReadsNoFile(t *testing.T) {
 	t.Setenv("PGSSLCERT", "/nonexistent/env-cert.pem")
 	am := probeModule(t, probeAllowed)
 	for _, addr := range []string{"db1.example.internal:99999/x", "db1.example.internal/x?sslmode=verify-full&connect_timeout=x", "evil.example.com/x?sslmode=verify-full"} {
-		_, err := addressConn(addr, "m", am, "probe.yml")
+		_, _, err := addressTarget(addr, "m", am, "probe.yml")
 		if err == nil || strings.Contains(err.Error(), "nonexistent") || strings.Contains(err.Error(), "no such file") {
 			t.Errorf("%s: %v, want a refusal that names no file", addr, err)
 		}

@@ -9,9 +9,10 @@ package kube
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -59,11 +60,7 @@ func meta(name string) metav1.ObjectMeta {
 
 // PrometheusRules returns one PrometheusRule per rule file, sorted by name.
 func PrometheusRules(files map[string]mixin.File) []monitoringv1.PrometheusRule {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	out := make([]monitoringv1.PrometheusRule, 0, len(names))
 	for _, n := range names {
 		pr := monitoringv1.PrometheusRule{
@@ -90,11 +87,7 @@ func PrometheusRules(files map[string]mixin.File) []monitoringv1.PrometheusRule 
 // DashboardConfigMaps returns one ConfigMap per dashboard, keyed by its file
 // name, sorted by name.
 func DashboardConfigMaps(files map[string][]byte) []corev1.ConfigMap {
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(files))
 	out := make([]corev1.ConfigMap, 0, len(names))
 	for _, n := range names {
 		cm := corev1.ConfigMap{
