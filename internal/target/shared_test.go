@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -133,4 +134,58 @@ func TestPoolsAreSharedAndCounted(t *testing.T) {
 		t.Fatalf("open pools %+v, want only c's", list)
 	}
 	c.Close()
+}
+
+// The default target, configured targets and probe addresses that differ
+// only in the database share one pool; a configured target with another
+// user does not, and the pool outlives a reload only for the default target.
+func TestManagerSharesPoolsAcrossKindsOfTargets(t *testing.T) {
+	cfg, err := config.Parse("m.yml", []byte(`targets:
+  - {name: b, dsn: "postgres://mon:p@db1:5432/b?sslmode=disable"}
+  - {name: c, dsn: "postgres://mon:p@db1:5432/c?sslmode=disable"}
+  - {name: other, dsn: "postgres://other:p@db1:5432/b?sslmode=disable"}
+auth_modules:
+  m:
+    type: userpass
+    userpass: {username: mon, password: p}
+    options: {sslmode: disable}
+    allowed_targets: {hosts: [db1]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	configured, err := Prepare(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(cfg, configured, mustParse(t, "postgres://mon:p@db1:5432/a?sslmode=disable"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer m.Close()
+	var ts []*Target
+	for _, p := range [][2]string{{"b", ""}, {"c", ""}, {"db1:5432/d", "m"}, {"other", ""}} {
+		tg, err := m.Probe(p[0], p[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, tg)
+	}
+	def := m.Default()
+	for _, tg := range ts[:3] {
+		if tg.Pool != def.Pool {
+			t.Errorf("target %s has a pool of its own; it differs from the default target only in the database", tg.Name)
+		}
+	}
+	if ts[3].Pool == def.Pool {
+		t.Error("a target with another user shares the default target's pool")
+	}
+	got := map[string]int{}
+	for _, p := range m.Pools() {
+		got[p.Server] = p.Targets
+	}
+	if want := map[string]int{"mon@db1:5432": 4, "other@db1:5432": 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("pools %v, want %v", got, want)
+	}
+	m.Reload(cfg, configured)
+	if got := m.Pools(); len(got) != 1 || got[0].Pool != def.Pool || got[0].Targets != 1 {
+		t.Fatalf("after a reload the pools are %+v, want only the default target's, used by it alone", got)
+	}
 }
