@@ -127,16 +127,23 @@ func TestProbesOfOneServerShareOnePool(t *testing.T) {
 	probe := func(db, authModule string) string {
 		return fmt.Sprintf("/probe?target=127.0.0.1:%d/%s&auth_module=%s", s.Port, db, authModule)
 	}
-	scrapeAll := func(paths []string, rounds int) {
+	// scrapeAll returns the slowest scrape, for the log: a probe waits for
+	// one of the two sessions and mostly reconnects to its own database.
+	scrapeAll := func(paths []string, rounds int) time.Duration {
 		t.Helper()
 		var wg sync.WaitGroup
+		var slowest time.Duration
+		var mu sync.Mutex
 		errs := make(chan string, len(paths)*rounds)
 		for _, p := range paths {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for range rounds {
-					code, mfs, body, _ := h.get(t, p, 30*time.Second)
+					code, mfs, body, took := h.get(t, p, 30*time.Second)
+					mu.Lock()
+					slowest = max(slowest, took)
+					mu.Unlock()
 					if code != http.StatusOK || mustUp(mfs) != 1 {
 						errs <- fmt.Sprintf("%s: HTTP %d, pg_up %v: %.200s", p, code, mustUp(mfs), body)
 					}
@@ -148,6 +155,7 @@ func TestProbesOfOneServerShareOnePool(t *testing.T) {
 		for e := range errs {
 			t.Error(e)
 		}
+		return slowest
 	}
 
 	var paths []string
@@ -156,9 +164,11 @@ func TestProbesOfOneServerShareOnePool(t *testing.T) {
 	}
 	// The other module's user probes two of the databases at the same time.
 	paths = append(paths, probe("db01", "other"), probe("db02", "other"))
+	alone := scrapeAll(paths[:1], 1)
 	sampler := sampleSessions(t, s)
-	scrapeAll(paths, 3)
+	slowest := scrapeAll(paths, 3)
 	most := sampler.finish(t)
+	t.Logf("%d probes x 3 rounds, concurrently: at most %d sessions of prober and %d of other, slowest scrape %v (one alone: %v)", len(paths), most["prober"], most["other"], slowest.Round(time.Millisecond), alone.Round(time.Millisecond))
 	if most["prober"] > 2 || most["other"] > 2 {
 		t.Fatalf("the server saw at most %d sessions of prober and %d of other, want at most 2 each (max_connections 2 per server and user)", most["prober"], most["other"])
 	}
@@ -183,6 +193,10 @@ func TestProbesOfOneServerShareOnePool(t *testing.T) {
 	}
 	wantPools("after the scrapes")
 	_, mfs, _, _ := h.get(t, "/metrics", 5*time.Second)
+	connects, _ := gauge(mfs, "pg_exporter_pool_connects_total", map[string]string{"server": "prober@" + server})
+	acquires, _ := gauge(mfs, "pg_exporter_pool_acquires_total", map[string]string{"server": "prober@" + server})
+	waited, _ := gauge(mfs, "pg_exporter_pool_acquire_wait_seconds_total", map[string]string{"server": "prober@" + server})
+	t.Logf("prober's pool: %v acquires, %v connects, %.2f s waiting in all", acquires, connects, waited)
 	if v, _ := gauge(mfs, "pg_exporter_pool_targets", map[string]string{"server": "prober@" + server}); v != ndb {
 		t.Fatalf("pg_exporter_pool_targets{server=prober@%s} = %v, want %d", server, v, ndb)
 	}
