@@ -157,7 +157,9 @@ func (s *Scraper) scrape(ctx context.Context, t *target.Target, ch chan<- promet
 	// (tables, indexes) run side by side; with more databases, one job per
 	// database, so that each database costs one connection per scrape (a
 	// connection serves one database, and the pool is capped). As many
-	// workers as the pool has connections; more would only wait.
+	// workers as the pool has connections; more would only wait. A pool
+	// shared with the server's other targets may be busy with their
+	// scrapes too: the workers then wait their turn within the deadline.
 	type job struct {
 		db  string
 		ins []*Instance

@@ -198,7 +198,7 @@ auth_modules:
 		t.Fatalf("%d address targets open, max_targets 2", n)
 	}
 	// The recorder refuses the login; what matters is that the pool is open.
-	if _, err := conf.Pool.Acquire(t.Context(), ""); errors.Is(err, target.ErrPoolClosed) {
+	if _, err := conf.Pool.Acquire(t.Context(), "postgres"); errors.Is(err, target.ErrPoolClosed) {
 		t.Fatal("the configured target's pool is closed")
 	}
 }

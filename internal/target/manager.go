@@ -16,14 +16,17 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 )
 
-// Manager owns every target's pool: the default target from the environment,
-// named targets from the config file, and address targets probed through an
-// auth module. The configuration bounds the first two; address targets are
+// Manager owns every target and their pools: the default target from the
+// environment, named targets from the config file, and address targets probed
+// through an auth module. Targets that differ only in the database share a
+// pool (see Pools), so connection.max_connections caps the exporter's
+// sessions per server and user. The configuration bounds the first two; address targets are
 // whatever callers ask for, so they have a bound of their own, max_targets:
 // the least recently scraped address target is closed to make room, and
 // never a configured one.
 type Manager struct {
 	logger *slog.Logger
+	pools  *Pools
 
 	mu       sync.Mutex
 	cfg      *config.Config
@@ -42,10 +45,10 @@ type Manager struct {
 // targets as Prepare made them. def may be nil when no DSN was given (then
 // /metrics serves only the exporter's own metrics).
 func NewManager(cfg *config.Config, targets Configured, def *pgx.ConnConfig, logger *slog.Logger) *Manager {
-	m := &Manager{logger: logger, cfg: cfg, targets: targets, defConn: def, named: map[string]*Target{}, probes: map[string]*Target{}, stop: make(chan struct{})}
+	m := &Manager{logger: logger, pools: &Pools{}, cfg: cfg, targets: targets, defConn: def, named: map[string]*Target{}, probes: map[string]*Target{}, stop: make(chan struct{})}
 	if def != nil {
 		m.defName = Describe(def)
-		m.def = New(m.defName, def, cfg, logger)
+		m.def = newTarget(m.defName, def, cfg, logger, m.pools)
 	}
 	m.warnUnlistedModules()
 	go m.janitor()
@@ -93,7 +96,7 @@ func (m *Manager) namedLocked(name string) (*Target, error) {
 	if !ok {
 		return nil, &BadRequestError{fmt.Sprintf("unknown target %q: it is not a target name in %s; add it there or pass auth_module= with an address", name, cfgName(m.cfg))}
 	}
-	t := New(tc.Name, tc.conn, m.cfg, m.logger)
+	t := newTarget(tc.Name, tc.conn, m.cfg, m.logger, m.pools)
 	t.dbsel = m.cfg.TargetDatabases(tc.Target)
 	m.named[name] = t
 	return t, nil
@@ -115,7 +118,7 @@ func (m *Manager) addressLocked(addr, authModule string) (*Target, error) {
 	m.evictLocked()
 	// The same address probed with two auth modules is two targets, with two
 	// roles' view of the server; their names (pool metrics, caches) differ.
-	t := New(addr+" auth_module="+authModule, cc, m.cfg, m.logger)
+	t := newTarget(addr+" auth_module="+authModule, cc, m.cfg, m.logger, m.pools)
 	if namesDB && !am.AllDatabases {
 		// An address that names a database is one database's probe: its
 		// database-scoped collectors visit that database only.
@@ -177,7 +180,7 @@ func (m *Manager) Reload(cfg *config.Config, targets Configured) {
 	m.warnUnlistedModules()
 	if m.def != nil && (old.Connection != cfg.Connection || !sameDatabases(old.Databases, cfg.Databases)) {
 		m.def.Close()
-		m.def = New(m.defName, m.defConn, cfg, m.logger)
+		m.def = newTarget(m.defName, m.defConn, cfg, m.logger, m.pools)
 	}
 }
 
@@ -203,6 +206,9 @@ func (m *Manager) Targets() []*Target {
 	return out
 }
 
+// Pools returns the open pools, each with the number of targets sharing it.
+func (m *Manager) Pools() []PoolRefs { return m.pools.List() }
+
 func (m *Manager) janitor() {
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
@@ -211,8 +217,8 @@ func (m *Manager) janitor() {
 		case <-m.stop:
 			return
 		case now := <-tick.C:
-			for _, t := range m.Targets() {
-				t.Pool.EvictIdle(now)
+			for _, p := range m.pools.List() {
+				p.EvictIdle(now)
 			}
 		}
 	}

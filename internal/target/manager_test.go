@@ -71,7 +71,7 @@ auth_modules:
 			t.Fatalf("configured target %s was closed to make room for address targets", c.Name)
 		}
 	}
-	if _, err := a.Pool.Acquire(t.Context(), ""); !errors.Is(err, ErrPoolClosed) {
+	if _, err := a.Pool.Acquire(t.Context(), "x"); !errors.Is(err, ErrPoolClosed) {
 		t.Fatalf("evicted target's pool still usable: %v", err)
 	}
 	// The same address and module gives the same target, not a new pool.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +17,14 @@ import (
 // databases. pgxpool binds a pool to one database; database-scoped collectors need
 // several, and the cap must hold for the server as a whole, so connections are
 // pooled here by database: an idle connection to another database is closed to make
-// room when the pool is full.
+// room when the pool is full. Targets of one server that differ only in the
+// database share one Pool (see Pools); each asks for its own database by name.
 type Pool struct {
+	// Server names the pool in metrics and logs: user@host:port, no secrets.
+	Server string
+
 	cfg     *pgx.ConnConfig
+	refs    int // targets using the pool; guarded by their Pools' mu
 	max     int
 	idleTTL time.Duration
 	connect func(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error)
@@ -26,6 +32,7 @@ type Pool struct {
 	mu      sync.Mutex
 	conns   []*Conn // open connections, idle and in use
 	opening int     // connections being opened (they count against max)
+	closing int     // connections being closed (they count against max until the server ends them)
 	closed  bool
 	wake    chan struct{} // closed and replaced whenever a slot or idle connection frees up
 
@@ -76,8 +83,12 @@ func NewPool(cfg *pgx.ConnConfig, max int, idleTTL time.Duration) *Pool {
 	}
 }
 
+// ErrNoDatabase is returned by Acquire without a database name.
+var ErrNoDatabase = errors.New("no database named for the connection")
+
 // Acquire returns an idle connection to db, or opens one when the cap allows, or
-// waits for one until ctx ends. db "" means the database of the connection string.
+// waits for one until ctx ends. db names the database: a pool may serve
+// several targets, so the pool's own connection settings do not choose it.
 func (p *Pool) Acquire(ctx context.Context, db string) (*Conn, error) {
 	start := time.Now()
 	c, err := p.acquire(ctx, db)
@@ -92,15 +103,16 @@ func (p *Pool) Acquire(ctx context.Context, db string) (*Conn, error) {
 }
 
 func (p *Pool) acquire(ctx context.Context, db string) (*Conn, error) {
-	if db == "" {
-		db = p.cfg.Database
-	}
 search:
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrPoolClosed
+		}
+		if db == "" {
+			p.mu.Unlock()
+			return nil, ErrNoDatabase
 		}
 		// Newest idle connection to the same database first: older ones age out.
 		var victim *Conn
@@ -121,9 +133,9 @@ search:
 				p.mu.Lock()
 				p.remove(c)
 				p.stats.ClosedBroken++
-				p.signal()
+				p.closing++
 				p.mu.Unlock()
-				closeQuietly(c.Conn)
+				p.retire(c)
 				if ctx.Err() != nil {
 					return nil, fmt.Errorf("waiting for a free connection (at most %d): %w", p.max, context.Cause(ctx))
 				}
@@ -133,8 +145,8 @@ search:
 				victim = c
 			}
 		}
-		if len(p.conns)+p.opening < p.max || victim != nil {
-			if len(p.conns)+p.opening >= p.max {
+		if len(p.conns)+p.opening+p.closing < p.max || victim != nil {
+			if len(p.conns)+p.opening+p.closing >= p.max {
 				p.remove(victim)
 				p.stats.ClosedIdle++
 			} else {
@@ -143,7 +155,9 @@ search:
 			p.opening++
 			p.mu.Unlock()
 			if victim != nil {
-				closeQuietly(victim.Conn)
+				// The new session waits for the old one's end: the server
+				// never counts more than max of the pool's sessions.
+				closeAndWait(victim.Conn)
 			}
 			return p.open(ctx, db)
 		}
@@ -171,8 +185,8 @@ func (p *Pool) open(ctx context.Context, db string) (*Conn, error) {
 		return nil, &ConnectError{Err: err}
 	}
 	if p.closed {
-		closeQuietly(pc)
 		p.signal()
+		go closeAndWait(pc)
 		return nil, ErrPoolClosed
 	}
 	c := &Conn{Conn: pc, db: db, pool: p, inUse: true}
@@ -196,12 +210,13 @@ func (c *Conn) Release(lastErr error) {
 		if broken {
 			p.stats.ClosedBroken++
 		}
+		p.closing++
+		p.mu.Unlock()
+		p.retire(c)
+		return
 	}
 	p.signal()
 	p.mu.Unlock()
-	if broken || p.closed {
-		closeQuietly(c.Conn)
-	}
 }
 
 // DB is the database this connection is bound to.
@@ -251,13 +266,9 @@ func (p *Pool) EvictIdle(now time.Time) {
 			old = append(old, c)
 		}
 	}
-	if len(old) > 0 {
-		p.signal()
-	}
+	p.closing += len(old)
 	p.mu.Unlock()
-	for _, c := range old {
-		closeQuietly(c.Conn)
-	}
+	p.retire(old...)
 }
 
 // Close closes idle connections now and the others as they are released.
@@ -271,11 +282,10 @@ func (p *Pool) Close() {
 			idle = append(idle, c)
 		}
 	}
+	p.closing += len(idle)
 	p.signal()
 	p.mu.Unlock()
-	for _, c := range idle {
-		closeQuietly(c.Conn)
-	}
+	p.retire(idle...)
 }
 
 // Stats returns a snapshot of the counters and gauges.
@@ -294,8 +304,49 @@ func (p *Pool) Stats() PoolStats {
 	return s
 }
 
-func closeQuietly(c *pgx.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+// retire closes connections already removed from the pool and counted in
+// closing, and frees their slots once the server has ended their sessions.
+func (p *Pool) retire(cs ...*Conn) {
+	if len(cs) == 0 {
+		return
+	}
+	for _, c := range cs {
+		closeAndWait(c.Conn)
+	}
+	p.mu.Lock()
+	p.closing -= len(cs)
+	p.signal()
+	p.mu.Unlock()
+}
+
+// closeWait bounds how long closing a connection waits for the server.
+const closeWait = time.Second
+
+// terminate is the protocol's Terminate message.
+var terminate = []byte{'X', 0, 0, 0, 4}
+
+// closeAndWait ends the session and waits, up to closeWait, until the server
+// closes its side: by then the backend has left pg_stat_activity and freed
+// its max_connections slot, so a session opened next does not briefly make
+// one more than the pool's cap. A connection that is already broken or busy
+// is just closed.
+func closeAndWait(c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
 	defer cancel()
-	_ = c.Close(ctx)
+	if c.IsClosed() {
+		return
+	}
+	hc, err := c.PgConn().Hijack()
+	if err != nil {
+		_ = c.Close(ctx)
+		return
+	}
+	nc := hc.Conn
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(closeWait))
+	if _, err := nc.Write(terminate); err != nil {
+		return
+	}
+	// The server sends nothing after Terminate; EOF means its backend exited.
+	_, _ = io.Copy(io.Discard, nc)
 }

@@ -1,5 +1,6 @@
-// Package target manages the servers the exporter scrapes: one capped,
-// long-lived connection pool per target, retries with backoff and a circuit
+// Package target manages the servers the exporter scrapes: capped,
+// long-lived connection pools, one per server and user and shared by the
+// targets that differ only in the database, retries with backoff and a circuit
 // breaker for connecting, and cached facts about each server.
 package target
 
@@ -23,15 +24,20 @@ import (
 // find (and count) its connections in pg_stat_activity.
 const ApplicationName = "pg_hardening_exporter"
 
-// Target is one PostgreSQL server.
+// Target is one PostgreSQL server and database. Its Pool may be shared with
+// other targets of the same server and user; everything else (breaker,
+// facts, database list) is its own.
 type Target struct {
 	Name    string
 	Pool    *Pool
 	Breaker *Breaker
 
-	conn   config.Connection
-	dbsel  config.Databases
-	logger *slog.Logger
+	db        string // the database "" stands for in Acquire
+	pools     *Pools // the set Pool came from, nil for a pool of its own
+	closeOnce sync.Once
+	conn      config.Connection
+	dbsel     config.Databases
+	logger    *slog.Logger
 
 	mu         sync.Mutex
 	facts      *Facts
@@ -74,8 +80,16 @@ var factSettings = []string{
 	"data_directory", "max_prepared_transactions", "shared_preload_libraries",
 }
 
-// New makes a target; nothing is connected until the first scrape.
+// New makes a target with a pool of its own; nothing is connected until the
+// first scrape.
 func New(name string, cc *pgx.ConnConfig, c *config.Config, logger *slog.Logger) *Target {
+	return newTarget(name, cc, c, logger, nil)
+}
+
+// newTarget makes a target whose pool comes from pools (shared with the
+// targets that differ from it only in the database), or is its own when pools
+// is nil.
+func newTarget(name string, cc *pgx.ConnConfig, c *config.Config, logger *slog.Logger, pools *Pools) *Target {
 	cfg := cc.Copy()
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
@@ -97,14 +111,30 @@ func New(name string, cc *pgx.ConnConfig, c *config.Config, logger *slog.Logger)
 	// fixed strings, but describing them once per connection is still a round trip
 	// that PgBouncer in transaction mode would break, so use the simple protocol.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	return &Target{
+	t := &Target{
 		Name:    name,
-		Pool:    NewPool(cfg, c.Connection.MaxConnections, c.Connection.IdleTimeout),
 		Breaker: &Breaker{Threshold: c.Connection.BreakerFailures, OpenFor: c.Connection.BreakerOpenFor},
+		db:      ownDatabase(cfg),
+		pools:   pools,
 		conn:    c.Connection,
 		dbsel:   c.Databases,
 		logger:  logger.With("target", name),
 	}
+	if pools != nil {
+		t.Pool = pools.get(cfg, c.Connection.MaxConnections, c.Connection.IdleTimeout)
+	} else {
+		t.Pool = NewPool(cfg, c.Connection.MaxConnections, c.Connection.IdleTimeout)
+	}
+	return t
+}
+
+// ownDatabase is the database a connection string connects to: the one it
+// names, or else, as PostgreSQL does, the one named after the user.
+func ownDatabase(cfg *pgx.ConnConfig) string {
+	if cfg.Database != "" {
+		return cfg.Database
+	}
+	return cfg.User
 }
 
 // ConnectError wraps a failure to open a connection (as opposed to waiting for
@@ -126,6 +156,7 @@ func (t *Target) Acquire(ctx context.Context, db string) (*Conn, error) {
 	t.mu.Unlock()
 	own := db == ""
 	if own {
+		db = t.db
 		if err := t.Breaker.Allow(time.Now()); err != nil {
 			return nil, err
 		}
@@ -317,5 +348,15 @@ func (t *Target) NoteUp() {
 	}
 }
 
-// Close closes the target's connections.
-func (t *Target) Close() { t.Pool.Close() }
+// Close closes the target's connections, or, when its pool is shared, lets
+// go of the pool, which closes with the last target using it. A second Close
+// does nothing.
+func (t *Target) Close() {
+	t.closeOnce.Do(func() {
+		if t.pools != nil {
+			t.pools.put(t.Pool)
+		} else {
+			t.Pool.Close()
+		}
+	})
+}

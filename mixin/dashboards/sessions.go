@@ -67,9 +67,9 @@ func sessionsBoard(cfg Config) board {
 					q(m(names.BouncerUp), "{{instance}} {{pgbouncer}}")).under(1).ratio(),
 			}},
 			{Title: "Exporter", Panels: []panel{
-				ts("Exporter connections", "short", "How many connections does the exporter itself hold on each target, against its cap?",
-					q("sum by ("+serverBy+", target, state) ("+m(names.ExporterPoolConn)+")", "{{target}} {{state}}"),
-					q(m(names.ExporterPoolMax), "{{target}} max")),
+				ts("Exporter connections", "short", "How many connections does the exporter itself hold on each server (as each user), against its cap? Targets that differ only in the database share one pool.",
+					q("sum by ("+serverBy+", server, state) ("+m(names.ExporterPoolConn)+")", "{{server}} {{state}}"),
+					q(m(names.ExporterPoolMax), "{{server}} max")),
 				ts("Exporter circuit breaker", "short", "Has the exporter stopped trying a target after repeated failures? 0 closed, 1 open, 2 half-open.",
 					q(m(names.ExporterBreaker), "{{target}}")).over(1),
 				ts("Exporter configuration loaded", "short", "Did the exporter's last configuration reload succeed? 0 means it still runs the previous one.",
