@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/proctest"
 )
 
 const helperEnv = "PG_HARDENING_EXPORTER_RUN_MAIN"
@@ -105,16 +107,8 @@ func TestExporterServesBackupSources(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	cmd := mainCommand(t, "--config.file="+cfg, "--web.listen-address="+addr)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
 	cmd.Env = append(cmd.Env, "DATA_SOURCE_NAME=", "DATA_SOURCE_URI=")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
+	logs := proctest.Start(t, cmd, "the exporter")
 	var body string
 	deadline := time.Now().Add(20 * time.Second)
 	for {

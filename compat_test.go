@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/proctest"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -158,18 +158,7 @@ func TestHelmChartDefaults(t *testing.T) {
 		fmt.Sprintf("DATA_SOURCE_URI=127.0.0.1:%d/?sslmode=disable", s.Port),
 		"DATA_SOURCE_USER="+pgtest.Superuser,
 		"DATA_SOURCE_PASS="+s.SuperuserPassword())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("exporter's log:\n%s", stderr.String())
-		}
-	})
+	output := proctest.Start(t, cmd, "the exporter")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var body string
@@ -196,10 +185,10 @@ func TestHelmChartDefaults(t *testing.T) {
 	if !strings.Contains(body, "\npg_up 1\n") {
 		t.Fatalf("no pg_up 1:\n%.2000s", body)
 	}
-	if !strings.Contains(stderr.String(), "postgres_exporter's config file does not exist; starting with the defaults") {
-		t.Errorf("no warning about the missing config file:\n%s", stderr.String())
+	if !strings.Contains(output.String(), "postgres_exporter's config file does not exist; starting with the defaults") {
+		t.Errorf("no warning about the missing config file:\n%s", output.String())
 	}
-	if strings.Contains(stderr.String()+body, s.SuperuserPassword()) {
+	if strings.Contains(output.String()+body, s.SuperuserPassword()) {
 		t.Error("the password leaked")
 	}
 }

@@ -2,15 +2,7 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/certtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 )
 
@@ -133,14 +126,14 @@ func TestImage(t *testing.T) {
 	// A PostgreSQL whose certificate a CA of our own signed, and a layer on
 	// the image that adds the CA to its bundle, as an operator adds a
 	// private CA.
-	caPEM, certFile, keyFile := writeCASignedCert(t)
-	s := pgtest.StartT(t, pgtest.Options{Conf: []string{"ssl = on", "ssl_cert_file = '" + certFile + "'", "ssl_key_file = '" + keyFile + "'"}})
+	certs := certtest.Write(t)
+	s := pgtest.StartT(t, pgtest.Options{Conf: []string{"ssl = on", "ssl_cert_file = '" + certs.CertFile + "'", "ssl_key_file = '" + certs.KeyFile + "'"}})
 	bundle, err := os.ReadFile(hostCABundle)
 	if err != nil {
 		t.Fatal(err)
 	}
 	layer := t.TempDir()
-	copyInto(t, filepath.Join(layer, "ca-certificates.crt"), append(append(bundle, '\n'), caPEM...))
+	copyInto(t, filepath.Join(layer, "ca-certificates.crt"), append(append(bundle, '\n'), certs.CAPEM...))
 	copyInto(t, filepath.Join(layer, "remediate.yml"), []byte("windows:\n  nightly: {start: '02:00', end: '04:00', time_zone: America/New_York}\n"))
 	copyInto(t, filepath.Join(layer, "Containerfile"), []byte("FROM pghe:test\n"+
 		"COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\n"+
@@ -207,67 +200,4 @@ func pgUpInImage(t *testing.T, b *buildahStore, image, dsn string) string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// writeCASignedCert makes a CA and a server certificate for localhost and
-// 127.0.0.1 signed by it; it returns the CA's PEM and the server's
-// certificate and key files, readable by PostgreSQL's user.
-func writeCASignedCert(t *testing.T) (caPEM []byte, certFile, keyFile string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pg_hardening_exporter test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "pgtls-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
-	for path, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if os.Geteuid() == 0 {
-			if err := os.Chown(path, pgtest.UnprivilegedUID, pgtest.UnprivilegedGID); err != nil {
-				t.Fatal(fmt.Errorf("chown %s: %w", path, err))
-			}
-		}
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), certFile, keyFile
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/proctest"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/syncbuf"
@@ -54,15 +56,15 @@ func basicAuthWebConfig(t *testing.T) string {
 type remediateProcess struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *syncbuf.Buffer
+	output *syncbuf.Buffer
 }
 
 // waitLog waits until the log says text.
 func (p *remediateProcess) waitLog(t *testing.T, text string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stderr.String(), text); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.output.String(), text); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the log does not say %q:\n%s", text, p.stderr.String())
+			t.Fatalf("the log does not say %q:\n%s", text, p.output.String())
 		}
 	}
 }
@@ -77,19 +79,8 @@ func startRemediate(t *testing.T, args ...string) *remediateProcess {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p := &remediateProcess{base: "http://" + addr, stderr: &syncbuf.Buffer{}}
-	p.cmd = mainCommand(t, append([]string{"remediate", "--web.listen-address=" + addr}, args...)...)
-	p.cmd.Stderr = p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		_ = p.cmd.Wait()
-		if t.Failed() {
-			t.Logf("remediate's log:\n%s", p.stderr.String())
-		}
-	})
+	p := &remediateProcess{base: "http://" + addr, cmd: mainCommand(t, append([]string{"remediate", "--web.listen-address=" + addr}, args...)...)}
+	p.output = proctest.Start(t, p.cmd, "remediate")
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		// Any answer, 401 included, means it serves.
 		if resp, err := http.Get(p.base + "/-/ready"); err == nil {

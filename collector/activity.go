@@ -13,6 +13,10 @@ import (
 
 const srcActivity = "pg_stat_activity"
 
+// stateStarting is pg_stat_activity.state of a backend that is still
+// starting up and authenticating (PostgreSQL 18 and later).
+const stateStarting = "starting"
+
 var (
 	actConns = metric.Gauge("pg_stat_activity_connections",
 		"Client backends by database, user, application_name, state and wait event type. Bounded by activity.max_label_sets: the largest groups keep their labels, the rest are added up in one series whose labels are all __other__.",
@@ -29,7 +33,7 @@ var (
 		"Slots of max_connections kept for superusers (superuser_reserved_connections) and, on 16+, for roles with pg_use_reserved_connections (reserved_connections); ordinary roles can use max minus reserved.",
 		"pg_settings", "13+")
 	actMaxTx = metric.Gauge("pg_stat_activity_max_tx_duration_seconds",
-		"Age of the oldest open transaction of client backends, by database and state; the exporter's own sessions are left out.",
+		"Age of the oldest open transaction of client backends, by database and state; the exporter's own sessions, and backends still starting (state starting, 18+), are left out.",
 		srcActivity, "13+", "datname", "state")
 	actMaxQuery = metric.Gauge("pg_stat_activity_max_query_duration_seconds",
 		"Run time of the oldest statement still running (states active and fastpath function call) of client backends, by database and state; the exporter's own sessions are left out.",
@@ -41,7 +45,7 @@ var (
 		"How long the longest-idle session inside a transaction has been idle, by database (absent when there is none).",
 		srcActivity, "13+", "datname")
 	actLong = metric.Gauge("pg_long_running_transactions",
-		"Client backends whose transaction is older than activity.long_transaction_threshold, by database; the exporter's own sessions are left out.",
+		"Client backends whose transaction is older than activity.long_transaction_threshold, by database; the exporter's own sessions, and backends still starting (state starting, 18+), are left out.",
 		srcActivity, "13+", "datname")
 	actLongThreshold = metric.Gauge("pg_long_running_transactions_threshold_seconds",
 		"The threshold pg_long_running_transactions counts against (activity.long_transaction_threshold).",
@@ -127,6 +131,15 @@ func (c *activityCollector) Update(ctx context.Context, s *Scrape, ch chan<- pro
 		}
 		inUse += r.n
 		conns.add(r.n, r.datname, r.usename, r.app, r.state, r.wait)
+		// PostgreSQL 18 lists a backend while it starts (state starting,
+		// until authentication is done and the database is loaded), with
+		// the transaction the server opens for that. No client has begun
+		// it, and neither database nor application_name is known yet, so
+		// the exporter's own connections could not be told apart: such a
+		// backend counts as a connection only.
+		if r.state == stateStarting {
+			continue
+		}
 		if _, ok := long[r.datname]; !ok {
 			long[r.datname] = 0
 			idleInTx[r.datname] = 0

@@ -2,11 +2,17 @@ package collector_test
 
 import (
 	"context"
+	"encoding/binary"
+	"io"
+	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
@@ -182,6 +188,78 @@ func TestActivityIdleInTransactionAndLongRunning(t *testing.T) {
 	}
 	if n, _ := r.Value("pg_stat_activity_backends", map[string]string{"backend_type": "checkpointer"}); n != 1 {
 		t.Errorf("checkpointer backends %v, want 1", n)
+	}
+}
+
+// A backend still authenticating holds the transaction the server opens to
+// start it (PostgreSQL 18 lists it with state starting; older servers do not
+// list it). No client has begun that transaction, and its database and
+// application_name are not reported yet, so the exporter's own connections
+// opened during a scrape would look like anyone's: it counts as a
+// connection and in no transaction or pool metric.
+func TestActivityCountsAStartingBackendAsAConnectionOnly(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	startingBackend(t, s)
+	listed := s.Major >= 18
+	if listed {
+		awaitValues(t, s, "postgres", "SELECT count(*)::float8 FROM pg_stat_activity WHERE state = 'starting' AND xact_start IS NOT NULL",
+			func(v []float64) bool { return v[0] == 1 })
+	}
+	sleep(1300) // past the threshold below
+
+	cfg := parseConfig(t, "activity:\n  long_transaction_threshold: 1s\n")
+	r := scrapetest.New(t, s.SuperuserDSN(""), cfg, "activity", "pools").Scrape(t)
+	r.RequireUp(t)
+	starting := map[string]string{"state": "starting"}
+	// The scrape's own connections may be starting too.
+	if n := r.Sum("pg_stat_activity_connections", starting); (n >= 1) != listed {
+		t.Errorf("%v starting connections on PostgreSQL %d:\n%s", n, s.Major, r.String("pg_stat_activity_connections"))
+	}
+	if v := r.Values("pg_stat_activity_max_tx_duration_seconds", starting); len(v) > 0 {
+		t.Errorf("a starting backend's transaction is reported:\n%s", r.String("pg_stat_activity_max_tx_duration_seconds"))
+	}
+	noDatabase := map[string]string{"datname": ""}
+	for _, name := range []string{"pg_stat_activity_max_tx_duration_seconds", "pg_long_running_transactions", "pg_stat_activity_idle_in_transaction_sessions"} {
+		if v := r.Values(name, noDatabase); len(v) > 0 {
+			t.Errorf("%s has a series without a database:\n%s", name, r.String(name))
+		}
+	}
+	// Its application_name is not reported yet, so no pool could match it.
+	if _, ok := r.Value("pg_pool_unmatched_connections", map[string]string{"application_name": ""}); ok {
+		t.Errorf("a starting backend is counted outside every pool:\n%s", r.String("pg_pool_unmatched_connections"))
+	}
+}
+
+// startingBackend opens a connection as the superuser over TCP, where the
+// server asks for a password, and never answers: the backend waits in
+// authentication (authentication_timeout, 1 minute by default) until the
+// test closes the connection.
+func startingBackend(t *testing.T, s *pgtest.Server) {
+	t.Helper()
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	startup, err := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+		Parameters: map[string]string{"user": pgtest.Superuser, "database": "postgres", "application_name": "starting-test"}}).Encode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(startup); err != nil {
+		t.Fatal(err)
+	}
+	// The reply is an authentication request: 'R', its length, and a code
+	// that is 0 only when no password is wanted.
+	var reply [9]byte
+	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, reply[:]); err != nil {
+		t.Fatal(err)
+	}
+	if reply[0] != 'R' || binary.BigEndian.Uint32(reply[5:]) == 0 {
+		t.Fatalf("the server answered the startup with %q, not a password request", reply[:])
 	}
 }
 

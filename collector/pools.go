@@ -20,7 +20,7 @@ var (
 		"The pool's configured max_connections; pg_pool_connections summed over state divided by this is the pool's utilization.",
 		"config file", "13+", "pool")
 	poolUnmatched = metric.Gauge("pg_pool_unmatched_connections",
-		"Client backends that match no configured pool, by application_name (the exporter's own sessions are left out). Bounded by activity.max_label_sets; the rest are added up under __other__.",
+		"Client backends that match no configured pool, by application_name (the exporter's own sessions, and backends still starting, 18+, are left out). Bounded by activity.max_label_sets; the rest are added up under __other__.",
 		srcActivity, "13+", "application_name")
 )
 
@@ -46,6 +46,7 @@ const poolsQuery = `SELECT COALESCE(application_name, ''), COALESCE(usename, '')
  COALESCE(state, ''), count(*)::float8
  FROM pg_stat_activity
  WHERE backend_type = 'client backend' AND application_name IS DISTINCT FROM '` + target.ApplicationName + `'
+   AND state IS DISTINCT FROM '` + stateStarting + `'
  GROUP BY 1, 2, 3, 4`
 
 // poolStates are reported for every pool even when no session is in them, so

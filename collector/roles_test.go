@@ -53,6 +53,7 @@ func TestAllCollectorsSuperuserAndMonitorRole(t *testing.T) {
 		if only = symmetricDifference(a.Names(), b.Names()); len(only) == 0 {
 			break
 		}
+		t.Logf("attempt %d: families differ: %v", attempt+1, only)
 		sleep(200)
 	}
 	if len(only) > 0 {

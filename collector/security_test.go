@@ -2,83 +2,22 @@ package collector_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/certtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
-// writeServerCert writes a self-signed certificate and its key for
-// 127.0.0.1 into a new directory the server's user can read, and returns
-// the two paths. PostgreSQL wants the key owned by its user with mode 0600.
-func writeServerCert(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "pgtls-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
-	for path, block := range map[string]*pem.Block{
-		certFile: {Type: "CERTIFICATE", Bytes: der},
-		keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if os.Geteuid() == 0 {
-			if err := os.Chown(path, pgtest.UnprivilegedUID, pgtest.UnprivilegedGID); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return certFile, keyFile
-}
-
 func TestSecurityTellsSSLAndPlainConnectionsApart(t *testing.T) {
-	cert, key := writeServerCert(t)
+	certs := certtest.Write(t)
 	s := pgtest.StartT(t, pgtest.Options{Conf: []string{
 		"ssl = on",
-		"ssl_cert_file = '" + cert + "'",
-		"ssl_key_file = '" + key + "'",
+		"ssl_cert_file = '" + certs.CertFile + "'",
+		"ssl_key_file = '" + certs.KeyFile + "'",
 	}})
 	ctx := context.Background()
 	if err := s.Exec(ctx, "postgres",

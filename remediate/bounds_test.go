@@ -17,6 +17,24 @@ func laterWindow() string {
 	return fmt.Sprintf("windows:\n  later: {start: '%s', end: '%s', time_zone: UTC}\n", start.Format("15:04"), start.Add(time.Hour).Format("15:04"))
 }
 
+// deferLimitConfig is an enforcing receiver on db that lets two actions
+// wait for their window and has one worker: a vacuum rule for dead tuples,
+// inside the closed window "later" when inWindow is true, and a command rule
+// for alert Slow that keeps the worker busy for two seconds.
+func deferLimitConfig(db string, inWindow bool) string {
+	window := ""
+	if inWindow {
+		window = "\n    window: later"
+	}
+	return "limits: {deferred_actions: 2}\nqueue: {size: 10, workers: 1}\n" + laterWindow() + receiverConfig("enforce", db, `
+  - alertname: PostgresDeadTuplesHigh
+    action: vacuum`+window+`
+  - alertname: Slow
+    action: command
+    params: {command: [sleep, "2"]}
+`)
+}
+
 // Label text a sender controls is cut before it is stored, audited or
 // served, and alert names no rule has are counted as "other", so a flood of
 // distinct names adds no series.
@@ -115,18 +133,9 @@ func TestRememberedAlertsAreBounded(t *testing.T) {
 // were queued are skipped rather than deferred past the limit.
 func TestDeferredActionsAreBounded(t *testing.T) {
 	db := newDatabase(t)
-	config := func(window string) string {
-		return "limits: {deferred_actions: 2}\nqueue: {size: 10, workers: 1}\n" + laterWindow() + receiverConfig("enforce", db, `
-  - alertname: PostgresDeadTuplesHigh
-    action: vacuum`+window+`
-  - alertname: Slow
-    action: command
-    params: {command: [sleep, "2"]}
-`)
-	}
 	// The worker is busy while three actions without a window are queued;
 	// a reload then gives their rule a window that is closed.
-	h := startReceiver(t, config(""))
+	h := startReceiver(t, deferLimitConfig(db, false))
 	h.send(t, firing("alertname", "Slow"))
 	var alerts []Alert
 	for i := range 3 {
@@ -134,7 +143,7 @@ func TestDeferredActionsAreBounded(t *testing.T) {
 		alerts = append(alerts, a)
 		h.send(t, a)
 	}
-	h.reload(t, config("\n    window: later"))
+	h.reload(t, deferLimitConfig(db, true))
 	results := map[string]int{}
 	for _, a := range alerts {
 		r := h.waitRecords(t, 1, forAlert(a))[0]
@@ -162,14 +171,7 @@ func TestDeferredActionsAreBounded(t *testing.T) {
 // they defer: a notification that would go past it is answered 503 at once.
 func TestQueuedDeferringActionsCountAgainstTheLimit(t *testing.T) {
 	db := newDatabase(t)
-	h := startReceiver(t, "limits: {deferred_actions: 2}\nqueue: {size: 10, workers: 1}\n"+laterWindow()+receiverConfig("enforce", db, `
-  - alertname: PostgresDeadTuplesHigh
-    action: vacuum
-    window: later
-  - alertname: Slow
-    action: command
-    params: {command: [sleep, "2"]}
-`))
+	h := startReceiver(t, deferLimitConfig(db, true))
 	h.send(t, firing("alertname", "Slow"))
 	h.send(t, deadTuplesAlert(db, "t0"), deadTuplesAlert(db, "t1"))
 	if body, code := h.postBody(t, payloadOf(deadTuplesAlert(db, "t2"))); code != http.StatusServiceUnavailable || !strings.Contains(body, "limits.deferred_actions (2)") {

@@ -88,9 +88,7 @@ var shapes = []struct {
 	name string
 	make func() message
 }{
-	{"huge", func() message {
-		return message{Alerts: []alert{{Status: "firing", Labels: labels("PostgresDeadTuplesHigh", 58, 16<<10)}}}
-	}},
+	{"huge", alerts(1, "firing", "PostgresDeadTuplesHigh", 58, 16<<10)},
 	{"names", func() message {
 		var m message
 		for i := range 1000 {
@@ -99,27 +97,21 @@ var shapes = []struct {
 		}
 		return m
 	}},
-	{"fingerprints", func() message {
-		var m message
-		for range 1000 {
-			m.Alerts = append(m.Alerts, alert{Status: "firing", Labels: labels("PostgresAnalyzeOverdue", 0, 0)})
+	{"fingerprints", alerts(1000, "firing", "PostgresAnalyzeOverdue", 0, 0)},
+	{"resolved", alerts(1000, "resolved", "PostgresAnalyzeOverdue", 0, 0)},
+	{"deferring", alerts(50, "firing", "PostgresDeadTuplesHigh", 58, 128)},
+}
+
+// alerts makes a shape of count alerts with status, each with labels(name,
+// n, size) and so a new fingerprint every time.
+func alerts(count int, status, name string, n, size int) func() message {
+	return func() message {
+		m := message{Alerts: make([]alert, 0, count)}
+		for range count {
+			m.Alerts = append(m.Alerts, alert{Status: status, Labels: labels(name, n, size)})
 		}
 		return m
-	}},
-	{"resolved", func() message {
-		var m message
-		for range 1000 {
-			m.Alerts = append(m.Alerts, alert{Status: "resolved", Labels: labels("PostgresAnalyzeOverdue", 0, 0)})
-		}
-		return m
-	}},
-	{"deferring", func() message {
-		var m message
-		for range 50 {
-			m.Alerts = append(m.Alerts, alert{Status: "firing", Labels: labels("PostgresDeadTuplesHigh", 58, 128)})
-		}
-		return m
-	}},
+	}
 }
 
 func body(shape int) []byte {

@@ -87,20 +87,15 @@ func render(t *testing.T, vals map[string]any) objects {
 			var target any
 			switch tm.APIVersion + " " + tm.Kind {
 			case "apps/v1 Deployment":
-				o.deployments = append(o.deployments, appsv1.Deployment{})
-				target = &o.deployments[len(o.deployments)-1]
+				target = appendZero(&o.deployments)
 			case "v1 Service":
-				o.services = append(o.services, corev1.Service{})
-				target = &o.services[len(o.services)-1]
+				target = appendZero(&o.services)
 			case "v1 ConfigMap":
-				o.configMaps = append(o.configMaps, corev1.ConfigMap{})
-				target = &o.configMaps[len(o.configMaps)-1]
+				target = appendZero(&o.configMaps)
 			case "monitoring.coreos.com/v1 ServiceMonitor":
-				o.serviceMonitors = append(o.serviceMonitors, monitoringv1.ServiceMonitor{})
-				target = &o.serviceMonitors[len(o.serviceMonitors)-1]
+				target = appendZero(&o.serviceMonitors)
 			case "monitoring.coreos.com/v1 PrometheusRule":
-				o.rules = append(o.rules, monitoringv1.PrometheusRule{})
-				target = &o.rules[len(o.rules)-1]
+				target = appendZero(&o.rules)
 			default:
 				t.Fatalf("%s renders %s %s, which the test does not know", n, tm.APIVersion, tm.Kind)
 			}
@@ -110,6 +105,13 @@ func render(t *testing.T, vals map[string]any) objects {
 		}
 	}
 	return o
+}
+
+// appendZero appends a zero T to *list and returns a pointer to it, for a
+// document to decode into.
+func appendZero[T any](list *[]T) *T {
+	*list = append(*list, *new(T))
+	return &(*list)[len(*list)-1]
 }
 
 func TestLint(t *testing.T) {

@@ -11,12 +11,12 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/bouncertest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/syncbuf"
 )
 
 // The demo, driven like a newcomer would: the alerts it promises fire in
@@ -42,7 +42,7 @@ func TestDemoAlertsFireAndEverythingIsCleanedUp(t *testing.T) {
 	defer cancel()
 	ready := make(chan State, 1)
 	done := make(chan error, 1)
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	go func() {
 		done <- Run(ctx, Options{Bin: bin, Out: &out, Ready: func(s State) { ready <- s }})
 	}()
@@ -200,22 +200,4 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
-}
-
-// lockedBuffer is the demo's output, written by Run while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -60,14 +60,12 @@ func meta(name string) metav1.ObjectMeta {
 
 // PrometheusRules returns one PrometheusRule per rule file, sorted by name.
 func PrometheusRules(files map[string]mixin.File) []monitoringv1.PrometheusRule {
-	names := slices.Sorted(maps.Keys(files))
-	out := make([]monitoringv1.PrometheusRule, 0, len(names))
-	for _, n := range names {
+	return bySortedName(files, func(n string, f mixin.File) monitoringv1.PrometheusRule {
 		pr := monitoringv1.PrometheusRule{
 			TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
 			ObjectMeta: meta(objectName(namePrefix, n)),
 		}
-		for _, g := range files[n].Groups {
+		for _, g := range f.Groups {
 			rg := monitoringv1.RuleGroup{Name: g.Name}
 			for _, r := range g.Rules {
 				rule := monitoringv1.Rule{Record: r.Record, Alert: r.Alert, Expr: intstr.FromString(r.Expr), Labels: r.Labels, Annotations: r.Annotations}
@@ -79,24 +77,30 @@ func PrometheusRules(files map[string]mixin.File) []monitoringv1.PrometheusRule 
 			}
 			pr.Spec.Groups = append(pr.Spec.Groups, rg)
 		}
-		out = append(out, pr)
-	}
-	return out
+		return pr
+	})
 }
 
 // DashboardConfigMaps returns one ConfigMap per dashboard, keyed by its file
 // name, sorted by name.
 func DashboardConfigMaps(files map[string][]byte) []corev1.ConfigMap {
-	names := slices.Sorted(maps.Keys(files))
-	out := make([]corev1.ConfigMap, 0, len(names))
-	for _, n := range names {
+	return bySortedName(files, func(n string, dashboard []byte) corev1.ConfigMap {
 		cm := corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			ObjectMeta: meta(objectName(namePrefix+"dashboard-", n)),
-			Data:       map[string]string{n: string(files[n])},
+			Data:       map[string]string{n: string(dashboard)},
 		}
 		cm.Labels[DashboardLabel] = DashboardLabelValue
-		out = append(out, cm)
+		return cm
+	})
+}
+
+// bySortedName makes one object of each file with object, in the order of
+// the files' names.
+func bySortedName[F, T any](files map[string]F, object func(name string, file F) T) []T {
+	out := make([]T, 0, len(files))
+	for _, n := range slices.Sorted(maps.Keys(files)) {
+		out = append(out, object(n, files[n]))
 	}
 	return out
 }

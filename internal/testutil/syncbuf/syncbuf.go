@@ -7,7 +7,7 @@ import (
 	"sync"
 )
 
-// Buffer is safe for one writer and concurrent readers.
+// Buffer is safe for concurrent writers and readers.
 type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
