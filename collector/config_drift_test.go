@@ -127,8 +127,9 @@ func TestSettingsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = waitFor(t, onPrimary, "both views readable after the grants and a reload", func(r families.Result) bool {
-		return value(r, "pg_config_files_readable", map[string]string{"view": "pg_file_settings"}) == 1 &&
-			value(r, "pg_config_files_readable", map[string]string{"view": "pg_hba_file_rules"}) == 1
+		a, _ := r.Value("pg_config_files_readable", map[string]string{"view": "pg_file_settings"})
+		b, _ := r.Value("pg_config_files_readable", map[string]string{"view": "pg_hba_file_rules"})
+		return a == 1 && b == 1
 	})
 	if v := mustValue(t, p, "pg_settings_file_errors", nil) + mustValue(t, p, "pg_hba_file_rules_errors", nil); v != 2 {
 		t.Errorf("the granted role counts %v errors, want 2", v)
