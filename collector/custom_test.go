@@ -12,6 +12,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -280,4 +281,55 @@ func lineOf(t *testing.T, text, prefix string) int {
 	}
 	t.Fatalf("no line starts with %q", prefix)
 	return 0
+}
+
+// A query with a ttl whose predicate was false stays silent for the ttl
+// without running its predicate again (the answer is served like a result),
+// and runs once the ttl has passed; a query without a ttl checks its
+// predicate on every scrape.
+func TestCustomQueryTTLKeepsAFalsePredicate(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	if err := s.Exec(ctx, "", `DROP TABLE IF EXISTS ttl_gate`); err != nil {
+		t.Fatal(err)
+	}
+	const yml = `
+gated_cached:
+  query: SELECT 1::float8 AS v FROM ttl_gate LIMIT 1
+  ttl: 1h
+  predicates: ["SELECT to_regclass('ttl_gate') IS NOT NULL"]
+  metrics: [{v: {usage: GAUGE, description: One while ttl_gate exists.}}]
+gated_live:
+  query: SELECT 1::float8 AS v FROM ttl_gate LIMIT 1
+  predicates: ["SELECT to_regclass('ttl_gate') IS NOT NULL"]
+  metrics: [{v: {usage: GAUGE, description: One while ttl_gate exists.}}]
+`
+	sc := customScraper(t, s.SuperuserDSN(""), collector.CustomSource{Name: "ttl.yaml", Data: []byte(yml)})
+	present := func(r families.Result, name string) bool {
+		_, ok := r.Value(name, nil)
+		return ok
+	}
+	r := sc.Scrape(t)
+	if present(r, "gated_cached_v") || present(r, "gated_live_v") {
+		t.Fatal("a query reported although its predicate is false")
+	}
+	if err := s.Exec(ctx, "", `CREATE TABLE ttl_gate AS SELECT 1 AS id`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Exec(ctx, "", `DROP TABLE IF EXISTS ttl_gate`) })
+	r = sc.Scrape(t)
+	if !present(r, "gated_live_v") {
+		t.Error("the query without a ttl did not check its predicate again")
+	}
+	if present(r, "gated_cached_v") {
+		t.Error("the query with a ttl of 1h checked its predicate again within it")
+	}
+	if _, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "custom.gated_cached"}); ok {
+		t.Error("the remembered false predicate reported a success series; a query that does not apply reports none")
+	}
+	// A fresh scraper has nothing remembered: the predicate runs.
+	fresh := customScraper(t, s.SuperuserDSN(""), collector.CustomSource{Name: "ttl.yaml", Data: []byte(yml)})
+	if r := fresh.Scrape(t); !present(r, "gated_cached_v") {
+		t.Error("the query with a ttl did not run once nothing was remembered")
+	}
 }
