@@ -116,3 +116,48 @@ func TestStatementsPerScrape(t *testing.T) {
 	}
 	t.Logf("PostgreSQL %d: %d statements per scrape:\n%s", s.Major, total, list.String())
 }
+
+// A privilege the exporter found missing is remembered between scrapes and
+// asked again after a reload of the exporter: granting it and reloading is
+// enough, the default target keeping its connections.
+func TestReloadAsksPrivilegesAgain(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	dsn, err := s.CreateMonitorRole(ctx, "reload_monitor", "reload-monitor-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = s.Exec(ctx, "", "REVOKE SELECT ON pg_file_settings FROM reload_monitor",
+			"REVOKE EXECUTE ON FUNCTION pg_show_all_file_settings() FROM reload_monitor")
+	})
+	h := start(t, "{}\n", dsn)
+	readable := func() float64 {
+		t.Helper()
+		code, mfs, body, _ := h.get(t, "/metrics", 10*time.Second)
+		if code != http.StatusOK {
+			t.Fatalf("scrape answered %d: %s", code, body)
+		}
+		v, ok := gauge(mfs, "pg_config_files_readable", map[string]string{"view": "pg_file_settings"})
+		if !ok {
+			t.Fatal("pg_config_files_readable{view=\"pg_file_settings\"} absent")
+		}
+		return v
+	}
+	if v := readable(); v != 0 {
+		t.Fatalf("pg_file_settings readable = %v for a pg_monitor role", v)
+	}
+	if err := s.Exec(ctx, "", "GRANT SELECT ON pg_file_settings TO reload_monitor",
+		"GRANT EXECUTE ON FUNCTION pg_show_all_file_settings() TO reload_monitor"); err != nil {
+		t.Fatal(err)
+	}
+	if v := readable(); v != 0 {
+		t.Fatalf("readable = %v right after the grant: the answer was not remembered", v)
+	}
+	if err := h.reload.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if v := readable(); v != 1 {
+		t.Fatalf("readable = %v after the grant and a reload of the exporter", v)
+	}
+}
