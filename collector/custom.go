@@ -179,13 +179,19 @@ func beginWithPredicate(ctx context.Context, conn *pgx.Conn, predicate string) (
 		}
 	}()
 	if !mrr.NextResult() {
-		return nil, mrr.Close(), nil
+		if beginErr = mrr.Close(); beginErr == nil {
+			beginErr = errors.New("the server sent no answer to BEGIN")
+		}
+		return nil, beginErr, nil
 	}
 	if _, beginErr = mrr.ResultReader().Close(); beginErr != nil {
 		return nil, beginErr, nil
 	}
 	if !mrr.NextResult() {
-		return nil, nil, mrr.Close()
+		if err = mrr.Close(); err == nil {
+			err = errors.New("the server sent no answer to the predicate")
+		}
+		return nil, nil, err
 	}
 	rr := mrr.ResultReader()
 	fds := rr.FieldDescriptions()
