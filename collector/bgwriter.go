@@ -63,32 +63,45 @@ func init() {
 
 type bgwriterCollector struct{}
 
+// One statement per scrape: from 17 pg_stat_checkpointer's own columns
+// (restartpoints; from 18 num_done and slru_written) come with the
+// pg_stat_bgwriter ones, as NULLs before.
 const (
 	bgwriterQuery13 = `SELECT checkpoints_timed::float8, checkpoints_req::float8, checkpoint_write_time / 1000,
  checkpoint_sync_time / 1000, buffers_checkpoint::float8, buffers_clean::float8, maxwritten_clean::float8,
  buffers_alloc::float8, buffers_backend::float8, buffers_backend_fsync::float8,
- EXTRACT(EPOCH FROM stats_reset)::float8
+ EXTRACT(EPOCH FROM stats_reset)::float8,
+ NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::float8
  FROM pg_stat_bgwriter`
 	bgwriterQuery17 = `SELECT c.num_timed::float8, c.num_requested::float8, c.write_time / 1000,
  c.sync_time / 1000, c.buffers_written::float8, b.buffers_clean::float8, b.maxwritten_clean::float8,
  b.buffers_alloc::float8, NULL::float8, NULL::float8,
- EXTRACT(EPOCH FROM GREATEST(b.stats_reset, c.stats_reset))::float8
+ EXTRACT(EPOCH FROM GREATEST(b.stats_reset, c.stats_reset))::float8,
+ c.restartpoints_timed::float8, c.restartpoints_req::float8, c.restartpoints_done::float8,
+ NULL::float8, NULL::float8
  FROM pg_stat_bgwriter b, pg_stat_checkpointer c`
-	// pg_stat_checkpointer's own columns, beyond the pg_stat_bgwriter ones.
-	checkpointerQuery17 = `SELECT restartpoints_timed::float8, restartpoints_req::float8, restartpoints_done::float8,
- NULL::float8, NULL::float8 FROM pg_stat_checkpointer`
-	checkpointerQuery18 = `SELECT restartpoints_timed::float8, restartpoints_req::float8, restartpoints_done::float8,
- num_done::float8, slru_written::float8 FROM pg_stat_checkpointer`
+	bgwriterQuery18 = `SELECT c.num_timed::float8, c.num_requested::float8, c.write_time / 1000,
+ c.sync_time / 1000, c.buffers_written::float8, b.buffers_clean::float8, b.maxwritten_clean::float8,
+ b.buffers_alloc::float8, NULL::float8, NULL::float8,
+ EXTRACT(EPOCH FROM GREATEST(b.stats_reset, c.stats_reset))::float8,
+ c.restartpoints_timed::float8, c.restartpoints_req::float8, c.restartpoints_done::float8,
+ c.num_done::float8, c.slru_written::float8
+ FROM pg_stat_bgwriter b, pg_stat_checkpointer c`
 )
 
 func (bgwriterCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
 	q := bgwriterQuery13
-	if s.Facts.VersionNum >= 170000 {
+	switch {
+	case s.Facts.VersionNum >= 180000:
+		q = bgwriterQuery18
+	case s.Facts.VersionNum >= 170000:
 		q = bgwriterQuery17
 	}
 	var v [8]float64
 	var backend, fsync, reset *float64
-	if err := s.Conn.QueryRow(ctx, q).Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &backend, &fsync, &reset); err != nil {
+	var c [5]*float64
+	if err := s.Conn.QueryRow(ctx, q).Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &backend, &fsync, &reset,
+		&c[0], &c[1], &c[2], &c[3], &c[4]); err != nil {
 		return err
 	}
 	for i, m := range []*metric.Metric{bgwCheckpointsTimed, bgwCheckpointsReq, bgwWriteTime, bgwSyncTime, bgwBuffersCheckpoint,
@@ -103,17 +116,6 @@ func (bgwriterCollector) Update(ctx context.Context, s *Scrape, ch chan<- promet
 	}
 	if reset != nil {
 		bgwReset.Emit(ch, *reset)
-	}
-	if s.Facts.VersionNum < 170000 {
-		return nil
-	}
-	cq := checkpointerQuery17
-	if s.Facts.VersionNum >= 180000 {
-		cq = checkpointerQuery18
-	}
-	var c [5]*float64
-	if err := s.Conn.QueryRow(ctx, cq).Scan(&c[0], &c[1], &c[2], &c[3], &c[4]); err != nil {
-		return err
 	}
 	for i, m := range []*metric.Metric{ckptRestartTimed, ckptRestartReq, ckptRestartDone, ckptDone, ckptSLRUWritten} {
 		emitIf(ch, m, c[i])

@@ -116,12 +116,21 @@ func TestSettingsDrift(t *testing.T) {
 		"GRANT SELECT ON pg_hba_file_rules TO drift_monitor", "GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO drift_monitor"); err != nil {
 		t.Fatal(err)
 	}
-	p = scrape(onPrimary)
+	// The refusal is remembered until the server's settings are read again:
+	// a configuration reload, as the documentation says.
 	for _, view := range []string{"pg_file_settings", "pg_hba_file_rules"} {
-		if v := mustValue(t, p, "pg_config_files_readable", map[string]string{"view": view}); v != 1 {
-			t.Errorf("%s readable = %v after the grants", view, v)
+		if v := mustValue(t, scrape(onPrimary), "pg_config_files_readable", map[string]string{"view": view}); v != 0 {
+			t.Errorf("%s readable = %v right after the grants, before the answer remembered was read again", view, v)
 		}
 	}
+	if err := primary.Exec(ctx, "", "SELECT pg_reload_conf()"); err != nil {
+		t.Fatal(err)
+	}
+	p = waitFor(t, onPrimary, "both views readable after the grants and a reload", func(r families.Result) bool {
+		a, _ := r.Value("pg_config_files_readable", map[string]string{"view": "pg_file_settings"})
+		b, _ := r.Value("pg_config_files_readable", map[string]string{"view": "pg_hba_file_rules"})
+		return a == 1 && b == 1
+	})
 	if v := mustValue(t, p, "pg_settings_file_errors", nil) + mustValue(t, p, "pg_hba_file_rules_errors", nil); v != 2 {
 		t.Errorf("the granted role counts %v errors, want 2", v)
 	}

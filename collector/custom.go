@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -160,12 +161,74 @@ var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
 // still runs.
 const endReadOnly = "COMMIT; RESET ALL"
 
+// beginWithPredicate begins the read-only transaction and runs the first
+// predicate in one round trip: both go in one pipeline through the extended
+// protocol, which takes exactly one statement each (pgx's batches would join
+// them into one simple-protocol text, which takes several). beginErr is
+// BEGIN's failure; err is the predicate's, with QueryRow's meaning: no row,
+// or a first row that is not one boolean, is an error. Rows after the first
+// are read and dropped.
+func beginWithPredicate(ctx context.Context, conn *pgx.Conn, predicate string) (ok *bool, beginErr, err error) {
+	b := &pgconn.Batch{}
+	b.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
+	b.ExecParams(predicate, nil, nil, nil, nil)
+	mrr := conn.PgConn().ExecBatch(ctx, b)
+	defer func() {
+		if cerr := mrr.Close(); cerr != nil && beginErr == nil && err == nil {
+			err = cerr
+		}
+	}()
+	if !mrr.NextResult() {
+		if beginErr = mrr.Close(); beginErr == nil {
+			beginErr = errors.New("the server sent no answer to BEGIN")
+		}
+		return nil, beginErr, nil
+	}
+	if _, beginErr = mrr.ResultReader().Close(); beginErr != nil {
+		return nil, beginErr, nil
+	}
+	if !mrr.NextResult() {
+		if err = mrr.Close(); err == nil {
+			err = errors.New("the server sent no answer to the predicate")
+		}
+		return nil, nil, err
+	}
+	rr := mrr.ResultReader()
+	fds := rr.FieldDescriptions()
+	seen := false
+	for rr.NextRow() {
+		if seen {
+			continue
+		}
+		seen = true
+		if len(fds) != 1 {
+			err = fmt.Errorf("%d columns", len(fds))
+			continue
+		}
+		err = conn.TypeMap().Scan(fds[0].DataTypeOID, fds[0].Format, rr.Values()[0], &ok)
+	}
+	if _, cerr := rr.Close(); cerr != nil {
+		return nil, nil, cerr
+	}
+	if !seen {
+		return nil, nil, pgx.ErrNoRows
+	}
+	return ok, nil, err
+}
+
 // run checks the predicates and runs the query. ran is false when a predicate
 // says the query does not apply here.
 func (c *customCollector) run(ctx context.Context, s *Scrape) (ran bool, out []prometheus.Metric, nrows int, err error) {
 	q := c.q
-	tx, err := s.Conn.BeginTx(ctx, readOnly)
-	if err != nil {
+	preds := q.predicates
+	var first *bool
+	if len(preds) > 0 {
+		var beginErr error
+		first, beginErr, err = beginWithPredicate(ctx, s.Conn.Conn, preds[0])
+		if beginErr != nil {
+			return true, nil, 0, fmt.Errorf("custom query %s: cannot begin its read-only transaction: %w", q.Name, beginErr)
+		}
+	} else if _, err := s.Conn.BeginTx(ctx, readOnly); err != nil {
 		return true, nil, 0, fmt.Errorf("custom query %s: cannot begin its read-only transaction: %w", q.Name, err)
 	}
 	// Runs after rows.Close below. The transaction ends in COMMIT, not
@@ -177,16 +240,19 @@ func (c *customCollector) run(ctx context.Context, s *Scrape) (ran bool, out []p
 	// returns to. A commit or reset that fails (the deadline passed) leaves
 	// the session in a transaction or changed, and the pool drops it.
 	defer func() { _, _ = s.Conn.Exec(ctx, endReadOnly) }()
-	for _, p := range q.predicates {
-		var ok *bool
-		if err := tx.QueryRow(ctx, p, pgx.QueryExecModeExec).Scan(&ok); err != nil {
+	for i, p := range preds {
+		ok := first
+		if i > 0 {
+			err = s.Conn.QueryRow(ctx, p, pgx.QueryExecModeExec).Scan(&ok)
+		}
+		if err != nil {
 			return false, nil, 0, fmt.Errorf("custom query %s: predicate %q: %w; a predicate must return one row with one boolean", q.Name, abbreviate(p), err)
 		}
 		if ok == nil || !*ok {
 			return false, nil, 0, nil
 		}
 	}
-	rows, err := tx.Query(ctx, q.SQL, pgx.QueryExecModeExec)
+	rows, err := s.Conn.Query(ctx, q.SQL, pgx.QueryExecModeExec)
 	if err == nil && len(rows.FieldDescriptions()) == 0 {
 		// The extended protocol reports a statement's failure when its
 		// result is read: read it before blaming the columns.

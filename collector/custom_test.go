@@ -12,6 +12,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/families"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
@@ -280,4 +281,130 @@ func lineOf(t *testing.T, text, prefix string) int {
 	}
 	t.Fatalf("no line starts with %q", prefix)
 	return 0
+}
+
+// A query with a ttl whose predicate was false stays silent for the ttl
+// without running its predicate again (the answer is served like a result),
+// and runs once the ttl has passed; a query without a ttl checks its
+// predicate on every scrape.
+func TestCustomQueryTTLKeepsAFalsePredicate(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	ctx := context.Background()
+	if err := s.Exec(ctx, "", `DROP TABLE IF EXISTS ttl_gate`); err != nil {
+		t.Fatal(err)
+	}
+	const yml = `
+gated_cached:
+  query: SELECT 1::float8 AS v FROM ttl_gate LIMIT 1
+  ttl: 1h
+  predicates: ["SELECT to_regclass('ttl_gate') IS NOT NULL"]
+  metrics: [{v: {usage: GAUGE, description: One while ttl_gate exists.}}]
+gated_live:
+  query: SELECT 1::float8 AS v FROM ttl_gate LIMIT 1
+  predicates: ["SELECT to_regclass('ttl_gate') IS NOT NULL"]
+  metrics: [{v: {usage: GAUGE, description: One while ttl_gate exists.}}]
+`
+	sc := customScraper(t, s.SuperuserDSN(""), collector.CustomSource{Name: "ttl.yaml", Data: []byte(yml)})
+	present := func(r families.Result, name string) bool {
+		_, ok := r.Value(name, nil)
+		return ok
+	}
+	r := sc.Scrape(t)
+	if present(r, "gated_cached_v") || present(r, "gated_live_v") {
+		t.Fatal("a query reported although its predicate is false")
+	}
+	if err := s.Exec(ctx, "", `CREATE TABLE ttl_gate AS SELECT 1 AS id`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Exec(ctx, "", `DROP TABLE IF EXISTS ttl_gate`) })
+	r = sc.Scrape(t)
+	if !present(r, "gated_live_v") {
+		t.Error("the query without a ttl did not check its predicate again")
+	}
+	if present(r, "gated_cached_v") {
+		t.Error("the query with a ttl of 1h checked its predicate again within it")
+	}
+	if _, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "custom.gated_cached"}); ok {
+		t.Error("the remembered false predicate reported a success series; a query that does not apply reports none")
+	}
+	// A fresh scraper has nothing remembered: the predicate runs.
+	fresh := customScraper(t, s.SuperuserDSN(""), collector.CustomSource{Name: "ttl.yaml", Data: []byte(yml)})
+	if r := fresh.Scrape(t); !present(r, "gated_cached_v") {
+		t.Error("the query with a ttl did not run once nothing was remembered")
+	}
+}
+
+// A predicate goes to the server with the BEGIN of its query's transaction;
+// what it answers means what it did when it ran alone: a first row with one
+// true boolean runs the query, false or NULL keeps it silent, and no row,
+// another shape or an SQL error fail it, leaving the session fit for the
+// next query.
+func TestCustomQueryPredicateAnswers(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	var yml strings.Builder
+	cases := map[string]struct {
+		preds []string
+		want  string // "runs", "silent" or "fails"
+	}{
+		"p_true":          {[]string{"SELECT true"}, "runs"},
+		"p_first_of_many": {[]string{"SELECT g = 1 FROM generate_series(1, 5000) g ORDER BY g"}, "runs"},
+		"p_false":         {[]string{"SELECT false"}, "silent"},
+		"p_null":          {[]string{"SELECT NULL::bool"}, "silent"},
+		"p_second_false":  {[]string{"SELECT true", "SELECT false"}, "silent"},
+		"p_no_row":        {[]string{"SELECT true WHERE false"}, "fails"},
+		"p_two_columns":   {[]string{"SELECT true, true"}, "fails"},
+		"p_not_boolean":   {[]string{"SELECT 1"}, "fails"},
+		"p_sql_error":     {[]string{"SELECT 1/0 = 1"}, "fails"},
+		"p_second_error":  {[]string{"SELECT true", "SELECT no_such_column"}, "fails"},
+	}
+	for name, c := range cases {
+		fmt.Fprintf(&yml, "%s:\n  query: SELECT 1::float8 AS v\n  predicates: [%s]\n  metrics: [{v: {usage: GAUGE, description: One.}}]\n",
+			name, strings.Join(quoted(c.preds), ", "))
+	}
+	var logs bytes.Buffer
+	cfg, err := config.Parse("one.yml", []byte("connection:\n  max_connections: 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := collector.CustomInstances([]collector.CustomSource{{Name: "preds.yaml", Data: []byte(yml.String())}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := instancesScraper(t, s.SuperuserDSN(""), cfg, slog.New(slog.NewTextHandler(&logs, nil)), ins)
+	for range 2 {
+		r := sc.Scrape(t)
+		if up, _ := r.Value("pg_up", nil); up != 1 {
+			t.Fatal("pg_up is not 1")
+		}
+		for name, c := range cases {
+			v, ran := r.Value(name+"_v", nil)
+			ok, reported := r.Value("pg_custom_query_success", map[string]string{"query": name})
+			switch got := map[bool]string{true: "runs", false: "silent"}[ran && v == 1]; {
+			case c.want == "fails" && (!reported || ok != 0 || ran):
+				t.Errorf("%s: success %v (reported %v), value present %v; want a failure", name, ok, reported, ran)
+			case c.want != "fails" && got != c.want:
+				t.Errorf("%s: %s (success %v, reported %v), want it to be %s", name, got, ok, reported, c.want)
+			}
+		}
+	}
+	for name, c := range cases {
+		said := false
+		for _, l := range strings.Split(logs.String(), "\n") {
+			said = said || strings.Contains(l, "custom query "+name+":") && strings.Contains(l, "a predicate must return one row with one boolean")
+		}
+		if said != (c.want == "fails") {
+			t.Errorf("%s: a log line says what a predicate must return: %v, want %v", name, said, c.want == "fails")
+		}
+	}
+	if n := sc.Target.Pool.Stats().Connects; n != 1 {
+		t.Errorf("%d connections opened; a failed predicate must leave its session usable", n)
+	}
+}
+
+func quoted(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = `"` + s + `"`
+	}
+	return out
 }

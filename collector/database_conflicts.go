@@ -37,14 +37,10 @@ const (
 )
 
 // Recovery conflicts happen only during recovery, so on a primary the
-// counters are all 0 and the collector does not apply; the role is read on
-// every scrape, as a promotion changes it.
+// counters are all 0 and the collector does not apply. The facts read the
+// role at the start of every scrape, as a promotion changes it.
 func (databaseConflictsCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	var inRecovery bool
-	if err := s.Conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
-		return err
-	}
-	if !inRecovery {
+	if !s.Facts.InRecovery {
 		return ErrNotApplicable
 	}
 	q, reasons := dbConflictsQuery13, conflictReasons[:5]

@@ -38,20 +38,17 @@ type functionsCollector struct{ topN int }
 
 // A function name is unique in its schema only with its argument types, so
 // they are part of funcname. Ties in time are broken by name, so the same
-// statistics choose the same functions.
-const functionsQuery = `SELECT schemaname::text, funcname::text || '(' || pg_get_function_identity_arguments(funcid) || ')',
- calls::float8, total_time / 1000, self_time / 1000
- FROM pg_stat_user_functions
- ORDER BY total_time DESC, 1, 2`
+// statistics choose the same functions. track_functions can be set per
+// database and role, so it is read in the same statement, in the database's
+// own session: the first row carries it, with NULLs for the function when
+// there is none to report (no function called, or tracking off).
+const functionsQuery = `SELECT current_setting('track_functions'), f.schemaname::text,
+ f.funcname::text || '(' || pg_get_function_identity_arguments(f.funcid) || ')',
+ COALESCE(f.calls, 0)::float8, COALESCE(f.total_time, 0) / 1000, COALESCE(f.self_time, 0) / 1000
+ FROM (VALUES (1)) AS one LEFT JOIN pg_stat_user_functions f ON current_setting('track_functions') <> 'none'
+ ORDER BY f.total_time DESC NULLS FIRST, 2, 3`
 
 func (c *functionsCollector) Update(ctx context.Context, s *Scrape, ch chan<- prometheus.Metric) error {
-	var track string
-	if err := s.Conn.QueryRow(ctx, "SELECT current_setting('track_functions')").Scan(&track); err != nil {
-		return err
-	}
-	if track == "none" {
-		return ErrNotApplicable
-	}
 	rows, err := s.Conn.Query(ctx, functionsQuery)
 	if err != nil {
 		return err
@@ -59,11 +56,15 @@ func (c *functionsCollector) Update(ctx context.Context, s *Scrape, ch chan<- pr
 	defer rows.Close()
 	var rest [3]float64
 	n := 0
+	track := ""
 	for rows.Next() {
-		var schema, name string
+		var schema, name *string
 		var v [3]float64
-		if err := rows.Scan(&schema, &name, &v[0], &v[1], &v[2]); err != nil {
+		if err := rows.Scan(&track, &schema, &name, &v[0], &v[1], &v[2]); err != nil {
 			return err
+		}
+		if schema == nil {
+			continue
 		}
 		n++
 		if n > c.topN {
@@ -73,11 +74,14 @@ func (c *functionsCollector) Update(ctx context.Context, s *Scrape, ch chan<- pr
 			continue
 		}
 		for i, m := range []*metric.Metric{fnCalls, fnTotalTime, fnSelfTime} {
-			m.Emit(ch, v[i], s.Database, schema, name)
+			m.Emit(ch, v[i], s.Database, *schema, *name)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	if track == "none" {
+		return ErrNotApplicable
 	}
 	if n > c.topN {
 		for i, m := range []*metric.Metric{fnCalls, fnTotalTime, fnSelfTime} {

@@ -18,10 +18,19 @@ import (
 // rollback ratio would count. A refusal the check missed (SQLSTATE 42501) is
 // still read as false. Rows are scanned before an error can be known, so
 // callers keep what scan gathers and emit it only on true.
+//
+// The check's answer is remembered with the target's facts
+// (target.Privileges), so it is asked again only when those are read again
+// (a restart or configuration reload of the server, the discovery TTL, a
+// reload of the exporter) or after a refusal the check missed.
 func queryPermitted(ctx context.Context, s *Scrape, view, function, q string, scan func(pgx.Rows) error) (bool, error) {
-	var may bool
-	if err := s.Conn.QueryRow(ctx, privilegeCheck, view, function).Scan(&may); err != nil {
-		return false, err
+	key := s.Database + "\x00" + view + "\x00" + function
+	may, known := s.Facts.Privileges.Lookup(key)
+	if !known {
+		if err := s.Conn.QueryRow(ctx, privilegeCheck, view, function).Scan(&may); err != nil {
+			return false, err
+		}
+		s.Facts.Privileges.Remember(key, may)
 	}
 	if !may {
 		return false, nil
@@ -40,6 +49,7 @@ func queryPermitted(ctx context.Context, s *Scrape, view, function, q string, sc
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+		s.Facts.Privileges.Forget(key)
 		return false, nil
 	}
 	return err == nil, err

@@ -61,6 +61,10 @@ type cached struct {
 	metrics []prometheus.Metric
 	at      time.Time
 	ttl     time.Duration
+	// notApplicable: the collector said it does not apply here (a custom
+	// query's predicate was false); that answer is served, as silence, for
+	// the TTL like any other.
+	notApplicable bool
 }
 
 type cachedExts struct {
@@ -268,8 +272,11 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 			lastErr = err
 		}
 		if err == nil && buf != nil {
-			s.store(t, in, db, *buf)
+			s.store(t, in, db, *buf, false)
 			cacheAgeMetric.Emit(ch, 0, in.Spec.Name, db)
+		}
+		if errors.Is(err, ErrNotApplicable) && buf != nil {
+			s.store(t, in, db, nil, true)
 		}
 		s.report(ch, t, in, db, time.Since(begin), err)
 	}
@@ -307,6 +314,9 @@ func (s *Scraper) serveCached(t *target.Target, in *Instance, db string, ch chan
 	if age >= in.TTL {
 		return false
 	}
+	if c.notApplicable {
+		return true
+	}
 	for _, m := range c.metrics {
 		ch <- m
 	}
@@ -316,9 +326,9 @@ func (s *Scraper) serveCached(t *target.Target, in *Instance, db string, ch chan
 	return true
 }
 
-func (s *Scraper) store(t *target.Target, in *Instance, db string, ms []prometheus.Metric) {
+func (s *Scraper) store(t *target.Target, in *Instance, db string, ms []prometheus.Metric, notApplicable bool) {
 	s.mu.Lock()
-	s.cache[cacheKey{t, in.Spec.Name, db}] = &cached{metrics: ms, at: time.Now(), ttl: in.TTL}
+	s.cache[cacheKey{t, in.Spec.Name, db}] = &cached{metrics: ms, at: time.Now(), ttl: in.TTL, notApplicable: notApplicable}
 	s.mu.Unlock()
 }
 

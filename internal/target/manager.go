@@ -181,6 +181,11 @@ func (m *Manager) Reload(cfg *config.Config, targets Configured) {
 	if m.def != nil && (old.Connection != cfg.Connection || !sameDatabases(old.Databases, cfg.Databases)) {
 		m.def.Close()
 		m.def = newTarget(m.defName, m.defConn, cfg, m.logger, m.pools)
+	} else if m.def != nil {
+		// Kept with its connections: what it remembers of the server is
+		// read again on the next scrape, so a reload makes privileges
+		// granted since visible at once.
+		m.def.ForgetFacts()
 	}
 }
 

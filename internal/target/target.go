@@ -57,7 +57,56 @@ type Facts struct {
 	Database     string            // the database of the target's connection string
 	Settings     map[string]string // the settings in factSettings
 	Extensions   map[string]string // extension name -> version, in Database
-	readAt       time.Time
+	// Privileges holds the answers to privilege checks made since the
+	// settings were last read.
+	Privileges *Privileges
+	readAt     time.Time
+}
+
+// Privileges remembers whether the role may read what a collector reads
+// (a view granted to superusers only, say), so that the check is not
+// repeated on every scrape. The answers last as long as the settings they
+// came with: a new, empty set starts whenever the facts' settings are read
+// again (the server restarted or reloaded its configuration, the discovery
+// TTL passed, the exporter reloaded its own). A nil *Privileges remembers
+// nothing.
+type Privileges struct {
+	mu  sync.Mutex
+	may map[string]bool
+}
+
+// Lookup returns the remembered answer for key and whether there is one.
+func (p *Privileges) Lookup(key string) (may, known bool) {
+	if p == nil {
+		return false, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	may, known = p.may[key]
+	return may, known
+}
+
+// Remember keeps the answer for key.
+func (p *Privileges) Remember(key string, may bool) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.may == nil {
+		p.may = map[string]bool{}
+	}
+	p.may[key] = may
+}
+
+// Forget drops the answer for key, so that the next scrape checks again.
+func (p *Privileges) Forget(key string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.may, key)
 }
 
 // Major is the major version: 13 for 130012.
@@ -200,6 +249,14 @@ func (t *Target) Acquire(ctx context.Context, db string) (*Conn, error) {
 	return nil, err
 }
 
+// ForgetFacts makes the next scrape read the settings, the extensions and
+// the privileges again, as after a restart of the server.
+func (t *Target) ForgetFacts() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.facts = nil
+}
+
 // LastUsed is when the target was last scraped.
 func (t *Target) LastUsed() time.Time {
 	t.mu.Lock()
@@ -224,12 +281,12 @@ func (t *Target) Facts(ctx context.Context, c *Conn) (*Facts, error) {
 	t.mu.Unlock()
 	if old != nil && old.StartTime.Equal(f.StartTime) && old.ConfLoadTime.Equal(f.ConfLoadTime) &&
 		old.VersionNum == f.VersionNum && time.Since(old.readAt) < t.dbsel.DiscoveryTTL {
-		f.Settings, f.Extensions, f.readAt = old.Settings, old.Extensions, old.readAt
+		f.Settings, f.Extensions, f.Privileges, f.readAt = old.Settings, old.Extensions, old.Privileges, old.readAt
 	} else {
 		if err := readSettings(ctx, c, f); err != nil {
 			return nil, err
 		}
-		f.readAt = time.Now()
+		f.Privileges, f.readAt = &Privileges{}, time.Now()
 	}
 	t.mu.Lock()
 	t.facts = f
