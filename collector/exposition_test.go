@@ -85,7 +85,7 @@ name" (id int PRIMARY KEY, v int)`,
 	fast := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(plain)
-		exposition.Serve(w, r, reg, blocks, promhttp.HandlerOpts{EnableOpenMetrics: true})
+		exposition.Serve(w, r, reg, blocks, nil, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	})
 	var text []byte
 	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0",

@@ -35,7 +35,7 @@ func TestStatementLatencyNativeHistogramInPrometheus(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(scrapetest.New(t, statementsDSN(t, s), nil, "statements").Collector())
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		exposition.Serve(w, r, reg, nil, promhttp.HandlerOpts{})
+		exposition.Serve(w, r, reg, nil, nil, promhttp.HandlerOpts{})
 	}))
 	defer hs.Close()
 	prom := promtest.Current().Start(t, promtest.Options{

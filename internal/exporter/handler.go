@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
-	"github.com/pghardening/pg_hardening_exporter/internal/config"
 	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/target"
 )
@@ -73,8 +72,7 @@ type Server struct {
 func (s *Server) SetScraper(sc *collector.Scraper) { s.scraper.Store(sc) }
 
 // targetCollector scrapes one target when gathered; it lives for one
-// request. The per-object families go to blocks, for exposition.Serve, or,
-// when blocks is nil, through the registry as const metrics.
+// request. The per-object families go to blocks, for exposition.Serve.
 type targetCollector struct {
 	ctx     context.Context
 	scraper *collector.Scraper
@@ -85,35 +83,25 @@ type targetCollector struct {
 func (c targetCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: families vary by server
 
 func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.blocks == nil {
-		c.scraper.Scrape(c.ctx, c.target, ch)
-		return
-	}
 	c.scraper.ScrapeBlocks(c.ctx, c.target, ch, c.blocks.Add)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer, labels config.ConstantLabels) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer, labels *exposition.ConstLabels) {
 	ctx, cancel := context.WithTimeoutCause(r.Context(), s.Timeouts.Deadline(r), errors.New("scrape timeout"))
 	defer cancel()
 	reg := prometheus.NewRegistry()
 	var g prometheus.Gatherers
 	blocks := &exposition.Blocks{}
 	if t != nil {
-		tc := targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t, blocks: blocks}
-		if len(labels) > 0 {
-			// Constant labels are added to gathered families; the
-			// per-object families go through the registry to get them.
-			tc.blocks = nil
-		}
-		reg.MustRegister(tc)
+		reg.MustRegister(targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t, blocks: blocks})
 		g = append(g, reg)
 	}
 	if extra != nil {
 		g = append(g, extra)
 	}
 	// As promhttp.HandlerFor(g, opts), with the per-object families
-	// streamed from their blocks.
-	exposition.Serve(w, r, labelled{g: g, labels: labels}, blocks, promhttp.HandlerOpts{
+	// streamed from their blocks and the constant labels on every series.
+	exposition.Serve(w, r, g, blocks, labels, promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		ErrorLog:      slog.NewLogLogger(s.Logger.Handler(), slog.LevelError),
 		// OpenMetrics when the scraper asks for it (Prometheus does by
@@ -126,7 +114,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target,
 
 // Metrics serves the default target (if any) and the exporter's own metrics.
 func (s *Server) Metrics(w http.ResponseWriter, r *http.Request) {
-	var labels config.ConstantLabels
+	var labels *exposition.ConstLabels
 	if l := s.labels.Load(); l != nil {
 		labels = l.global
 	}

@@ -2,28 +2,26 @@ package exporter
 
 import (
 	"fmt"
-	"sort"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
-// constLabels are the constant labels in force: those for every series, and
-// those a named /probe target adds.
+// constLabels are the constant labels in force, ready to write: those for
+// every series, and those of each named /probe target (the global ones with
+// the target's over them).
 type constLabels struct {
-	global   config.ConstantLabels
-	byTarget map[string]config.ConstantLabels
+	global   *exposition.ConstLabels
+	byTarget map[string]*exposition.ConstLabels
 }
 
 // forProbe returns the labels of /probe?target=name&auth_module=authModule:
 // a target named in the file adds its own; an address probed through an
 // auth module gets the global ones.
-func (c *constLabels) forProbe(name, authModule string) config.ConstantLabels {
+func (c *constLabels) forProbe(name, authModule string) *exposition.ConstLabels {
 	if c == nil {
 		return nil
 	}
@@ -52,10 +50,11 @@ func (s Settings) buildConstLabels(cfg *config.Config, custom []*collector.Custo
 	file := cfg.File()
 	check(cfg.ConstantLabels, func(name string) string { return fmt.Sprintf("%s:%d", file, cfg.ConstantLabelLine(name)) })
 	check(s.ConstantLabels, func(string) string { return "--constant-labels" })
-	out := &constLabels{global: cfg.ConstantLabels.Merge(s.ConstantLabels), byTarget: map[string]config.ConstantLabels{}}
+	global := cfg.ConstantLabels.Merge(s.ConstantLabels)
+	out := &constLabels{global: exposition.NewConstLabels(global), byTarget: map[string]*exposition.ConstLabels{}}
 	for _, t := range cfg.Targets {
 		check(t.ConstantLabels, func(string) string { return fmt.Sprintf("%s:%d: target %q", file, t.Line, t.Name) })
-		out.byTarget[t.Name] = out.global.Merge(t.ConstantLabels)
+		out.byTarget[t.Name] = exposition.NewConstLabels(global.Merge(t.ConstantLabels))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(problems, "\n"))
@@ -99,36 +98,3 @@ func servedLabels(enabled []string, custom []*collector.CustomQuery) map[string]
 	}
 	return taken
 }
-
-// labelled adds constant labels to every series g gathers. A series that
-// already has one of the names keeps its own value (the names were checked
-// against every declared family when the configuration was loaded).
-type labelled struct {
-	g      prometheus.Gatherer
-	labels config.ConstantLabels
-}
-
-func (l labelled) Gather() ([]*dto.MetricFamily, error) {
-	mfs, err := l.g.Gather()
-	if len(l.labels) == 0 {
-		return mfs, err
-	}
-	names := l.labels.Names()
-	for _, mf := range mfs {
-		for _, m := range mf.Metric {
-			have := make(map[string]bool, len(m.Label))
-			for _, lp := range m.Label {
-				have[lp.GetName()] = true
-			}
-			for _, n := range names {
-				if !have[n] {
-					m.Label = append(m.Label, &dto.LabelPair{Name: &n, Value: ptr(l.labels[n])})
-				}
-			}
-			sort.Slice(m.Label, func(i, j int) bool { return m.Label[i].GetName() < m.Label[j].GetName() })
-		}
-	}
-	return mfs, err
-}
-
-func ptr(s string) *string { return &s }

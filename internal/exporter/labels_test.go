@@ -22,7 +22,8 @@ const labelsQuery = `app_sessions:
 
 // Constant labels from the file (global and per target) and the command
 // line are on every series of /metrics (the exporter's own included) and
-// /probe, custom queries' too.
+// /probe, custom queries' and the per-object families' too, and the text
+// is clean for promtool check metrics.
 func TestConstantLabelsOnEverySeries(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
 	dir := t.TempDir()
@@ -56,7 +57,7 @@ func TestConstantLabelsOnEverySeries(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}
-		for _, fam := range []string{"pg_up", "pg_stat_database_xact_commit_total", "app_sessions_n"} {
+		for _, fam := range []string{"pg_up", "pg_stat_database_xact_commit_total", "app_sessions_n", "pg_stat_user_tables_seq_scan_total", "pg_stat_user_indexes_idx_scan_total"} {
 			if _, ok := mfs[fam]; !ok {
 				t.Errorf("%s: no %s", path, fam)
 			}
@@ -82,6 +83,7 @@ func TestConstantLabelsOnEverySeries(t *testing.T) {
 		if series < 100 {
 			t.Fatalf("%s: only %d series", path, series)
 		}
+		promtoolCheck(t, path, body)
 	}
 }
 

@@ -40,9 +40,11 @@ func (d discard) WriteString(s string) (int, error) { return len(s), nil }
 
 // BenchmarkServe compares one scrape of 10 000 table-shaped objects (240 000
 // series) served the client_golang way (a const metric per series, a
-// registry, promhttp) and through Serve, per format. The block is built once,
-// as the collectors keep labels between scrapes; its rows are what a scrape
-// reads.
+// registry, promhttp) and through Serve, per format, without and with two
+// constant labels (one sorting before the objects' labels, one among them),
+// as a multi-cluster setup sets them. client_golang gets the labels through
+// prometheus.WrapRegistererWith. The block is built once, as the collectors
+// keep labels between scrapes; its rows are what a scrape reads.
 func BenchmarkServe(b *testing.B) {
 	block := benchBlock(10_000)
 	formats := []struct{ name, accept string }{
@@ -50,27 +52,32 @@ func BenchmarkServe(b *testing.B) {
 		{"openmetrics", "application/openmetrics-text;version=1.0.0"},
 		{"protobuf", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"},
 	}
+	labelSets := []map[string]string{nil, {"cluster": "orders-eu-1", "env": "prod"}}
 	opts := promhttp.HandlerOpts{EnableOpenMetrics: true}
 	for _, f := range formats {
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if f.accept != "" {
 			req.Header.Set("Accept", f.accept)
 		}
-		b.Run("client_golang/"+f.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				reg := prometheus.NewRegistry()
-				reg.MustRegister(collectorFunc(block.Expand))
-				promhttp.HandlerFor(reg, opts).ServeHTTP(discard{http.Header{}}, req)
-			}
-		})
-		b.Run("blocks/"+f.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				bs := &exposition.Blocks{}
-				bs.Add(block)
-				exposition.Serve(discard{http.Header{}}, req, prometheus.NewRegistry(), bs, opts)
-			}
-		})
+		for _, labels := range labelSets {
+			name := fmt.Sprintf("format=%s/labels=%d", f.name, len(labels))
+			b.Run("path=client_golang/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					reg := prometheus.NewRegistry()
+					prometheus.WrapRegistererWith(labels, reg).MustRegister(collectorFunc(block.Expand))
+					promhttp.HandlerFor(reg, opts).ServeHTTP(discard{http.Header{}}, req)
+				}
+			})
+			cl := exposition.NewConstLabels(labels)
+			b.Run("path=blocks/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					bs := &exposition.Blocks{}
+					bs.Add(block)
+					exposition.Serve(discard{http.Header{}}, req, prometheus.NewRegistry(), bs, cl, opts)
+				}
+			})
+		}
 	}
 }

@@ -13,6 +13,9 @@
 // name order, merged across databases: the text format and OpenMetrics 1.0
 // are written directly, every other format (protobuf, OpenMetrics 2.0) from
 // a client_model family built for one family at a time and passed to the
-// same expfmt encoder. Nothing holds the whole response in memory. Block.Expand gives the same series as
+// same expfmt encoder. Constant labels (ConstLabels) are written there too:
+// their pairs are rendered once per configuration and cut into each
+// object's rendered labels at their places in label-name order. Nothing
+// holds the whole response in memory. Block.Expand gives the same series as
 // const metrics, for every path that wants plain client_golang.
 package exposition

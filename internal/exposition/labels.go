@@ -37,11 +37,14 @@ func NewShape(names ...string) *Shape {
 // once and kept between scrapes while the values stay the same. They hold
 // two strings: the values in label-name order joined by NUL bytes (which
 // PostgreSQL text never holds), so that comparing them orders series as
-// client_golang orders them, and the rendered label set.
+// client_golang orders them, and the rendered label set, with where each of
+// its pairs after the first starts, so that constant labels can be written
+// in their place between them.
 type Labels struct {
 	shape *Shape
-	key   string // values in label-name order, NUL-separated
-	text  string // {name="value",...} in label-name order, escaped
+	key   string   // values in label-name order, NUL-separated
+	text  string   // {name="value",...} in label-name order, escaped
+	cuts  []uint32 // offsets in text of the pairs after the first
 }
 
 var quotedEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
@@ -54,12 +57,17 @@ func (s *Shape) Labels(values ...string) *Labels {
 		panic("exposition: label values do not match the shape")
 	}
 	var key, text strings.Builder
+	var cuts []uint32
+	if len(s.names) > 1 {
+		cuts = make([]uint32, 0, len(s.names)-1)
+	}
 	text.WriteByte('{')
 	for i, at := range s.byName {
 		v := strings.ToValidUTF8(values[at], "\uFFFD")
 		if i > 0 {
 			key.WriteByte(0)
 			text.WriteByte(',')
+			cuts = append(cuts, uint32(text.Len()))
 		}
 		key.WriteString(v)
 		text.WriteString(s.names[at])
@@ -68,7 +76,19 @@ func (s *Shape) Labels(values ...string) *Labels {
 		text.WriteByte('"')
 	}
 	text.WriteByte('}')
-	return &Labels{shape: s, key: key.String(), text: text.String()}
+	return &Labels{shape: s, key: key.String(), text: text.String(), cuts: cuts}
+}
+
+// cut returns the offset in l.text where pairs that sort before the
+// shape's gap-th label name go (gap = the number of names: before the "}").
+func (l *Labels) cut(gap int) int {
+	switch {
+	case gap == 0:
+		return 1
+	case gap > len(l.cuts):
+		return len(l.text) - 1
+	}
+	return int(l.cuts[gap-1])
 }
 
 // sorted returns the values in label-name order.

@@ -23,8 +23,11 @@ var gzipPool = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 // opts.AcceptedFormats), compression (gzip; opts.DisableCompression,
 // opts.OfferedCompressions), name[] filter, error handling and encoder. Of
 // the options, MaxRequestsInFlight, Timeout, Registry and CoalesceGather
-// are not applied.
-func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks *Blocks, opts promhttp.HandlerOpts) {
+// are not applied. Every series gets the constant labels (nil: none), as
+// if g's collectors had been registered through
+// prometheus.WrapRegistererWith, except that a series that already has one
+// of the names keeps its own value.
+func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks *Blocks, labels *ConstLabels, opts promhttp.HandlerOpts) {
 	logf := func(format string, args ...any) {
 		if opts.ErrorLog != nil {
 			opts.ErrorLog.Println(fmt.Sprintf(format, args...))
@@ -34,6 +37,7 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 		w.Header().Set("Process-Start-Time-Unix", strconv.FormatInt(opts.ProcessStartTime.Unix(), 10))
 	}
 	mfs, err := g.Gather()
+	labels.addTo(mfs)
 	bs := blocks.List()
 	if err != nil {
 		logf("error gathering metrics: %v", err)
@@ -135,17 +139,18 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 		var n int
 		buf, n = dedupe(fam.series(buf))
 		dropped += n
+		p := labels.plan(fam.parts[0].b.shape)
 		if direct != nil && fam.gathered == nil {
-			direct(bw, fam.def, buf)
+			direct(bw, fam.def, buf, p)
 			continue
 		}
 		if delimited && fam.gathered == nil {
-			if stop(sc.writeDelimited(bw, fam, buf)) {
+			if stop(sc.writeDelimited(bw, fam, buf, p)) {
 				return
 			}
 			continue
 		}
-		mf, err := sc.dtoFamily(fam, buf)
+		mf, err := sc.dtoFamily(fam, buf, p)
 		if err != nil {
 			logf("%v", err)
 		}

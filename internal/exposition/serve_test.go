@@ -7,10 +7,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
@@ -65,11 +67,22 @@ type collectorFunc func(chan<- prometheus.Metric)
 func (f collectorFunc) Describe(chan<- *prometheus.Desc)    {}
 func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 
+// constLabels are constant labels whose names sort before, between and
+// after the objects' own (datname, relname, schemaname) and whose values
+// need escaping or are not ASCII.
+var constLabels = map[string]string{
+	"cluster": `orders "eu" \ primary`,
+	"env":     "prod\nnext line",
+	"role":    "primary",
+	"zone":    "zürich \"ü\" \\",
+}
+
 // reference answers with client_golang alone: every block expanded into
-// const metrics, gathered by a registry, served by promhttp.
-func reference(opts promhttp.HandlerOpts) http.Handler {
+// const metrics, gathered by a registry (through which the collector is
+// registered with the constant labels, if any), served by promhttp.
+func reference(opts promhttp.HandlerOpts, labels map[string]string) http.Handler {
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) {
+	prometheus.WrapRegistererWith(labels, reg).MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) {
 		plain(ch)
 		for _, b := range blocks() {
 			b.Expand(ch)
@@ -79,7 +92,8 @@ func reference(opts promhttp.HandlerOpts) http.Handler {
 }
 
 // fast answers through Serve, with the blocks handed over while gathering.
-func fast(opts promhttp.HandlerOpts) http.Handler {
+func fast(opts promhttp.HandlerOpts, labels map[string]string) http.Handler {
+	cl := exposition.NewConstLabels(labels)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bs := &exposition.Blocks{}
 		reg := prometheus.NewPedanticRegistry()
@@ -89,7 +103,7 @@ func fast(opts promhttp.HandlerOpts) http.Handler {
 				bs.Add(b)
 			}
 		}))
-		exposition.Serve(w, r, reg, bs, opts)
+		exposition.Serve(w, r, reg, bs, cl, opts)
 	})
 }
 
@@ -122,7 +136,8 @@ func get(t *testing.T, h http.Handler, accept, encoding string) (http.Header, []
 
 // TestServeMatchesClientGolang: for the same data, Serve answers every
 // format client_golang negotiates with the same bytes and headers as
-// promhttp does with the blocks expanded into const metrics.
+// promhttp does with the blocks expanded into const metrics, with and
+// without constant labels.
 func TestServeMatchesClientGolang(t *testing.T) {
 	cases := []struct {
 		name, accept, encoding string
@@ -143,26 +158,35 @@ func TestServeMatchesClientGolang(t *testing.T) {
 		{name: "OpenMetrics when disabled", accept: "application/openmetrics-text;version=1.0.0"},
 		{name: "Prometheus 3 default Accept", accept: "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1", encoding: "gzip", openMetrics: true},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			if c.chunk > 0 {
-				defer exposition.SetProtoChunk(c.chunk)()
+	for _, labels := range []map[string]string{nil, constLabels} {
+		for _, c := range cases {
+			name := c.name
+			if labels != nil {
+				name += ", constant labels"
 			}
-			opts := promhttp.HandlerOpts{EnableOpenMetrics: c.openMetrics, AcceptedFormats: c.formats}
-			wantHdr, want := get(t, reference(opts), c.accept, c.encoding)
-			gotHdr, got := get(t, fast(opts), c.accept, c.encoding)
-			for _, h := range []string{"Content-Type", "Content-Encoding", "Vary"} {
-				if g, w := gotHdr.Values(h), wantHdr.Values(h); !equalStrings(g, w) {
-					t.Errorf("%s: got %q, client_golang gives %q", h, g, w)
-				}
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("body differs from client_golang's\n--- got\n%s\n--- want\n%s", got, want)
-			}
-			if len(want) < 1000 {
-				t.Fatalf("client_golang's answer is too short to compare: %q", want)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				serveMatches(t, c.accept, c.encoding, c.chunk, labels, promhttp.HandlerOpts{EnableOpenMetrics: c.openMetrics, AcceptedFormats: c.formats})
+			})
+		}
+	}
+}
+
+func serveMatches(t *testing.T, accept, encoding string, chunk int, labels map[string]string, opts promhttp.HandlerOpts) {
+	if chunk > 0 {
+		defer exposition.SetProtoChunk(chunk)()
+	}
+	wantHdr, want := get(t, reference(opts, labels), accept, encoding)
+	gotHdr, got := get(t, fast(opts, labels), accept, encoding)
+	for _, h := range []string{"Content-Type", "Content-Encoding", "Vary"} {
+		if g, w := gotHdr.Values(h), wantHdr.Values(h); !equalStrings(g, w) {
+			t.Errorf("%s: got %q, client_golang gives %q", h, g, w)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("body differs from client_golang's\n--- got\n%s\n--- want\n%s", got, want)
+	}
+	if len(want) < 1000 {
+		t.Fatalf("client_golang's answer is too short to compare: %q", want)
 	}
 }
 
@@ -176,6 +200,61 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestConstantLabelNamedLikeObjectLabel: a constant label that a series
+// already has leaves the series' own value, on block and gathered series
+// alike, in every format.
+func TestConstantLabelNamedLikeObjectLabel(t *testing.T) {
+	h := fast(promhttp.HandlerOpts{}, map[string]string{"datname": "const", "env": "x"})
+	for accept, format := range map[string]expfmt.Format{
+		"": expfmt.NewFormat(expfmt.TypeTextPlain),
+		"application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited": expfmt.NewFormat(expfmt.TypeProtoDelim),
+	} {
+		_, body := get(t, h, accept, "")
+		mfs, err := decode(bytes.NewReader(body), format)
+		if err != nil {
+			t.Fatalf("Accept %q: %v", accept, err)
+		}
+		series := 0
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				series++
+				seen := map[string]string{}
+				for _, lp := range m.GetLabel() {
+					if _, dup := seen[lp.GetName()]; dup {
+						t.Fatalf("Accept %q: %s has label %s twice", accept, mf.GetName(), lp.GetName())
+					}
+					seen[lp.GetName()] = lp.GetValue()
+				}
+				if seen["env"] != "x" {
+					t.Errorf("Accept %q: %s%v has no env=\"x\"", accept, mf.GetName(), seen)
+				}
+				own := mf.GetName() == "test_a" || strings.HasPrefix(mf.GetName(), "test_object_") && mf.GetName() != "test_object_scans_a_total"
+				if own == (seen["datname"] == "const") {
+					t.Errorf("Accept %q: %s%v: datname from the wrong place", accept, mf.GetName(), seen)
+				}
+			}
+		}
+		if series < 40 {
+			t.Fatalf("Accept %q: only %d series", accept, series)
+		}
+	}
+}
+
+// decode reads every family of an exposition.
+func decode(r io.Reader, format expfmt.Format) ([]*dto.MetricFamily, error) {
+	dec := expfmt.NewDecoder(r, format)
+	var out []*dto.MetricFamily
+	for {
+		mf := &dto.MetricFamily{}
+		if err := dec.Decode(mf); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return out, err
+		}
+		out = append(out, mf)
+	}
 }
 
 // TestBlockInPlainRegistry: a block that reaches a registry unexpanded is

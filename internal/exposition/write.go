@@ -123,22 +123,23 @@ func dedupe(ss []series) ([]series, int) {
 
 var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 
-// writer writes block families directly in one of the text formats.
-type writer func(w *bufio.Writer, m *metric.Metric, ss []series)
+// writer writes block families directly in one of the text formats, with
+// the constant labels of p (nil: none).
+type writer func(w *bufio.Writer, m *metric.Metric, ss []series, p *labelPlan)
 
 // writeText writes a block family in the text format, byte for byte as
 // expfmt.MetricFamilyToText would.
-func writeText(w *bufio.Writer, m *metric.Metric, ss []series) {
+func writeText(w *bufio.Writer, m *metric.Metric, ss []series, p *labelPlan) {
 	header(w, "# HELP ", m.Name, helpEscaper, m.Help)
 	header(w, "# TYPE ", m.Name, nil, typeName(m.Type))
-	samples(w, m.Name, ss, appendFloat)
+	samples(w, m.Name, ss, p, appendFloat)
 }
 
 // writeOpenMetrics writes a block family in OpenMetrics 1.0 (or 0.0.1),
 // byte for byte as expfmt.MetricFamilyToOpenMetrics would: a counter's
 // family is named without its _total suffix, help escapes quotes too, and
 // values always have a decimal point or exponent.
-func writeOpenMetrics(w *bufio.Writer, m *metric.Metric, ss []series) {
+func writeOpenMetrics(w *bufio.Writer, m *metric.Metric, ss []series, p *labelPlan) {
 	family, typ := m.Name, "unknown"
 	switch {
 	case m.Type == prometheus.CounterValue && strings.HasSuffix(m.Name, "_total"):
@@ -148,7 +149,7 @@ func writeOpenMetrics(w *bufio.Writer, m *metric.Metric, ss []series) {
 	}
 	header(w, "# HELP ", family, quotedEscaper, m.Help)
 	header(w, "# TYPE ", family, nil, typ)
-	samples(w, m.Name, ss, appendOpenMetricsFloat)
+	samples(w, m.Name, ss, p, appendOpenMetricsFloat)
 }
 
 func header(w *bufio.Writer, kind, name string, esc *strings.Replacer, text string) {
@@ -163,15 +164,32 @@ func header(w *bufio.Writer, kind, name string, esc *strings.Replacer, text stri
 	w.WriteByte('\n')
 }
 
-func samples(w *bufio.Writer, name string, ss []series, format func([]byte, float64) []byte) {
+func samples(w *bufio.Writer, name string, ss []series, p *labelPlan, format func([]byte, float64) []byte) {
 	var num [32]byte
 	for _, s := range ss {
 		w.WriteString(name)
-		w.WriteString(s.labels.text)
+		if p == nil {
+			w.WriteString(s.labels.text)
+		} else {
+			writeLabels(w, s.labels, p)
+		}
 		w.WriteByte(' ')
 		w.Write(format(num[:0], s.v))
 		w.WriteByte('\n')
 	}
+}
+
+// writeLabels writes an object's rendered labels with the constant pairs
+// cut in at their places.
+func writeLabels(w *bufio.Writer, l *Labels, p *labelPlan) {
+	prev := 0
+	for _, in := range p.inserts {
+		at := l.cut(in.gap)
+		w.WriteString(l.text[prev:at])
+		w.WriteString(in.text)
+		prev = at
+	}
+	w.WriteString(l.text[prev:])
 }
 
 // appendFloat formats a sample value as expfmt's text format does.
@@ -264,12 +282,16 @@ func familyHeader(m *metric.Metric) *dto.MetricFamily {
 }
 
 // metrics fills the scratch with the client_model metrics of ss, series of
-// fam; they live until the next call.
-func (sc *scratch) metrics(fam *family, ss []series) []*dto.Metric {
+// fam, with the constant labels of p (nil: none); they live until the next
+// call.
+func (sc *scratch) metrics(fam *family, ss []series, p *labelPlan) []*dto.Metric {
 	typ := fam.def.Type
 	n := len(ss)
-	sh := fam.parts[0].b.shape
-	k := len(sh.sorted)
+	names, from := fam.parts[0].b.shape.sorted, []int(nil)
+	if p != nil {
+		names, from = p.names, p.from
+	}
+	k := len(names)
 	sc.ms, sc.ptrs, sc.vs = grow(sc.ms, n), grow(sc.ptrs, n), grow(sc.vs, n)
 	sc.lps, sc.lptrs, sc.lvs = grow(sc.lps, n*k), grow(sc.lptrs, n*k), grow(sc.lvs, n*k)
 	switch typ {
@@ -293,12 +315,18 @@ func (sc *scratch) metrics(fam *family, ss []series) []*dto.Metric {
 			sc.us[i].Value = &sc.vs[i]
 			sc.ms[i].Untyped = &sc.us[i]
 		}
-		// The label pairs point into the shape's names and the labels' key.
+		// The label pairs point into the names, the labels' key and the
+		// constant values.
 		base, rest := i*k, s.labels.key
 		for j := range k {
-			sc.lvs[base+j], rest, _ = strings.Cut(rest, "\x00")
-			sc.lps[base+j].Name, sc.lps[base+j].Value = &sh.sorted[j], &sc.lvs[base+j]
-			sc.lptrs[base+j] = &sc.lps[base+j]
+			lp := &sc.lps[base+j]
+			if from != nil && from[j] >= 0 {
+				lp.Name, lp.Value = &names[j], &p.values[from[j]]
+			} else {
+				sc.lvs[base+j], rest, _ = strings.Cut(rest, "\x00")
+				lp.Name, lp.Value = &names[j], &sc.lvs[base+j]
+			}
+			sc.lptrs[base+j] = lp
 		}
 		sc.ms[i].Label = sc.lptrs[base : base+k : base+k]
 		sc.ptrs[i] = &sc.ms[i]
@@ -309,9 +337,9 @@ func (sc *scratch) metrics(fam *family, ss []series) []*dto.Metric {
 // dtoFamily builds the client_model family of a block family, for the
 // formats written by expfmt's encoder; merged with the gathered family of
 // the same name, if any. It lives until the next call.
-func (sc *scratch) dtoFamily(fam *family, ss []series) (*dto.MetricFamily, error) {
+func (sc *scratch) dtoFamily(fam *family, ss []series, p *labelPlan) (*dto.MetricFamily, error) {
 	mf := familyHeader(fam.def)
-	mf.Metric = sc.metrics(fam, ss)
+	mf.Metric = sc.metrics(fam, ss, p)
 	g := fam.gathered
 	if g == nil {
 		return mf, nil
@@ -374,14 +402,14 @@ var protoChunk = 1024
 // make the same bytes as the whole family marshalled at once, and only one
 // chunk's messages are ever built. The bytes go to one buffer, reused from
 // family to family, as the length comes first.
-func (sc *scratch) writeDelimited(w *bufio.Writer, fam *family, ss []series) error {
+func (sc *scratch) writeDelimited(w *bufio.Writer, fam *family, ss []series, p *labelPlan) error {
 	var err error
 	if sc.buf, err = (proto.MarshalOptions{}).MarshalAppend(sc.buf[:0], familyHeader(fam.def)); err != nil {
 		return err
 	}
 	var part dto.MetricFamily
 	for start := 0; start < len(ss); start += protoChunk {
-		part.Metric = sc.metrics(fam, ss[start:min(start+protoChunk, len(ss))])
+		part.Metric = sc.metrics(fam, ss[start:min(start+protoChunk, len(ss))], p)
 		if sc.buf, err = (proto.MarshalOptions{}).MarshalAppend(sc.buf, &part); err != nil {
 			return err
 		}
