@@ -91,6 +91,9 @@ func parseProbeAddress(addr string) (*probeAddress, error) {
 	if !utf8.ValidString(addr) || !utf8.ValidString(u.Path) || !utf8.ValidString(q.Get("dbname")) {
 		return nil, bad("is not valid UTF-8; percent-encode the database name's UTF-8 bytes")
 	}
+	if path, db := strings.Trim(u.Path, "/"), q.Get("dbname"); path != "" && db != "" && path != db {
+		return nil, bad("names database %q and dbname=%q; name the database once", path, db)
+	}
 	if m, ok := q["sslmode"]; ok {
 		if _, known := sslModes[m[0]]; !known {
 			return nil, bad("has sslmode=%q; use disable, allow, prefer, require, verify-ca or verify-full", m[0])

@@ -103,6 +103,7 @@ func TestProbeAddressRefusals(t *testing.T) {
 		"db1.example.internal/%FF":                                     "not valid UTF-8",
 		"db1.example.internal/x\xff":                                   "not valid UTF-8",
 		"db1.example.internal?dbname=%C3":                              "not valid UTF-8",
+		"db1.example.internal/app?dbname=other":                        "names database \"app\" and dbname=\"other\"",
 	} {
 		_, _, err := addressTarget(addr, "m", am, "probe.yml")
 		var bad *BadRequestError
