@@ -148,8 +148,8 @@ func (c *customCollector) Update(ctx context.Context, s *Scrape, ch chan<- prome
 // readOnly is how every custom query and predicate runs, whatever its text
 // says: in a transaction the exporter begins READ ONLY (so the server refuses
 // writes, and SET TRANSACTION READ WRITE once the first query ran) and ends
-// with COMMIT and RESET ALL (so session settings the text changed,
-// set_config(..., false) included, are undone; see run), through the
+// with COMMIT, RESET ALL and RESET ROLE (so session settings and the role
+// the text changed, set_config(..., false) included, are undone; see run), through the
 // extended protocol, which takes exactly
 // one statement. The loader refuses several statements with the file's line;
 // this is what holds if one got past it.
@@ -158,8 +158,10 @@ var readOnly = pgx.TxOptions{AccessMode: pgx.ReadOnly}
 // endReadOnly ends a custom query's transaction in one round trip (pgx sends
 // a statement without arguments in the simple protocol, which takes both).
 // In a transaction that failed, COMMIT ends it as a rollback and RESET ALL
-// still runs.
-const endReadOnly = "COMMIT; RESET ALL"
+// still runs. RESET ALL leaves the role alone (PostgreSQL marks it so), so
+// RESET ROLE follows: the next queries run as the role the exporter logged
+// in as (or the one its connection options set).
+const endReadOnly = "COMMIT; RESET ALL; RESET ROLE"
 
 // beginWithPredicate begins the read-only transaction and runs the first
 // predicate in one round trip: both go in one pipeline through the extended

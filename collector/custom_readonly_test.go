@@ -181,6 +181,26 @@ func TestCustomQueryCannotChangeTheSession(t *testing.T) {
 	}
 }
 
+// RESET ALL leaves the role alone (PostgreSQL marks it so): a custom query
+// that sets one with set_config('role', ..., false) must not have the next
+// queries on the same connection run as that role, seeing less.
+func TestCustomQueryCannotChangeTheRole(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	change := collector.UncheckedCustomInstance("change_role", `SELECT 1 AS v FROM set_config('role', 'pg_monitor', false)`)
+	check := collector.UncheckedCustomInstance("check_role", `SELECT (current_user = session_user)::int AS v`)
+	sc := readOnlyScraper(t, s.SuperuserDSN(""), scrapetest.Logger, []*collector.Instance{change})
+	if r := sc.Scrape(t); r.One(t, "change_role_v", nil) != 1 {
+		t.Fatal("the query that sets a role did not run")
+	}
+	sc.Scraper = collector.NewScraper([]*collector.Instance{check}, scrapetest.Logger)
+	if r := sc.Scrape(t); r.One(t, "check_role_v", nil) != 1 {
+		t.Fatal("a custom query's set_config('role', ..., false) outlived its transaction")
+	}
+	if n := sc.Target.Pool.Stats().Connects; n != 1 {
+		t.Fatalf("%d connections opened; the check must run on the session the change ran on", n)
+	}
+}
+
 // readOnlyScraper runs ins on one connection to dsn.
 func readOnlyScraper(t *testing.T, dsn string, logger *slog.Logger, ins []*collector.Instance) *scrapetest.Scraper {
 	t.Helper()
@@ -257,7 +277,7 @@ func BenchmarkCustomQueryTransaction(b *testing.B) {
 				b.Fatal(err)
 			}
 			read(tx.Query(ctx, sql, pgx.QueryExecModeExec))
-			if _, err := conn.Exec(ctx, "COMMIT; RESET ALL"); err != nil {
+			if _, err := conn.Exec(ctx, "COMMIT; RESET ALL; RESET ROLE"); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -160,6 +160,11 @@ type StmtState struct {
 	Totals   map[dbUser]*StmtCounters
 	// labels of the top statements, kept between scrapes
 	labels *exposition.LabelCache[StmtKey]
+	// when each user's totals and each database's histogram last had an
+	// entry in a snapshot
+	totalsSeen map[dbUser]time.Time
+	histSeen   map[string]time.Time
+	now        func() time.Time
 }
 
 type stmtSeen struct {
@@ -176,6 +181,10 @@ func NewStmtState() *StmtState {
 		Hist:    map[string]*LatencyHistogram{},
 		Totals:  map[dbUser]*StmtCounters{},
 		labels:  exposition.NewLabelCache[StmtKey](topShape),
+
+		totalsSeen: map[dbUser]time.Time{},
+		histSeen:   map[string]time.Time{},
+		now:        time.Now,
 	}
 }
 
@@ -206,6 +215,7 @@ func (s *StmtState) Release() { <-s.lock }
 // they belong to is unknown).
 func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 	fullReset := s.baseline && info.Known && s.info.Known && info.Reset != s.info.Reset
+	now := s.now()
 	next := make(map[StmtKey]stmtSeen, len(rows))
 	for _, h := range s.Hist {
 		h.Slowest = SlowestStmt{}
@@ -224,6 +234,7 @@ func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 			h = newLatencyHistogram()
 			s.Hist[r.Datname] = h
 		}
+		s.totalsSeen[du], s.histSeen[r.Datname] = now, now
 		d := r.C
 		if s.baseline && !fullReset {
 			if prev, ok := s.entries[r.Key]; ok && !(prev.hasSince && r.hasSince && prev.since != r.Since) {
@@ -251,10 +262,30 @@ func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 			}
 		}
 	}
+	for du, at := range s.totalsSeen {
+		if now.Sub(at) > stmtForgetAfter {
+			delete(s.Totals, du)
+			delete(s.totalsSeen, du)
+		}
+	}
+	for db, at := range s.histSeen {
+		if now.Sub(at) > stmtForgetAfter {
+			delete(s.Hist, db)
+			delete(s.histSeen, db)
+		}
+	}
 	s.entries = next
 	s.info = info
 	s.baseline = true
 }
+
+// stmtForgetAfter: the totals of a user and the histogram of a database
+// that pg_stat_statements has had no entry of for this long are dropped, so
+// that short-lived users and databases do not add series forever. A total
+// that comes back starts again from its entries' counters, which Prometheus
+// reads as a counter reset; an absence shorter than this (a full reset, an
+// eviction) keeps it monotonic.
+const stmtForgetAfter = time.Hour
 
 // stmtStates holds a StmtState per target name.
 type stmtStates struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 func row(db string, qid int64, calls, execSeconds float64) StmtRow {
@@ -190,5 +191,41 @@ func TestStmtStateSlowestOfInterval(t *testing.T) {
 	st.Apply([]StmtRow{row("a", 1, 20, 1.5), row("a", 2, 3, 0.7)}, StmtInfo{})
 	if got := st.Hist["a"].Slowest; got.Calls != 0 {
 		t.Fatalf("slowest %+v after an interval without calls", got)
+	}
+}
+
+// Users and databases come and go (short-lived credentials, test
+// databases): the totals of a user and the histogram of a database that
+// pg_stat_statements has had no entry of for an hour are forgotten, so the
+// state and the series stay bounded by what the server has had lately.
+// Shorter absences (a reset, an eviction) keep them, and monotonic.
+func TestStmtStateForgetsUsersAndDatabasesGoneForAnHour(t *testing.T) {
+	st := NewStmtState()
+	now := time.Unix(1_700_000_000, 0)
+	st.now = func() time.Time { return now }
+	user := func(db, name string, qid int64, calls float64) StmtRow {
+		r := row(db, qid, calls, calls/10)
+		r.Usename, r.Key.UserID = name, uint32(1000+qid)
+		return r
+	}
+	for i := range 200 {
+		st.Apply([]StmtRow{user("app", "keep", 1, float64(10+i)), user(fmt.Sprintf("tmp_db_%d", i), fmt.Sprintf("vault_%d", i), int64(2+i), 5)}, StmtInfo{})
+		now = now.Add(time.Minute)
+	}
+	if n := len(st.Totals); n > 62 {
+		t.Errorf("%d users' totals kept after 200 one-scrape users over 200 minutes, want only those seen in the last hour", n)
+	}
+	if n := len(st.Hist); n > 62 {
+		t.Errorf("%d databases' histograms kept, want only those seen in the last hour", n)
+	}
+	// A full reset empties pg_stat_statements for a while: the totals stay.
+	st.Apply(nil, StmtInfo{})
+	now = now.Add(30 * time.Minute)
+	st.Apply([]StmtRow{user("app", "keep", 1, 3)}, StmtInfo{})
+	if c := st.Totals[dbUser{"app", "keep"}]; c == nil || c[stCalls] != 209+3 {
+		t.Fatalf("totals after a reset and 30 minutes: %v, want 209 + 3 calls", c)
+	}
+	if st.Hist["app"] == nil {
+		t.Fatal("the histogram of a database with entries was forgotten")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/yamlfile"
 )
@@ -25,6 +26,8 @@ func ConstantLabelProblem(name, value string) string {
 		return "starts with \"__\", which Prometheus reserves for itself"
 	case value == "":
 		return "has an empty value, which Prometheus treats as no label; give it a value or remove it"
+	case !utf8.ValidString(value):
+		return "has a value that is not valid UTF-8, which would fail every scrape; give it a UTF-8 value"
 	}
 	return ""
 }

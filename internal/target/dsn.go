@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -96,9 +97,19 @@ func pathError(err error) error {
 	return err
 }
 
+// dsnList finds where a comma-separated list of connection URLs (as
+// postgres_exporter reads DATA_SOURCE_NAME) starts its next element. Read as
+// one URL, the rest of the list would become the database name, the next
+// password with it.
+var dsnList = regexp.MustCompile(`(?i),\s*postgres(ql)?://`)
+
 // ParseDSN parses a connection string (URL or key=value) and applies a separate
 // password. Errors name the setting and never contain the password.
 func ParseDSN(setting, dsn, password string) (*pgx.ConnConfig, error) {
+	if n := len(dsnList.FindAllStringIndex(dsn, -1)); n > 0 {
+		return nil, fmt.Errorf("%s holds %d connection strings separated by commas (postgres_exporter's list form); here it holds one: "+
+			"keep the first, and name the other servers as targets in the config file and scrape them with /probe?target=<name>", setting, n+1)
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		msg := Redact(err.Error(), dsn, password)

@@ -96,3 +96,28 @@ func FuzzParseDSN(f *testing.F) {
 		}
 	})
 }
+
+// postgres_exporter reads DATA_SOURCE_NAME as a comma-separated list of
+// connection strings. Read as one URL, the rest of the list became the
+// database name, and with it the second password went into the target's
+// name (a label value and every log line about the target). A list is
+// refused, naming neither password; a multi-host URL still parses.
+func TestDSNListRefused(t *testing.T) {
+	for _, dsn := range []string{
+		"postgresql://u:pw1secret@h1:5432/db,postgresql://u2:pw2secret@h2:5432/db",
+		"postgres://u:pw1secret@h1/db?sslmode=disable, postgres://u2:pw2secret@h2/db",
+	} {
+		_, err := ParseDSN("DATA_SOURCE_NAME", dsn, "")
+		if err == nil || !strings.Contains(err.Error(), "connection strings separated by commas") || !strings.Contains(err.Error(), "/probe") {
+			t.Errorf("%s: %v, want a refusal of the list that says to scrape the others with /probe", dsn, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "pw1secret") || strings.Contains(err.Error(), "pw2secret") {
+			t.Errorf("the refusal shows a password: %v", err)
+		}
+	}
+	cfg, err := ParseDSN("DATA_SOURCE_NAME", "postgresql://u@h1:5432,h2:5433/db?target_session_attrs=read-write", "")
+	if err != nil || cfg.Database != "db" || cfg.Fallbacks[len(cfg.Fallbacks)-1].Host != "h2" {
+		t.Fatalf("multi-host URL: %v", err)
+	}
+}

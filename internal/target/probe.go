@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -84,6 +85,14 @@ func parseProbeAddress(addr string) (*probeAddress, error) {
 		if len(vs) != 1 {
 			return nil, bad("sets option %q %d times; set it once", k, len(vs))
 		}
+	}
+	// A database name becomes a label value and a pattern of the probe's
+	// database selection; PostgreSQL names in a UTF-8 server are UTF-8.
+	if !utf8.ValidString(addr) || !utf8.ValidString(u.Path) || !utf8.ValidString(q.Get("dbname")) {
+		return nil, bad("is not valid UTF-8; percent-encode the database name's UTF-8 bytes")
+	}
+	if path, db := strings.Trim(u.Path, "/"), q.Get("dbname"); path != "" && db != "" && path != db {
+		return nil, bad("names database %q and dbname=%q; name the database once", path, db)
 	}
 	if m, ok := q["sslmode"]; ok {
 		if _, known := sslModes[m[0]]; !known {

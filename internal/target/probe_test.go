@@ -100,6 +100,10 @@ func TestProbeAddressRefusals(t *testing.T) {
 		"http://db1.example.internal/x":                                "is not an address",
 		"db1.example.internal/x#frag":                                  "is not an address",
 		"db1.example.internal/" + strings.Repeat("x", maxProbeAddress): "bytes long",
+		"db1.example.internal/%FF":                                     "not valid UTF-8",
+		"db1.example.internal/x\xff":                                   "not valid UTF-8",
+		"db1.example.internal?dbname=%C3":                              "not valid UTF-8",
+		"db1.example.internal/app?dbname=other":                        "names database \"app\" and dbname=\"other\"",
 	} {
 		_, _, err := addressTarget(addr, "m", am, "probe.yml")
 		var bad *BadRequestError
