@@ -40,7 +40,7 @@ const (
 type fleetSettings struct {
 	servers, databases int
 	duration           time.Duration
-	mode               string // probe or configured
+	mode               string // probe, configured or server
 }
 
 func fleetEnv(t *testing.T) fleetSettings {
@@ -66,19 +66,22 @@ func fleetEnv(t *testing.T) fleetSettings {
 		s.duration = d
 	}
 	if v := os.Getenv("FLEET_MODE"); v != "" {
-		if v != "probe" && v != "configured" {
-			t.Fatalf("FLEET_MODE=%q: want probe or configured", v)
+		if v != "probe" && v != "configured" && v != "server" {
+			t.Fatalf("FLEET_MODE=%q: want probe, configured or server", v)
 		}
 		s.mode = v
 	}
 	return s
 }
 
-// TestFleetSoak scrapes FLEET_SERVERS x FLEET_DATABASES per-database targets
+// TestFleetSoak scrapes FLEET_SERVERS servers of FLEET_DATABASES databases
 // from one exporter process with a real Prometheus every 15 s for
 // FLEET_DURATION, samples the servers' sessions and the exporter's CPU and
-// memory every second, and fails on a failed scrape, a pg_up that was not 1
-// or more sessions on a server than the configuration allows.
+// memory every second, and fails on a failed scrape or collector, a pg_up
+// that was not 1 or missing, or more sessions on a server than the
+// configuration allows. FLEET_MODE chooses the targets: probe (default), a
+// /probe per database through an auth module; configured, a configured
+// target per database; server, a /probe per server visiting every database.
 //
 //	go test -tags soak -run TestFleetSoak -timeout 40m -v ./bench
 func TestFleetSoak(t *testing.T) {
@@ -161,9 +164,9 @@ func TestFleetSoak(t *testing.T) {
 	if r.failed > 0 {
 		t.Errorf("%v of %v scrapes failed; down at the end: %v; exporter log:\n%s", r.failed, r.scrapes, r.downNow, exp.logTail(40))
 	}
-	if len(r.pgUpNot1) > 0 || r.pgUpSeries != len(targets) {
-		t.Errorf("pg_up was not 1 on %d targets (%v), and %d of %d targets had a pg_up series; exporter log:\n%s",
-			len(r.pgUpNot1), r.pgUpNot1, r.pgUpSeries, len(targets), exp.logTail(40))
+	if len(r.pgUpNot1) > 0 || r.pgUpSeries != len(targets) || r.pgUpMissing != 0 {
+		t.Errorf("pg_up was not 1 on %d targets (%v), %d of %d targets had a pg_up series, %v successful scrapes had none; exporter log:\n%s",
+			len(r.pgUpNot1), r.pgUpNot1, r.pgUpSeries, len(targets), r.pgUpMissing, exp.logTail(40))
 	}
 	if len(r.collectorFails) > 0 {
 		t.Errorf("%d collector runs failed at least once: %v; exporter log:\n%s",
@@ -183,14 +186,15 @@ func TestFleetSoak(t *testing.T) {
 	}
 
 	maxSess := slices.Max(sampler.maxSessions)
-	t.Logf("| mode | servers x databases | duration | scrapes | failed | pg_up!=1 | max sessions per server (cap) | failed collector runs | scrape s median / p95 / max | samples per scrape | exporter CPU s per min | CPU ms per target scrape | peak RSS MiB | RSS KiB per target | load average mean / max |")
-	t.Logf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	t.Logf("| %s | %d x %d | %s | %.0f | %.0f | %d | %v (%d) | %d | %.3f / %.3f / %.3f | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f / %.2f |",
-		set.mode, set.servers, set.databases, end.Sub(begin).Round(time.Second), r.scrapes, r.failed, len(r.pgUpNot1),
-		sampler.maxSessions, sessionCap, len(r.collectorFails), r.median, r.p95, r.max, r.samples,
+	t.Logf("| mode | servers x databases | duration | scrapes | failed | targets with pg_up!=1 | scrapes without pg_up | max sessions per server (cap) | failed collector runs | scrape s median / p95 / max | after the first 30 s | samples per scrape | exporter CPU s per min | CPU ms per target scrape | peak RSS MiB | RSS KiB per target | load average mean / max |")
+	t.Logf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	t.Logf("| %s | %d x %d | %s | %.0f | %.0f | %d | %.0f | %v (%d) | %d | %s | %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f / %.2f |",
+		set.mode, set.servers, set.databases, end.Sub(begin).Round(time.Second), r.scrapes, r.failed, len(r.pgUpNot1), r.pgUpMissing,
+		sampler.maxSessions, sessionCap, len(r.collectorFails), r.all, r.steady, r.samples,
 		cpu/minutes, 1000*cpu/r.scrapes, float64(sampler.hwmKiB)/1024, float64(sampler.hwmKiB)/n,
 		sampler.loadSum/float64(sampler.loadN), sampler.loadMax)
-	t.Logf("max exporter sessions on one server: %d; exporter RSS at the end %d KiB", maxSess, sampler.rssKiB)
+	t.Logf("max exporter sessions on one server: %d; exporter RSS at the end %d KiB; slowest scrapes: %v",
+		maxSess, sampler.rssKiB, r.slowest)
 }
 
 // fillServer creates the databases, each with a few tables holding some
@@ -222,10 +226,14 @@ func fleetConfig(set fleetSettings, servers []*pgtest.Server, dbs []string, pwFi
 	var b strings.Builder
 	fmt.Fprintf(&b, "max_targets: %d\nconnection:\n  max_connections: %d\n", len(servers)*len(dbs)+8, fleetMaxConns)
 	switch set.mode {
-	case "probe":
+	case "probe", "server":
 		var ports []string
 		for _, s := range servers {
 			ports = append(ports, strconv.Itoa(s.Port))
+			if set.mode == "server" {
+				targets = append(targets, fmt.Sprintf("127.0.0.1:%d", s.Port))
+				continue
+			}
 			for _, db := range dbs {
 				targets = append(targets, fmt.Sprintf("127.0.0.1:%d/%s", s.Port, db))
 			}
@@ -494,11 +502,35 @@ type fleetResult struct {
 	scrapes, failed   float64
 	pgUpNot1, downNow []string
 	pgUpSeries        int
+	pgUpMissing       float64
 	// collectorFails are the collector runs (target, collector, database)
 	// that failed at least once.
-	collectorFails   []string
-	median, p95, max float64
-	samples          float64
+	collectorFails []string
+	all, steady    scrapeTimes
+	slowest        []string
+	samples        float64
+}
+
+// scrapeTimes are scrape durations in seconds.
+type scrapeTimes struct{ median, p95, max float64 }
+
+func (d scrapeTimes) String() string {
+	return fmt.Sprintf("%.3f / %.3f / %.3f", d.median, d.p95, d.max)
+}
+
+// durations reads every sample of q, a range selector, at end.
+func durations(t *testing.T, prom *promtest.Server, q string, end time.Time) scrapeTimes {
+	t.Helper()
+	d, err := prom.RangeValues(context.Background(), q, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) == 0 {
+		t.Fatalf("%s: no samples", q)
+	}
+	slices.Sort(d)
+	at := func(p float64) float64 { return d[int(math.Ceil(p*float64(len(d))))-1] }
+	return scrapeTimes{at(0.5), at(0.95), d[len(d)-1]}
 }
 
 // queryFleet reads the run's scrapes from Prometheus.
@@ -540,6 +572,9 @@ func queryFleet(t *testing.T, prom *promtest.Server, begin, end time.Time) fleet
 	r.failed = r.scrapes - scalar(fmt.Sprintf("sum(sum_over_time(up%s[%s]))", sel, window))
 	r.downNow = instances(fmt.Sprintf("up%s == 0", sel))
 	r.pgUpNot1 = instances(fmt.Sprintf("min_over_time(pg_up%s[%s]) != 1", sel, window))
+	// A scrape that gets no session in time leaves pg_up out: count the
+	// successful scrapes that carried none.
+	r.pgUpMissing = r.scrapes - r.failed - scalar(fmt.Sprintf("sum(count_over_time(pg_up%s[%s]))", sel, window))
 	r.pgUpSeries = len(instances(fmt.Sprintf("last_over_time(pg_up%s[%s])", sel, window)))
 	res, err := prom.QueryAt(ctx, fmt.Sprintf("min_over_time(pg_scrape_collector_success%s[%s]) == 0", sel, window), end)
 	if err != nil {
@@ -550,15 +585,17 @@ func queryFleet(t *testing.T, prom *promtest.Server, begin, end time.Time) fleet
 	}
 	slices.Sort(r.collectorFails)
 	r.samples = scalar(fmt.Sprintf("avg(avg_over_time(scrape_samples_scraped%s[%s]))", sel, window))
-	d, err := prom.RangeValues(ctx, fmt.Sprintf("scrape_duration_seconds%s[%s]", sel, window), end)
+	r.all = durations(t, prom, fmt.Sprintf("scrape_duration_seconds%s[%s]", sel, window), end)
+	// The first interval's scrapes open every pool and fill every cache at
+	// once; the rest show the steady state.
+	steady := fmt.Sprintf("%ds", int(end.Sub(begin.Add(2*fleetScrapeEvery)).Seconds()))
+	r.steady = durations(t, prom, fmt.Sprintf("scrape_duration_seconds%s[%s]", sel, steady), end)
+	slow, err := prom.QueryAt(ctx, fmt.Sprintf("topk(3, max_over_time(scrape_duration_seconds%s[%s]))", sel, window), end)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d) == 0 {
-		t.Fatalf("no scrape_duration_seconds samples over %s", window)
+	for _, s := range slow {
+		r.slowest = append(r.slowest, s.Metric["instance"]+" "+s.Value+" s")
 	}
-	slices.Sort(d)
-	q := func(p float64) float64 { return d[int(math.Ceil(p*float64(len(d))))-1] }
-	r.median, r.p95, r.max = q(0.5), q(0.95), d[len(d)-1]
 	return r
 }
