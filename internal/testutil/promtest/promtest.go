@@ -33,8 +33,13 @@ type Options struct {
 	Targets map[string][]string
 	// RuleFiles are paths or globs of rule files.
 	RuleFiles []string
-	// ScrapeInterval and EvaluationInterval default to 1s.
+	// ProbeJobs maps a job name to a job that scrapes an exporter's /probe
+	// once per target, as docs/operations.md shows.
+	ProbeJobs map[string]ProbeJob
+	// ScrapeInterval and EvaluationInterval default to 1s; ScrapeTimeout
+	// defaults to ScrapeInterval.
 	ScrapeInterval     time.Duration
+	ScrapeTimeout      time.Duration
 	EvaluationInterval time.Duration
 	// ExternalLabels are added to every series and alert.
 	ExternalLabels map[string]string
@@ -43,6 +48,15 @@ type Options struct {
 	// NativeHistograms has every job scrape native histograms (protobuf)
 	// and keep the classic buckets too. Prometheus 3.8 and later only.
 	NativeHistograms bool
+}
+
+// ProbeJob scrapes Exporter (host:port) at /probe with the target parameter
+// set to each of Targets, which is also the series' instance label, and
+// Params added to every scrape.
+type ProbeJob struct {
+	Exporter string
+	Targets  []string
+	Params   map[string]string
 }
 
 // Server is a running Prometheus.
@@ -101,8 +115,11 @@ func (st Stack) Start(tb testing.TB, opts Options) *Server {
 
 func configYAML(o Options) []byte {
 	var b bytes.Buffer
+	if o.ScrapeTimeout == 0 {
+		o.ScrapeTimeout = o.ScrapeInterval
+	}
 	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n",
-		o.ScrapeInterval, o.ScrapeInterval, o.EvaluationInterval)
+		o.ScrapeInterval, o.ScrapeTimeout, o.EvaluationInterval)
 	if len(o.ExternalLabels) > 0 {
 		b.WriteString("  external_labels:\n")
 		for _, k := range sortedKeys(o.ExternalLabels) {
@@ -131,6 +148,24 @@ func configYAML(o Options) []byte {
 				fmt.Fprintf(&b, "          %s: %q\n", k, o.TargetLabels[k])
 			}
 		}
+	}
+	for _, job := range sortedKeys(o.ProbeJobs) {
+		j := o.ProbeJobs[job]
+		fmt.Fprintf(&b, "  - job_name: %q\n    metrics_path: /probe\n", job)
+		if len(j.Params) > 0 {
+			b.WriteString("    params:\n")
+			for _, k := range sortedKeys(j.Params) {
+				fmt.Fprintf(&b, "      %s: [%q]\n", k, j.Params[k])
+			}
+		}
+		b.WriteString("    static_configs:\n      - targets:\n")
+		for _, t := range j.Targets {
+			fmt.Fprintf(&b, "          - %q\n", t)
+		}
+		fmt.Fprintf(&b, "    relabel_configs:\n"+
+			"      - source_labels: [__address__]\n        target_label: __param_target\n"+
+			"      - source_labels: [__param_target]\n        target_label: instance\n"+
+			"      - target_label: __address__\n        replacement: %q\n", j.Exporter)
 	}
 	return b.Bytes()
 }
@@ -383,6 +418,35 @@ func (s *Server) QueryRange(ctx context.Context, q string, start, end time.Time,
 			v, _ = r.Values[n-1][1].(string)
 		}
 		res = append(res, Sample{Metric: r.Metric, Value: v})
+	}
+	return res, nil
+}
+
+// RangeValues runs q, which must give a range vector (such as x[5m]), at t
+// and returns the value of every sample of every series.
+func (s *Server) RangeValues(ctx context.Context, q string, t time.Time) ([]float64, error) {
+	var out struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	}
+	if err := s.get(ctx, "/api/v1/query", url.Values{"query": {q}, "time": {unixSeconds(t)}}, &out); err != nil {
+		return nil, err
+	}
+	if out.ResultType != "matrix" {
+		return nil, fmt.Errorf("query %q gave a %s, not a matrix", q, out.ResultType)
+	}
+	var res []float64
+	for _, r := range out.Result {
+		for _, v := range r.Values {
+			text, _ := v[1].(string)
+			f, err := strconv.ParseFloat(text, 64)
+			if err != nil {
+				return nil, fmt.Errorf("query %q: sample value %v: %w", q, v[1], err)
+			}
+			res = append(res, f)
+		}
 	}
 	return res, nil
 }

@@ -80,6 +80,8 @@ func TestConfigYAML(t *testing.T) {
 		Targets:        map[string][]string{"b": {"h:2"}, "a": {"h:1"}},
 		RuleFiles:      []string{"/r/*.yml"},
 		ExternalLabels: map[string]string{"cluster": "c"},
+		ProbeJobs: map[string]ProbeJob{"p": {Exporter: "e:9", Targets: []string{"db:5432/x"},
+			Params: map[string]string{"auth_module": "m"}}},
 		ScrapeInterval: time.Second, EvaluationInterval: 2 * time.Second,
 	}))
 	want := `global:
@@ -99,6 +101,20 @@ scrape_configs:
     static_configs:
       - targets:
           - "h:2"
+  - job_name: "p"
+    metrics_path: /probe
+    params:
+      auth_module: ["m"]
+    static_configs:
+      - targets:
+          - "db:5432/x"
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: __address__
+        replacement: "e:9"
 `
 	if got != want {
 		t.Errorf("config:\n%s\nwant:\n%s", got, want)
