@@ -103,7 +103,7 @@ func statementsSQL(minor int) string {
  s.shared_blks_hit::float8, s.shared_blks_read::float8, s.shared_blks_dirtied::float8, s.shared_blks_written::float8,
  s.local_blks_hit::float8, s.local_blks_read::float8, s.local_blks_dirtied::float8, s.local_blks_written::float8,
  s.temp_blks_read::float8, s.temp_blks_written::float8, ` + readTime + ` / 1000, ` + writeTime + ` / 1000,
- s.wal_records::float8, s.wal_fpi::float8, s.wal_bytes::float8, ` + since + `, s.userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+ s.wal_records::float8, s.wal_fpi::float8, s.wal_bytes::float8, ` + since + `
  FROM pg_stat_statements(false) s JOIN pg_database d ON d.oid = s.dbid LEFT JOIN pg_roles r ON r.oid = s.userid` + where
 }
 
@@ -151,7 +151,7 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 	for i := range r.C {
 		dest = append(dest, &r.C[i])
 	}
-	dest = append(dest, &r.Since, &r.hasSince, &r.Own)
+	dest = append(dest, &r.Since, &r.hasSince)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
@@ -190,15 +190,7 @@ func (c *statementsCollector) Update(ctx context.Context, s *Scrape, ch chan<- p
 		}
 	}
 
-	// The top N by total execution time, of the statements the exporter did
-	// not run itself.
-	theirs := snap[:0]
-	for _, r := range snap {
-		if !r.Own {
-			theirs = append(theirs, r)
-		}
-	}
-	snap = theirs
+	// The top N by total execution time.
 	n := c.limits.TopN
 	if n > len(snap) {
 		n = len(snap)

@@ -33,7 +33,7 @@ func TestStatementLatencyNativeHistogramInPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(scrapetest.New(t, statementsDSN(t, s), nil, "statements").Collector())
+	reg.MustRegister(scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "statements").Collector())
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		exposition.Serve(w, r, reg, nil, nil, promhttp.HandlerOpts{})
 	}))

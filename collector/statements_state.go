@@ -56,11 +56,6 @@ type StmtRow struct {
 	C        StmtCounters
 	Since    float64 // stats_since (1.11+), 0 where unknown
 	hasSince bool
-	// Own marks the exporter's own statements (those of the role it
-	// connects as): counted in the totals of that role, left out of the
-	// latency histogram and of the top statements, which describe the
-	// workload the server serves.
-	Own bool
 }
 
 // StmtInfo is pg_stat_statements_info (1.9+); Known is false before.
@@ -254,7 +249,7 @@ func (s *StmtState) Apply(rows []StmtRow, info StmtInfo) {
 		for j := range d {
 			tot[j] += d[j]
 		}
-		if s.baseline && d[stCalls] >= 1 && !r.Own {
+		if s.baseline && d[stCalls] >= 1 {
 			n, mean := uint64(d[stCalls]), d[stExecTime]/d[stCalls]
 			h.observe(mean, n, d[stExecTime])
 			if h.Slowest.Calls == 0 || mean > h.Slowest.Mean {

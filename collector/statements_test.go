@@ -6,7 +6,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pghardening/pg_hardening_exporter/collector"
@@ -23,18 +22,6 @@ func ensureStatements(t *testing.T, s *pgtest.Server) {
 	if err := s.Exec(context.Background(), "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// statementsDSN is a pg_monitor role's DSN for scraping statements: the
-// workload the tests run as the superuser is then not the exporter's own,
-// which the histogram and the top statements leave out.
-func statementsDSN(t *testing.T, s *pgtest.Server) string {
-	t.Helper()
-	dsn, err := s.CreateMonitorRole(context.Background(), "stmt_monitor", "stmt-monitor-pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dsn
 }
 
 // histogram returns the pg_statement_duration_seconds buckets (upper bound ->
@@ -201,7 +188,7 @@ func TestStatementLatencyHistogramCountsKnownWorkload(t *testing.T) {
 	if err := s.CreateDatabase(ctx, "stmtwork"); err != nil {
 		t.Fatal(err)
 	}
-	sc := scrapetest.New(t, statementsDSN(t, s), nil, "statements")
+	sc := scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "statements")
 	base := sc.Scrape(t)
 	base.RequireUp(t)
 
@@ -259,7 +246,7 @@ func TestStatementsTopNAndOptInText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := scrapetest.New(t, statementsDSN(t, s), cfg, "statements").Scrape(t)
+	r := scrapetest.New(t, s.SuperuserDSN("postgres"), cfg, "statements").Scrape(t)
 	r.RequireUp(t)
 	if n := len(r.Values("pg_stat_statements_top_calls_total", nil)); n != 5 {
 		t.Fatalf("%d top statements with top_n 5", n)
@@ -274,64 +261,8 @@ func TestStatementsTopNAndOptInText(t *testing.T) {
 		}
 	}
 	// Off by default.
-	r = scrapetest.New(t, statementsDSN(t, s), nil, "statements").Scrape(t)
+	r = scrapetest.New(t, s.SuperuserDSN("postgres"), nil, "statements").Scrape(t)
 	if _, ok := r["pg_stat_statements_query_info"]; ok {
 		t.Fatal("query text reported without query_text: true")
-	}
-}
-
-// The exporter's own statements (its role's) are counted in that role's
-// totals, and left out of the top statements and of the latency histogram,
-// which describe the server's workload: a scrape of every default collector
-// runs dozens of statements, and on a quiet server they would be most of
-// both.
-func TestStatementsLeaveOutTheExportersOwn(t *testing.T) {
-	s := pgtest.RequireServer(t, srv)
-	ctx := context.Background()
-	ensureStatements(t, s)
-	if err := s.CreateDatabase(ctx, "stmtown"); err != nil {
-		t.Fatal(err)
-	}
-	dsn := statementsDSN(t, s)
-	// The statements of its own role, in the database of its connection,
-	// heavier than the workload's.
-	own := scrapetest.New(t, dsn, nil, "statements", "database", "settings", "activity")
-	for range 3 {
-		own.Scrape(t).RequireUp(t)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for range 5 {
-		if _, err := conn.Exec(ctx, "SELECT count(*) FROM generate_series(1, 200000)"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sc := scrapetest.New(t, dsn, nil, "statements")
-	base := sc.Scrape(t)
-	base.RequireUp(t)
-	run(t, s, "stmtown", fastStmt, 7)
-	for range 3 {
-		own.Scrape(t).RequireUp(t)
-	}
-	r := sc.Scrape(t)
-	r.RequireUp(t)
-	if calls, _ := r.Value("pg_stat_statements_calls_total", map[string]string{"datname": "postgres", "usename": "stmt_monitor"}); calls < 5 {
-		t.Errorf("the exporter's role has %v calls in its totals, want its statements counted there", calls)
-	}
-	tops := r.Values("pg_stat_statements_top_calls_total", map[string]string{"usename": "stmt_monitor"})
-	if len(tops) != 0 {
-		t.Errorf("%d of the exporter's own statements among the top statements", len(tops))
-	}
-	if len(r.Values("pg_stat_statements_top_calls_total", map[string]string{"usename": "postgres"})) == 0 {
-		t.Error("no statement of the workload's role among the top statements")
-	}
-	if got := delta(t, base, r, "postgres"); got.total != 0 {
-		t.Errorf("the histogram of the exporter's database counted %+v; only the exporter ran statements there", got)
-	}
-	if got := delta(t, base, r, "stmtown"); got.total != 7 {
-		t.Errorf("the workload's database counted %+v, want its 7 calls", got)
 	}
 }
