@@ -89,6 +89,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request, primaryOK, repli
 	inRecovery, lag, err := readRole(ctx, t)
 	ok := false
 	switch {
+	case errors.Is(err, target.ErrCircuitOpen):
+		// The breaker's text says how many failures and when the next
+		// attempt is; it names no host or user.
+		ans.Reason = "the exporter is not connecting to this server for now (" + err.Error() +
+			"); connection.breaker_failures and connection.breaker_open_for in the config file set when and for how long"
 	case err != nil:
 		s.Logger.Debug("health check cannot read the server's role", "target", t.Name, "err", err)
 		ans.Reason = "the server did not answer in time or refused the exporter's connection; the exporter's log says why at debug level"

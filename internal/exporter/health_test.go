@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -164,4 +165,25 @@ func TestHealthPrimaryReplicaRead(t *testing.T) {
 		}
 		check("/health/primary", 200, "primary")
 	})
+}
+
+// A role check while the target's circuit breaker is open says so, and
+// when the next attempt is, instead of blaming the server: the exporter did
+// not ask it.
+func TestHealthSaysWhenTheBreakerIsOpen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: every connection is refused
+	h := start(t, fmt.Sprintf("connection:\n  retries: 0\n  breaker_failures: 1\n  breaker_open_for: 1h\ntargets:\n  - name: gone\n    dsn: \"postgres://u@%s/db?sslmode=disable\"\n", addr), "")
+	code, a, body := h.health(t, "/health/primary?target=gone")
+	if code != 503 || a.Role != "unknown" || strings.Contains(a.Reason, "circuit breaker") {
+		t.Fatalf("first check of a refused target: %d %s, want 503 blaming the connection", code, body)
+	}
+	code, a, body = h.health(t, "/health/primary?target=gone")
+	if code != 503 || a.Role != "unknown" || !strings.Contains(a.Reason, "circuit breaker") || !strings.Contains(a.Reason, "breaker_open_for") {
+		t.Fatalf("check with the breaker open: %d %s, want 503 saying the breaker is open and what sets how long", code, body)
+	}
 }
