@@ -29,7 +29,7 @@ func TestSettingsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	standby := pgtest.StartT(t, pgtest.Options{StandbyOf: primary})
-	onPrimary := scrapetest.New(t, monDSN, nil, "config_drift")
+	onPrimary := scrapetest.New(t, monDSN, nil, "config_drift", "postmaster")
 	onStandby := scrapetest.New(t, standby.DSN("drift_monitor", "driftpw", "postgres"), nil, "config_drift")
 	super := scrapetest.New(t, primary.SuperuserDSN(""), nil, "config_drift")
 	scrape := func(sc *scrapetest.Scraper) families.Result {
@@ -117,11 +117,26 @@ func TestSettingsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The refusal is remembered until the server's settings are read again:
-	// a configuration reload, as the documentation says.
+	// a configuration reload, as the documentation says. A new session is
+	// not a reload, though its pg_conf_load_time() differs from that of a
+	// session that was open during the last one: the pooled sessions are
+	// closed so that the next scrape opens another.
+	loaded := mustValue(t, scrape(onPrimary), "pg_config_load_timestamp_seconds", nil)
+	onPrimary.Target.Pool.EvictIdle(time.Now().Add(24 * time.Hour))
+	if st := onPrimary.Target.Pool.Stats(); st.Idle+st.InUse != 0 {
+		t.Fatalf("pooled sessions left open: %+v", st)
+	}
 	for _, view := range []string{"pg_file_settings", "pg_hba_file_rules"} {
-		if v := mustValue(t, scrape(onPrimary), "pg_config_files_readable", map[string]string{"view": view}); v != 0 {
+		r := scrape(onPrimary)
+		if v := mustValue(t, r, "pg_config_files_readable", map[string]string{"view": view}); v != 0 {
 			t.Errorf("%s readable = %v right after the grants, before the answer remembered was read again", view, v)
 		}
+		if v := mustValue(t, r, "pg_config_load_timestamp_seconds", nil); v > loaded {
+			t.Errorf("configuration load time went from %v to %v in a new session without a reload", loaded, v)
+		}
+	}
+	if st := onPrimary.Target.Pool.Stats(); st.Connects < 2 {
+		t.Fatalf("the scrapes after the eviction reused a session: %+v", st)
 	}
 	if err := primary.Exec(ctx, "", "SELECT pg_reload_conf()"); err != nil {
 		t.Fatal(err)

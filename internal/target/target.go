@@ -49,10 +49,15 @@ type Target struct {
 
 // Facts are what collectors need to know about the server before they query it.
 type Facts struct {
-	VersionNum   int    // server_version_num, e.g. 170004
-	Version      string // server_version, e.g. "17.4"
-	InRecovery   bool
-	StartTime    time.Time
+	VersionNum int    // server_version_num, e.g. 170004
+	Version    string // server_version, e.g. "17.4"
+	InRecovery bool
+	StartTime  time.Time
+	// ConfLoadTime is when the server last loaded its configuration files.
+	// pg_conf_load_time() answers per session: a session that was open during
+	// a reload gives the moment it handled the reload itself (at its next
+	// statement, which may be much later), a newer one inherits the
+	// postmaster's. The earliest answer since the last reload is kept.
 	ConfLoadTime time.Time
 	Database     string            // the database of the target's connection string
 	Settings     map[string]string // the settings in factSettings
@@ -61,6 +66,9 @@ type Facts struct {
 	// settings were last read.
 	Privileges *Privileges
 	readAt     time.Time
+	// serverReadAt is the server's clock when the settings were last read: a
+	// configuration load after it is a reload the cached facts do not know.
+	serverReadAt time.Time
 }
 
 // Privileges remembers whether the role may read what a collector reads
@@ -265,28 +273,36 @@ func (t *Target) LastUsed() time.Time {
 }
 
 const factsQuery = `SELECT current_setting('server_version_num')::int, current_setting('server_version'),
- pg_is_in_recovery(), pg_postmaster_start_time(), pg_conf_load_time(), current_database()`
+ pg_is_in_recovery(), pg_postmaster_start_time(), pg_conf_load_time(), current_database(), statement_timestamp()`
 
 // Facts reads the server's identity on c (one cheap query, which doubles as the
 // liveness check behind pg_up) and refreshes settings and extensions when the
 // server restarted, reloaded its configuration, or the cached copy is older
 // than the discovery TTL.
+//
+// A reload is a configuration load later than the last read by the server's
+// clock. Comparing load times for equality would not do: they differ between
+// sessions, so every new pooled connection would look like a reload.
 func (t *Target) Facts(ctx context.Context, c *Conn) (*Facts, error) {
 	f := &Facts{}
-	if err := c.QueryRow(ctx, factsQuery).Scan(&f.VersionNum, &f.Version, &f.InRecovery, &f.StartTime, &f.ConfLoadTime, &f.Database); err != nil {
+	var now time.Time
+	if err := c.QueryRow(ctx, factsQuery).Scan(&f.VersionNum, &f.Version, &f.InRecovery, &f.StartTime, &f.ConfLoadTime, &f.Database, &now); err != nil {
 		return nil, err
 	}
 	t.mu.Lock()
 	old := t.facts
 	t.mu.Unlock()
-	if old != nil && old.StartTime.Equal(f.StartTime) && old.ConfLoadTime.Equal(f.ConfLoadTime) &&
-		old.VersionNum == f.VersionNum && time.Since(old.readAt) < t.dbsel.DiscoveryTTL {
-		f.Settings, f.Extensions, f.Privileges, f.readAt = old.Settings, old.Extensions, old.Privileges, old.readAt
+	reloaded := old == nil || !old.StartTime.Equal(f.StartTime) || f.ConfLoadTime.After(old.serverReadAt)
+	if !reloaded && old.ConfLoadTime.Before(f.ConfLoadTime) {
+		f.ConfLoadTime = old.ConfLoadTime
+	}
+	if !reloaded && old.VersionNum == f.VersionNum && time.Since(old.readAt) < t.dbsel.DiscoveryTTL {
+		f.Settings, f.Extensions, f.Privileges, f.readAt, f.serverReadAt = old.Settings, old.Extensions, old.Privileges, old.readAt, old.serverReadAt
 	} else {
 		if err := readSettings(ctx, c, f); err != nil {
 			return nil, err
 		}
-		f.Privileges, f.readAt = &Privileges{}, time.Now()
+		f.Privileges, f.readAt, f.serverReadAt = &Privileges{}, time.Now(), now
 	}
 	t.mu.Lock()
 	t.facts = f
