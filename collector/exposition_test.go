@@ -65,7 +65,7 @@ name" (id int PRIMARY KEY, v int)`,
 		close(done)
 	}()
 	sctx, cancel := context.WithTimeout(ctx, sc.Timeout)
-	sc.Scraper.ScrapeBlocks(sctx, sc.Target, ch, blocks.Add)
+	sc.Scraper.ScrapeBlocks(sctx, sc.Target, nil, ch, blocks.Add)
 	cancel()
 	close(ch)
 	<-done

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,13 +87,48 @@ const dbExtensionsTTL = 5 * time.Minute
 // runs under ctx, whose deadline the caller derives from the scrape timeout.
 // The per-object families arrive as const metrics like the others.
 func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric) {
-	s.ScrapeBlocks(ctx, t, ch, func(b *exposition.Block) { b.Expand(ch) })
+	s.ScrapeBlocks(ctx, t, nil, ch, func(b *exposition.Block) { b.Expand(ch) })
+}
+
+// Subset is the set of collectors one scrape runs when its request names
+// some (collect[]); nil runs every enabled collector.
+type Subset map[string]bool
+
+// Subset checks the names a request gave against the enabled collectors.
+// Each must name one; an empty list is nil, every collector.
+func (s *Scraper) Subset(names []string) (Subset, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	enabled := map[string]bool{}
+	var list []string
+	for _, in := range s.instances {
+		enabled[in.Spec.Name] = true
+		list = append(list, in.Spec.Name)
+	}
+	sort.Strings(list)
+	out := Subset{}
+	for _, n := range names {
+		if enabled[n] {
+			out[n] = true
+			continue
+		}
+		shown := n
+		if len(shown) > 64 {
+			shown = shown[:64] + "..."
+		}
+		if Known(n) {
+			return nil, fmt.Errorf("collect[]=%q: that collector is not enabled on this exporter; enable it with --collector.%s or leave it out", shown, n)
+		}
+		return nil, fmt.Errorf("collect[]=%q: no enabled collector has that name; the enabled ones are %s", shown, strings.Join(list, ", "))
+	}
+	return out, nil
 }
 
 // ScrapeBlocks is Scrape with the per-object families handed to blocks
 // (from one goroutine at a time) rather than sent to ch, for
-// exposition.Serve to write.
-func (s *Scraper) ScrapeBlocks(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric, blocks func(*exposition.Block)) {
+// exposition.Serve to write, and only the collectors in only (all if nil).
+func (s *Scraper) ScrapeBlocks(ctx context.Context, t *target.Target, only Subset, ch chan<- prometheus.Metric, blocks func(*exposition.Block)) {
 	all := make(chan prometheus.Metric, 256)
 	done := make(chan struct{})
 	go func() {
@@ -104,12 +141,12 @@ func (s *Scraper) ScrapeBlocks(ctx context.Context, t *target.Target, ch chan<- 
 			ch <- m
 		}
 	}()
-	s.scrape(ctx, t, all)
+	s.scrape(ctx, t, only, all)
 	close(all)
 	<-done
 }
 
-func (s *Scraper) scrape(ctx context.Context, t *target.Target, ch chan<- prometheus.Metric) {
+func (s *Scraper) scrape(ctx context.Context, t *target.Target, only Subset, ch chan<- prometheus.Metric) {
 	start := time.Now()
 	defer func() { scrapeDurationMetric.Emit(ch, time.Since(start).Seconds()) }()
 
@@ -140,6 +177,9 @@ func (s *Scraper) scrape(ctx context.Context, t *target.Target, ch chan<- promet
 
 	var cluster, perDB []*Instance
 	for _, in := range s.instances {
+		if only != nil && !only[in.Spec.Name] {
+			continue
+		}
 		if in.Spec.Scope == Database {
 			perDB = append(perDB, in)
 		} else {

@@ -3,7 +3,6 @@ package exporter_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -42,13 +41,7 @@ func TestTargetsAndProbesChooseTheirDatabases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.CreateMonitorRole(ctx, "prober", "probepw"); err != nil {
-		t.Fatal(err)
-	}
-	pwFile := t.TempDir() + "/pw"
-	if err := os.WriteFile(pwFile, []byte("probepw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pwFile := monitorRole(t, s, "prober", "probepw")
 	module := func(name, extra string) string {
 		return fmt.Sprintf(`  %s:
     type: userpass

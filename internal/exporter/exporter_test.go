@@ -125,6 +125,20 @@ next:
 	return 0, false
 }
 
+// monitorRole creates a role with pg_monitor only on s and returns a file
+// holding its password, for an auth module's password_file.
+func monitorRole(t *testing.T, s *pgtest.Server, user, password string) (pwFile string) {
+	t.Helper()
+	if _, err := s.CreateMonitorRole(context.Background(), user, password); err != nil {
+		t.Fatal(err)
+	}
+	pwFile = t.TempDir() + "/" + user + ".pw"
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pwFile
+}
+
 // exporterConns counts the exporter's sessions on the server.
 func exporterConns(t *testing.T, s *pgtest.Server) int {
 	t.Helper()
@@ -289,14 +303,7 @@ func TestScrapeAnswersWhileATableIsLockedExclusively(t *testing.T) {
 func TestProbeTwoTargetsAndBadParameters(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
 	s2 := pgtest.StartT(t, pgtest.Options{})
-	ctx := context.Background()
-	if _, err := s2.CreateMonitorRole(ctx, "prober", "probepw"); err != nil {
-		t.Fatal(err)
-	}
-	pwFile := t.TempDir() + "/pw"
-	if err := os.WriteFile(pwFile, []byte("probepw\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pwFile := monitorRole(t, s2, "prober", "probepw")
 	cfg := fmt.Sprintf(`targets:
   - name: first
     dsn: %q

@@ -76,6 +76,7 @@ func (s *Server) SetScraper(sc *collector.Scraper) { s.scraper.Store(sc) }
 type targetCollector struct {
 	ctx     context.Context
 	scraper *collector.Scraper
+	only    collector.Subset
 	target  *target.Target
 	blocks  *exposition.Blocks
 }
@@ -83,17 +84,31 @@ type targetCollector struct {
 func (c targetCollector) Describe(chan<- *prometheus.Desc) {} // unchecked: families vary by server
 
 func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
-	c.scraper.ScrapeBlocks(c.ctx, c.target, ch, c.blocks.Add)
+	c.scraper.ScrapeBlocks(c.ctx, c.target, c.only, ch, c.blocks.Add)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, t *target.Target, extra prometheus.Gatherer, labels *exposition.ConstLabels) {
+// subset reads collect[]=name (repeated): the scrape runs those collectors
+// only, as node_exporter's does; a probe per database can leave the
+// server-wide collectors to another job. A name that is not an enabled
+// collector is answered 400 here, before any target is made.
+func (s *Server) subset(w http.ResponseWriter, r *http.Request) (*collector.Scraper, collector.Subset, bool) {
+	sc := s.scraper.Load()
+	only, err := sc.Subset(r.URL.Query()["collect[]"])
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, nil, false
+	}
+	return sc, only, true
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, sc *collector.Scraper, only collector.Subset, t *target.Target, extra prometheus.Gatherer, labels *exposition.ConstLabels) {
 	ctx, cancel := context.WithTimeoutCause(r.Context(), s.Timeouts.Deadline(r), errors.New("scrape timeout"))
 	defer cancel()
 	reg := prometheus.NewRegistry()
 	var g prometheus.Gatherers
 	blocks := &exposition.Blocks{}
 	if t != nil {
-		reg.MustRegister(targetCollector{ctx: ctx, scraper: s.scraper.Load(), target: t, blocks: blocks})
+		reg.MustRegister(targetCollector{ctx: ctx, scraper: sc, only: only, target: t, blocks: blocks})
 		g = append(g, reg)
 	}
 	if extra != nil {
@@ -118,13 +133,21 @@ func (s *Server) Metrics(w http.ResponseWriter, r *http.Request) {
 	if l := s.labels.Load(); l != nil {
 		labels = l.global
 	}
-	s.serve(w, r, s.Manager.Default(), s.Self, labels)
+	sc, only, ok := s.subset(w, r)
+	if !ok {
+		return
+	}
+	s.serve(w, r, sc, only, s.Manager.Default(), s.Self, labels)
 }
 
 // Probe serves /probe?target=&auth_module=. A refused probe is answered
 // with what to change (400, 403); any other failure with a body that says
 // nothing about the configuration (500), the details going to the log.
 func (s *Server) Probe(w http.ResponseWriter, r *http.Request) {
+	sc, only, ok := s.subset(w, r)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
 	t, err := s.Manager.Probe(q.Get("target"), q.Get("auth_module"))
 	if err != nil {
@@ -147,7 +170,7 @@ func (s *Server) Probe(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.serve(w, r, t, nil, s.labels.Load().forProbe(q.Get("target"), q.Get("auth_module")))
+	s.serve(w, r, sc, only, t, nil, s.labels.Load().forProbe(q.Get("target"), q.Get("auth_module")))
 }
 
 // clip shortens text chosen by a caller before it goes to the log.

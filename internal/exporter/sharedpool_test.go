@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -108,13 +107,7 @@ func TestProbesOfOneServerShareOnePool(t *testing.T) {
 		}
 	}
 	module := func(name, user string) string {
-		if _, err := s.CreateMonitorRole(ctx, user, user+"pw"); err != nil {
-			t.Fatal(err)
-		}
-		pwFile := t.TempDir() + "/pw"
-		if err := os.WriteFile(pwFile, []byte(user+"pw\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		pwFile := monitorRole(t, s, user, user+"pw")
 		return fmt.Sprintf(`  %s:
     type: userpass
     userpass: {username: %s, password_file: %s}

@@ -1,0 +1,42 @@
+package collector_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pghardening/pg_hardening_exporter/collector"
+	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
+)
+
+// Subset checks a request's collect[] names against the collectors this
+// exporter runs, and says which to use instead.
+func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, err := collector.Build([]string{"tables", "indexes"}, collector.Options{Config: cfg, Logger: scrapetest.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := collector.NewScraper(ins, scrapetest.Logger)
+	if only, err := sc.Subset(nil); err != nil || only != nil {
+		t.Errorf("no names: %v %v, want every collector (nil)", only, err)
+	}
+	only, err := sc.Subset([]string{"tables", "tables"})
+	if err != nil || len(only) != 1 || !only["tables"] {
+		t.Errorf("tables twice: %v %v", only, err)
+	}
+	for _, c := range []struct{ name, want string }{
+		{"stat_slru", `collect[]="stat_slru": that collector is not enabled on this exporter; enable it with --collector.stat_slru or leave it out`},
+		{"Tables", `collect[]="Tables": no enabled collector has that name; the enabled ones are indexes, tables`},
+		{strings.Repeat("a", 100), `collect[]="` + strings.Repeat("a", 64) + `...": no enabled collector`},
+		{"bad\nname", `collect[]="bad\nname": no enabled`},
+	} {
+		_, err := sc.Subset([]string{"indexes", c.name})
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%.20q: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
