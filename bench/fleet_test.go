@@ -40,7 +40,7 @@ const (
 type fleetSettings struct {
 	servers, databases int
 	duration           time.Duration
-	mode               string // probe, configured or server
+	mode               string // probe, split, configured or server
 }
 
 func fleetEnv(t *testing.T) fleetSettings {
@@ -66,8 +66,8 @@ func fleetEnv(t *testing.T) fleetSettings {
 		s.duration = d
 	}
 	if v := os.Getenv("FLEET_MODE"); v != "" {
-		if v != "probe" && v != "configured" && v != "server" {
-			t.Fatalf("FLEET_MODE=%q: want probe, configured or server", v)
+		if v != "probe" && v != "split" && v != "configured" && v != "server" {
+			t.Fatalf("FLEET_MODE=%q: want probe, split, configured or server", v)
 		}
 		s.mode = v
 	}
@@ -81,7 +81,9 @@ func fleetEnv(t *testing.T) fleetSettings {
 // that was not 1 or missing, or more sessions on a server than the
 // configuration allows. FLEET_MODE chooses the targets: probe (default), a
 // /probe per database through an auth module; configured, a configured
-// target per database; server, a /probe per server visiting every database.
+// target per database; server, a /probe per server visiting every database;
+// split, a /probe per database asking for the database-scoped collectors
+// only (collect[]) beside a /probe per server with every collector.
 //
 //	go test -tags soak -run TestFleetSoak -timeout 40m -v ./bench
 func TestFleetSoak(t *testing.T) {
@@ -126,7 +128,7 @@ func TestFleetSoak(t *testing.T) {
 
 	// The exporter: one process, one auth module or one configured target
 	// per database, every pool capped at fleetMaxConns.
-	cfg, targets, params := fleetConfig(set, servers, dbs, pwFile)
+	cfg, jobs := fleetConfig(set, servers, dbs, pwFile)
 	cfgPath := filepath.Join(dir, "exporter.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -137,10 +139,16 @@ func TestFleetSoak(t *testing.T) {
 	// credentials, and every target of a server uses the same credentials.
 	sessionCap := fleetMaxConns
 
+	var targets []string
+	for name, j := range jobs {
+		j.Exporter = exp.addr
+		jobs[name] = j
+		targets = append(targets, j.Targets...)
+	}
 	sampler := newFleetSampler(t, servers, exp.pid)
 	prom := stack.Start(t, promtest.Options{
 		ScrapeInterval: fleetScrapeEvery, ScrapeTimeout: fleetScrapeTimeout,
-		ProbeJobs: map[string]promtest.ProbeJob{fleetJob: {Exporter: exp.addr, Targets: targets, Params: params}},
+		ProbeJobs: jobs,
 	})
 	begin := time.Now()
 	stop := make(chan struct{})
@@ -221,21 +229,20 @@ func fillServer(ctx context.Context, s *pgtest.Server, dbs []string, pw string) 
 }
 
 // fleetConfig writes the exporter's configuration and returns it with the
-// targets Prometheus scrapes and the parameters of every scrape.
-func fleetConfig(set fleetSettings, servers []*pgtest.Server, dbs []string, pwFile string) (cfg string, targets []string, params map[string]string) {
+// probe jobs Prometheus scrapes (their exporter address still to fill in).
+func fleetConfig(set fleetSettings, servers []*pgtest.Server, dbs []string, pwFile string) (cfg string, jobs map[string]promtest.ProbeJob) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "max_targets: %d\nconnection:\n  max_connections: %d\n", len(servers)*len(dbs)+8, fleetMaxConns)
+	fmt.Fprintf(&b, "max_targets: %d\nconnection:\n  max_connections: %d\n", len(servers)*(len(dbs)+1)+8, fleetMaxConns)
+	jobs = map[string]promtest.ProbeJob{}
 	switch set.mode {
-	case "probe", "server":
+	case "probe", "server", "split":
 		var ports []string
+		var perDB, perServer []string
 		for _, s := range servers {
 			ports = append(ports, strconv.Itoa(s.Port))
-			if set.mode == "server" {
-				targets = append(targets, fmt.Sprintf("127.0.0.1:%d", s.Port))
-				continue
-			}
+			perServer = append(perServer, fmt.Sprintf("127.0.0.1:%d", s.Port))
 			for _, db := range dbs {
-				targets = append(targets, fmt.Sprintf("127.0.0.1:%d/%s", s.Port, db))
+				perDB = append(perDB, fmt.Sprintf("127.0.0.1:%d/%s", s.Port, db))
 			}
 		}
 		fmt.Fprintf(&b, `auth_modules:
@@ -245,9 +252,22 @@ func fleetConfig(set fleetSettings, servers []*pgtest.Server, dbs []string, pwFi
     options: {sslmode: disable, dbname: postgres}
     allowed_targets: {hosts: [127.0.0.1], ports: [%s]}
 `, fleetRole, pwFile, strings.Join(ports, ", "))
-		params = map[string]string{"auth_module": "fleet"}
+		params := map[string][]string{"auth_module": {"fleet"}}
+		switch set.mode {
+		case "probe":
+			jobs[fleetJob] = promtest.ProbeJob{Targets: perDB, Params: params}
+		case "server":
+			jobs[fleetJob] = promtest.ProbeJob{Targets: perServer, Params: params}
+		case "split":
+			jobs[fleetJob] = promtest.ProbeJob{Targets: perDB, Params: map[string][]string{
+				"auth_module": {"fleet"},
+				"collect[]":   {"tables", "indexes", "functions", "schema", "bloat", "subscription_tables"},
+			}}
+			jobs[fleetJob+"-servers"] = promtest.ProbeJob{Targets: perServer, Params: params}
+		}
 	case "configured":
 		b.WriteString("targets:\n")
+		var targets []string
 		for i, s := range servers {
 			for _, db := range dbs {
 				name := fmt.Sprintf("s%d-%s", i, db)
@@ -259,8 +279,9 @@ func fleetConfig(set fleetSettings, servers []*pgtest.Server, dbs []string, pwFi
 `, name, fleetRole, s.Port, db, pwFile, db)
 			}
 		}
+		jobs[fleetJob] = promtest.ProbeJob{Targets: targets}
 	}
-	return b.String(), targets, params
+	return b.String(), jobs
 }
 
 // exporterProc is the exporter running as its own process.
@@ -538,7 +559,7 @@ func queryFleet(t *testing.T, prom *promtest.Server, begin, end time.Time) fleet
 	t.Helper()
 	ctx := context.Background()
 	window := fmt.Sprintf("%ds", int(math.Ceil(end.Sub(begin).Seconds())))
-	sel := fmt.Sprintf(`{job=%q}`, fleetJob)
+	sel := fmt.Sprintf(`{job=~"%s|%s-servers"}`, fleetJob, fleetJob)
 	scalar := func(q string) float64 {
 		t.Helper()
 		res, err := prom.QueryAt(ctx, q, end)

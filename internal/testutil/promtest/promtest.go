@@ -56,7 +56,7 @@ type Options struct {
 type ProbeJob struct {
 	Exporter string
 	Targets  []string
-	Params   map[string]string
+	Params   map[string][]string
 }
 
 // Server is a running Prometheus.
@@ -155,7 +155,10 @@ func configYAML(o Options) []byte {
 		if len(j.Params) > 0 {
 			b.WriteString("    params:\n")
 			for _, k := range sortedKeys(j.Params) {
-				fmt.Fprintf(&b, "      %s: [%q]\n", k, j.Params[k])
+				fmt.Fprintf(&b, "      %s:\n", k)
+				for _, v := range j.Params[k] {
+					fmt.Fprintf(&b, "        - %q\n", v)
+				}
 			}
 		}
 		b.WriteString("    static_configs:\n      - targets:\n")

@@ -81,7 +81,7 @@ func TestConfigYAML(t *testing.T) {
 		RuleFiles:      []string{"/r/*.yml"},
 		ExternalLabels: map[string]string{"cluster": "c"},
 		ProbeJobs: map[string]ProbeJob{"p": {Exporter: "e:9", Targets: []string{"db:5432/x"},
-			Params: map[string]string{"auth_module": "m"}}},
+			Params: map[string][]string{"auth_module": {"m"}, "collect[]": {"tables", "indexes"}}}},
 		ScrapeInterval: time.Second, EvaluationInterval: 2 * time.Second,
 	}))
 	want := `global:
@@ -104,7 +104,11 @@ scrape_configs:
   - job_name: "p"
     metrics_path: /probe
     params:
-      auth_module: ["m"]
+      auth_module:
+        - "m"
+      collect[]:
+        - "tables"
+        - "indexes"
     static_configs:
       - targets:
           - "db:5432/x"
