@@ -85,9 +85,11 @@ func Serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, blocks
 			defer func() { _ = gz.Close(); gzipPool.Put(gz) }()
 			w.Header().Set("Content-Encoding", "gzip")
 			out = gz
-		case "identity":
 		default:
-			logf("error getting writer content compression format not supported: %s", enc)
+			// identity, or no offer is acceptable ("gzip;q=0"): the body
+			// goes uncompressed either way, as with promhttp, which also
+			// logs an error for the latter; that would let any caller
+			// fill the log with a header of its choosing.
 		}
 	}
 	bw := bufio.NewWriterSize(out, 64<<10)

@@ -3,6 +3,7 @@ package exposition_test
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -189,6 +190,29 @@ func serveMatches(t *testing.T, accept, encoding string, chunk int, labels map[s
 		t.Fatalf("client_golang's answer is too short to compare: %q", want)
 	}
 }
+
+// A caller that refuses gzip gets the text uncompressed, and nothing goes to
+// the error log: the header is the caller's to choose, the log is not.
+func TestRefusedCompressionServesIdentityQuietly(t *testing.T) {
+	for _, enc := range []string{"gzip;q=0", "gzip;q=0, identity;q=0", "*;q=0", "br", "gzip;q=x"} {
+		var logged []string
+		opts := promhttp.HandlerOpts{ErrorLog: logFunc(func(v ...any) { logged = append(logged, fmt.Sprint(v...)) })}
+		hdr, body := get(t, fast(opts, nil), "text/plain;version=0.0.4", enc)
+		if ce := hdr.Get("Content-Encoding"); ce != "" {
+			t.Errorf("%s: Content-Encoding %q, want none", enc, ce)
+		}
+		if !bytes.Contains(body, []byte("\n")) || bytes.HasPrefix(body, []byte{0x1f, 0x8b}) {
+			t.Errorf("%s: body is not plain text: %.40q", enc, body)
+		}
+		if len(logged) > 0 {
+			t.Errorf("%s: logged %q", enc, logged)
+		}
+	}
+}
+
+type logFunc func(v ...any)
+
+func (f logFunc) Println(v ...any) { f(v...) }
 
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
