@@ -153,6 +153,7 @@ func (ef *exporterFlags) exporterRun(given flagsGiven, logger *slog.Logger) (*ex
 	}
 	if ef.web != nil {
 		er.check, er.web, er.metricsPath = *ef.check, ef.web, *ef.metricsPath
+		er.settings.WebConfigFile = *ef.web.WebConfigFile
 		er.settings.Timeouts = exporter.Timeouts{Offset: *ef.timeouts[0], Default: *ef.timeouts[1], Max: *ef.timeouts[2]}
 	}
 	return er, nil

@@ -46,6 +46,10 @@ type Settings struct {
 	Logger   *slog.Logger
 	// Runtime are more collectors for /metrics (the Go runtime and process).
 	Runtime []prometheus.Collector
+	// WebConfigFile is --web.config.file: a refused reload's error, which
+	// names files, lines and settings, is shown to callers of /-/reload only
+	// when it makes every client authenticate.
+	WebConfigFile string
 }
 
 // CollectorFlags adds --[no-]collector.<name> for every built-in collector

@@ -43,7 +43,7 @@ type harness struct {
 
 // start runs the exporter's HTTP routes in-process, like main does, with the
 // default collectors, cfgYAML as its config file and dsn as its default target.
-func start(t *testing.T, cfgYAML, dsn string) *harness {
+func start(t *testing.T, cfgYAML, dsn string, opts ...func(*exporter.Settings)) *harness {
 	t.Helper()
 	path := t.TempDir() + "/exporter.yml"
 	if err := os.WriteFile(path, []byte(cfgYAML), 0o600); err != nil {
@@ -53,9 +53,13 @@ func start(t *testing.T, cfgYAML, dsn string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp, err := exporter.NewFromConfig(exporter.Settings{ConfigFile: path, Collectors: exporter.DefaultCollectors(),
+	set := exporter.Settings{ConfigFile: path, Collectors: exporter.DefaultCollectors(),
 		Default: mustConn(t, dsn), Logger: quiet,
-		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}, cfg)
+		Timeouts: exporter.Timeouts{Offset: 100 * time.Millisecond, Default: 5 * time.Second, Max: time.Minute}}
+	for _, o := range opts {
+		o(&set)
+	}
+	exp, err := exporter.NewFromConfig(set, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,23 +371,46 @@ auth_modules:
 	}
 }
 
+// A refused reload keeps the running configuration. Its error names files,
+// lines and settings: the caller of /-/reload sees it only when the web
+// configuration makes every client authenticate.
 func TestReloadKeepsOldConfigWhenNewIsBad(t *testing.T) {
 	s := pgtest.RequireServer(t, srv)
-	h := start(t, fmt.Sprintf("targets:\n  - name: a\n    dsn: %q\n", s.SuperuserDSN("")), "")
+	webDir := t.TempDir()
+	webConfig := webDir + "/web.yml"
+	if err := os.WriteFile(webConfig, []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, fmt.Sprintf("targets:\n  - name: a\n    dsn: %q\n", s.SuperuserDSN("")), "",
+		func(set *exporter.Settings) { set.WebConfigFile = webConfig })
 	if code, _, body, _ := h.get(t, "/probe?target=a", 5*time.Second); code != 200 {
 		t.Fatalf("before reload: %d %s", code, body)
 	}
 	if err := os.WriteFile(h.cfgPath, []byte("targets:\n  - name: a\n    dsn: x\n    bogus: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(h.http.URL+"/-/reload", "", nil)
-	if err != nil {
+	reload := func() (int, string) {
+		t.Helper()
+		resp, err := http.Post(h.http.URL+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	// A web configuration without basic_auth_users or required client
+	// certificates lets anyone in: the answer says where to look instead.
+	if code, body := reload(); code != 500 || strings.Contains(body, h.cfgPath) || strings.Contains(body, "bogus") ||
+		!strings.Contains(body, "the exporter's log says why") {
+		t.Fatalf("bad reload, clients not authenticated: answered %d %q", code, body)
+	}
+	// (Basic auth itself is exporter-toolkit's, in front of every handler.)
+	if err := os.WriteFile(webConfig, []byte("basic_auth_users:\n  ops: $2y$10$6xTO3cCnvFJpPvB0nDqN3uSxAo.Jd7MF/KbfuHdGdxhGfUVe4bBeG\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 500 || !strings.Contains(string(body), h.cfgPath+`:4: unknown key "bogus"`) {
-		t.Fatalf("bad reload answered %d %q", resp.StatusCode, body)
+	if code, body := reload(); code != 500 || !strings.Contains(body, h.cfgPath+`:4: unknown key "bogus"`) {
+		t.Fatalf("bad reload, clients authenticated: answered %d %q", code, body)
 	}
 	if code, _, body, _ := h.get(t, "/probe?target=a", 5*time.Second); code != 200 {
 		t.Fatalf("old config not kept: %d %s", code, body)

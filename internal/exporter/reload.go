@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/config"
+	"github.com/pghardening/pg_hardening_exporter/internal/webauth"
 )
 
 // Reloader re-reads the configuration file on SIGHUP or POST /-/reload and
@@ -48,7 +49,13 @@ func (r *Reloader) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err := r.Reload(); err != nil {
-		http.Error(w, fmt.Sprintf("reload failed, the previous configuration stays in force: %v", err), http.StatusInternalServerError)
+		// Configuration errors name files, lines and settings: only an
+		// authenticated client sees them, as on the receiver.
+		msg := "reload failed, the previous configuration stays in force; the exporter's log says why"
+		if ok, _, _ := webauth.Authenticates(r.exporter.settings.WebConfigFile); ok {
+			msg = fmt.Sprintf("reload failed, the previous configuration stays in force: %v", err)
+		}
+		http.Error(w, msg, http.StatusInternalServerError)
 		return
 	}
 	fmt.Fprintln(w, "configuration reloaded")
