@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pghardening/pg_hardening_exporter/internal/exposition"
@@ -322,6 +323,10 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 	}
 }
 
+// characterNotInRepertoire is SQLSTATE 22021: text not valid in the
+// session's encoding.
+const characterNotInRepertoire = "22021"
+
 func (s *Scraper) report(ch chan<- prometheus.Metric, t *target.Target, in *Instance, db string, d time.Duration, err error) {
 	if errors.Is(err, ErrNotApplicable) {
 		s.logger.Debug("collector does not apply", "collector", in.Spec.Name, "target", t.Name, "datname", db)
@@ -332,6 +337,12 @@ func (s *Scraper) report(ch chan<- prometheus.Metric, t *target.Target, in *Inst
 		ok = 0
 		if errors.Is(err, ErrNoData) {
 			s.logger.Debug("collector found no data", "collector", in.Spec.Name, "target", t.Name, "datname", db)
+		} else if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == characterNotInRepertoire {
+			// The server checks what it sends against the session's UTF8:
+			// a SQL_ASCII database holding a name in another encoding
+			// fails every read that returns the name.
+			s.logger.Warn("collector failed: an object name in this database is not valid UTF-8 (a SQL_ASCII database holding names in another encoding); rename the object or leave the database out with databases.exclude",
+				"collector", in.Spec.Name, "target", t.Name, "datname", db, "err", err)
 		} else {
 			s.logger.Warn("collector failed", "collector", in.Spec.Name, "target", t.Name, "datname", db, "err", err)
 		}

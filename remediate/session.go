@@ -60,6 +60,8 @@ func (ex *execution) connect(ctx context.Context, db string) (*pgx.Conn, error) 
 	cc.RuntimeParams["lock_timeout"] = strconv.FormatInt(s.LockTimeout.Milliseconds(), 10)
 	cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(s.StatementTimeout.Milliseconds(), 10)
 	cc.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	// pgx speaks UTF-8 only (a SQL_ASCII database defaults to its own).
+	cc.RuntimeParams["client_encoding"] = "UTF8"
 	cc.ConnectTimeout = s.ConnectTimeout
 	cc.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
 		ex.noticeMu.Lock()

@@ -156,6 +156,10 @@ func newTarget(name string, cc *pgx.ConnConfig, c *config.Config, logger *slog.L
 	cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(c.Connection.LockTimeout.Milliseconds(), 10)
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	cfg.RuntimeParams["idle_in_transaction_session_timeout"] = "60000"
+	// pgx speaks UTF-8 only; a SQL_ASCII database would otherwise start the
+	// session in its own encoding and every query would be refused. Its
+	// names then arrive unconverted, possibly not UTF-8 (metric.Emit).
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > c.Connection.ConnectTimeout {
 		cfg.ConnectTimeout = c.Connection.ConnectTimeout
 	}
