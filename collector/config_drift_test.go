@@ -110,7 +110,12 @@ func TestSettingsDrift(t *testing.T) {
 		t.Errorf("pg_hba.conf errors = %v, want the unknown method", v)
 	}
 
-	// The documented grants let a pg_monitor role count them too.
+	// The documented grants let a pg_monitor role count them too. A scrape
+	// first: a session handles a reload at its next statement, so the scrape
+	// that saw max_connections pending may have read the facts just before
+	// its session did; this one notices the reload, reads the facts again
+	// and remembers the refusal.
+	scrape(onPrimary)
 	if err := primary.Exec(ctx, "",
 		"GRANT SELECT ON pg_file_settings TO drift_monitor", "GRANT EXECUTE ON FUNCTION pg_show_all_file_settings() TO drift_monitor",
 		"GRANT SELECT ON pg_hba_file_rules TO drift_monitor", "GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO drift_monitor"); err != nil {
