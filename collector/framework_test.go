@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/pgtest"
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
+	"github.com/pghardening/pg_hardening_exporter/internal/testutil/syncbuf"
 )
 
 // Collectors that exist only in this test binary, to exercise the framework:
@@ -82,6 +85,22 @@ func init() {
 		},
 	})
 	collector.Register(&collector.Spec{
+		// Panics with a query's rows still open, and with a series sent.
+		Name: "test_panic", Help: "test", Scope: collector.Cluster, TTL: time.Hour, Metrics: []*metric.Metric{runsMetric},
+		New: func(collector.Options) (collector.Collector, error) {
+			return funcCollector(func(ctx context.Context, s *collector.Scrape, ch chan<- prometheus.Metric) error {
+				runsMetric.Emit(ch, 1)
+				rows, err := s.Conn.Query(ctx, "SELECT generate_series(1, 100000)")
+				if err != nil {
+					return err
+				}
+				rows.Next()
+				visitMetric.Emit(ch, 1) // one label short of the family's: panics
+				return nil
+			}), nil
+		},
+	})
+	collector.Register(&collector.Spec{
 		Name: "test_cached", Help: "test", Scope: collector.Cluster, TTL: time.Hour, Metrics: []*metric.Metric{runsMetric},
 		New: func(collector.Options) (collector.Collector, error) {
 			return funcCollector(func(_ context.Context, _ *collector.Scrape, ch chan<- prometheus.Metric) error {
@@ -131,6 +150,44 @@ func TestDatabaseScopeVisitsSelectedDatabases(t *testing.T) {
 	}
 	if _, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "test_future"}); ok {
 		t.Error("collector ran below its MinVersion")
+	}
+}
+
+// A collector that panics fails on that scrape only: the exporter goes on,
+// the other collectors report, the session it left mid-query is not handed
+// out again, and the next scrape works.
+func TestPanickingCollectorFailsAloneAndLoudly(t *testing.T) {
+	s := pgtest.RequireServer(t, srv)
+	var log syncbuf.Buffer
+	names := []string{"test_panic", "postmaster", "test_nodata"}
+	sc := scrapetest.New(t, s.SuperuserDSN(""), nil, names...)
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	ins, err := collector.Build(names, collector.Options{Config: cfg, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Scraper = collector.NewScraper(ins, logger)
+	for i := range 3 {
+		r := sc.Scrape(t)
+		if v, ok := r.Value("pg_up", nil); !ok || v != 1 {
+			t.Fatalf("scrape %d: pg_up %v %v", i, v, ok)
+		}
+		if v, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "test_panic"}); !ok || v != 0 {
+			t.Errorf("scrape %d: the panicking collector's success is %v (present %v), want 0", i, v, ok)
+		}
+		if v, ok := r.Value("pg_scrape_collector_success", map[string]string{"collector": "postmaster"}); !ok || v != 1 {
+			t.Errorf("scrape %d: postmaster's success is %v (present %v), want 1", i, v, ok)
+		}
+	}
+	if got := log.String(); !strings.Contains(got, "collector panicked") || !strings.Contains(got, "framework_test.go") {
+		t.Errorf("the panic was not logged with its stack:\n%.2000s", got)
+	}
+	if st := sc.Target.Pool.Stats(); st.ClosedBroken < 3 {
+		t.Errorf("sessions left mid-query were handed out again: %+v", st)
 	}
 }
 

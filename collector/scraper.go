@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -304,7 +305,13 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 			}()
 			out = tee
 		}
-		err := in.Collector.Update(ctx, sc, out)
+		err := s.update(ctx, in, sc, out)
+		var pe *panicError
+		if errors.As(err, &pe) {
+			// Whatever the collector left half-read makes the session
+			// unusable: close it, the pool drops it on release.
+			_ = conn.Conn.Close(context.WithoutCancel(ctx))
+		}
 		if tee != nil {
 			close(tee)
 			<-done
@@ -321,6 +328,27 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 		}
 		s.report(ch, t, in, db, time.Since(begin), err)
 	}
+}
+
+// panicError is a collector's panic, turned into its failure on one scrape.
+type panicError struct{ value any }
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("the collector failed with a bug (panic: %v); the exporter's log has the stack, please report it", e.value)
+}
+
+// update runs one collector. A panic in it (a bug: a series built with the
+// wrong number of labels, say) fails that collector on this scrape, logged
+// with its stack, rather than ending the exporter and every other scrape.
+func (s *Scraper) update(ctx context.Context, in *Instance, sc *Scrape, out chan<- prometheus.Metric) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("collector panicked", "collector", in.Spec.Name, "target", sc.Target.Name, "datname", sc.Database,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = &panicError{value: r}
+		}
+	}()
+	return in.Collector.Update(ctx, sc, out)
 }
 
 // characterNotInRepertoire is SQLSTATE 22021: text not valid in the
