@@ -69,4 +69,21 @@ END $$`); err != nil {
 	if _, ok := r.Value("pg_stat_database_xact_commit_total", map[string]string{"datname": "legacy"}); !ok {
 		t.Errorf("the server-wide families went missing with the per-table ones")
 	}
+
+	// A database named in Latin-1 from the SQL_ASCII one: the shared catalog
+	// holds the bytes as written, and every session, in any database, reads
+	// them unconverted. Its series carry U+FFFD for the bad byte.
+	if err := s.Exec(ctx, "postgres", "CREATE DATABASE to_rename"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, "legacy", `DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE to_rename RENAME TO %I', convert_from('\x636166e9'::bytea, 'SQL_ASCII'));
+END $$`); err != nil {
+		t.Fatal(err)
+	}
+	r = scrapetest.New(t, s.DSN("legacy_monitor", "legacypw", "postgres"), cfg, "database", "wraparound", "activity").Scrape(t)
+	r.RequireUp(t)
+	if _, ok := r.Value("pg_stat_database_xact_commit_total", map[string]string{"datname": "caf\uFFFD"}); !ok {
+		t.Errorf("no pg_stat_database row for the Latin-1 database name:\n%s", r.String("pg_stat_database_xact_commit_total"))
+	}
 }

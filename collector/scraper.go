@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -106,7 +107,11 @@ func (s *Scraper) Subset(names []string) (Subset, error) {
 	var list []string
 	for _, in := range s.instances {
 		enabled[in.Spec.Name] = true
-		list = append(list, in.Spec.Name)
+		if Known(in.Spec.Name) {
+			// Built-in names only: the custom queries' names are the
+			// operator's configuration, and the caller may be anyone.
+			list = append(list, in.Spec.Name)
+		}
 	}
 	sort.Strings(list)
 	out := Subset{}
@@ -122,7 +127,7 @@ func (s *Scraper) Subset(names []string) (Subset, error) {
 		if Known(n) {
 			return nil, fmt.Errorf("collect[]=%q: that collector is not enabled on this exporter; enable it with --collector.%s or leave it out", shown, n)
 		}
-		return nil, fmt.Errorf("collect[]=%q: no enabled collector has that name; the enabled ones are %s", shown, strings.Join(list, ", "))
+		return nil, fmt.Errorf("collect[]=%q: no enabled collector has that name; the enabled built-in ones are %s (custom queries are custom.<name>)", shown, strings.Join(list, ", "))
 	}
 	return out, nil
 }
@@ -306,12 +311,6 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 			out = tee
 		}
 		err := s.update(ctx, in, sc, out)
-		var pe *panicError
-		if errors.As(err, &pe) {
-			// Whatever the collector left half-read makes the session
-			// unusable: close it, the pool drops it on release.
-			_ = conn.Conn.Close(context.WithoutCancel(ctx))
-		}
 		if tee != nil {
 			close(tee)
 			<-done
@@ -327,6 +326,15 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 			s.store(t, in, db, nil, true)
 		}
 		s.report(ch, t, in, db, time.Since(begin), err)
+		if errors.Is(err, target.ErrSessionUnusable) {
+			// Whatever the collector left half-read makes the session
+			// unusable: the pool closes it on release, and the collectors
+			// left in this job wait for the next scrape.
+			for _, rest := range todo[slices.Index(todo, in)+1:] {
+				s.report(ch, t, rest, db, 0, fmt.Errorf("not run: %w", err))
+			}
+			return
+		}
 	}
 }
 
@@ -336,6 +344,9 @@ type panicError struct{ value any }
 func (e *panicError) Error() string {
 	return fmt.Sprintf("the collector failed with a bug (panic: %v); the exporter's log has the stack, please report it", e.value)
 }
+
+// Unwrap makes a panic's session one the pool retires.
+func (e *panicError) Unwrap() error { return target.ErrSessionUnusable }
 
 // update runs one collector. A panic in it (a bug: a series built with the
 // wrong number of labels, say) fails that collector on this scrape, logged

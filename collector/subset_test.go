@@ -30,7 +30,7 @@ func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
 	}
 	for _, c := range []struct{ name, want string }{
 		{"stat_slru", `collect[]="stat_slru": that collector is not enabled on this exporter; enable it with --collector.stat_slru or leave it out`},
-		{"Tables", `collect[]="Tables": no enabled collector has that name; the enabled ones are indexes, tables`},
+		{"Tables", `collect[]="Tables": no enabled collector has that name; the enabled built-in ones are indexes, tables (custom queries are custom.<name>)`},
 		{strings.Repeat("a", 100), `collect[]="` + strings.Repeat("a", 64) + `...": no enabled collector`},
 		{"bad\nname", `collect[]="bad\nname": no enabled`},
 	} {

@@ -4,7 +4,10 @@
 package metric
 
 import (
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -57,7 +60,24 @@ func (m *Metric) Desc() *prometheus.Desc { return m.desc }
 
 // Emit sends one sample.
 func (m *Metric) Emit(ch chan<- prometheus.Metric, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(m.desc, m.Type, v, labels...)
+	ch <- prometheus.MustNewConstMetric(m.desc, m.Type, v, validUTF8(labels)...)
+}
+
+// validUTF8 replaces what is not UTF-8 in label values with U+FFFD: a
+// database or role name made in a SQL_ASCII database reaches every session
+// unconverted (the shared catalogs hold it as it was written), and
+// client_golang refuses such a label value.
+func validUTF8(labels []string) []string {
+	for i, v := range labels {
+		if !utf8.ValidString(v) {
+			out := slices.Clone(labels)
+			for j := i; j < len(out); j++ {
+				out[j] = strings.ToValidUTF8(out[j], "\uFFFD")
+			}
+			return out
+		}
+	}
+	return labels
 }
 
 // EmitHistogram sends one histogram sample: count observations summing to sum,
@@ -71,7 +91,7 @@ func (m *Metric) classic(count uint64, sum float64, cumulative []uint64, labels 
 	for i, ub := range m.Buckets {
 		b[ub] = cumulative[i]
 	}
-	return prometheus.MustNewConstHistogram(m.desc, count, sum, b, labels...)
+	return prometheus.MustNewConstHistogram(m.desc, count, sum, b, validUTF8(labels)...)
 }
 
 // Native is the native (exponential) form of one histogram sample: the
@@ -93,7 +113,7 @@ type Native struct {
 // protobuf scrape gets both, and Prometheus keeps whichever it is told to.
 func (m *Metric) EmitHistogramNative(ch chan<- prometheus.Metric, count uint64, sum float64, cumulative []uint64, n Native, labels ...string) {
 	classic := m.classic(count, sum, cumulative, labels)
-	native := prometheus.MustNewConstNativeHistogram(m.desc, count, sum, n.Positive, nil, n.ZeroCount, n.Schema, n.ZeroThreshold, time.Time{}, labels...)
+	native := prometheus.MustNewConstNativeHistogram(m.desc, count, sum, n.Positive, nil, n.ZeroCount, n.Schema, n.ZeroThreshold, time.Time{}, validUTF8(labels)...)
 	var out prometheus.Metric = bothHistogram{classic: classic, native: native}
 	if len(n.Exemplars) > 0 {
 		out = prometheus.MustNewMetricWithExemplars(out, n.Exemplars...)

@@ -91,3 +91,42 @@ func TestEmitHistogramNativeExemplar(t *testing.T) {
 		t.Fatalf("classic exemplars %v", b)
 	}
 }
+
+// A label value that is not UTF-8 (a name from a SQL_ASCII database) is
+// emitted with U+FFFD in place of the bad bytes, in every form, instead of
+// client_golang's panic.
+func TestEmitReplacesInvalidUTF8InLabels(t *testing.T) {
+	g := Gauge("test_value", "Test.", "test", "13+", "datname", "usename")
+	h := Histogram("test_seconds", "Test.", "test", "13+", []float64{0.1}, "datname")
+	ch := make(chan prometheus.Metric, 3)
+	labels := []string{"ok", "caf\xe9"}
+	g.Emit(ch, 1, labels...)
+	h.EmitHistogram(ch, 1, 0.05, []uint64{1}, "caf\xe9")
+	h.EmitHistogramNative(ch, 1, 0.05, []uint64{1}, Native{Schema: 0, ZeroThreshold: 0x1p-128, Positive: map[int]int64{-5: 1}}, "x\xff\xfey")
+	if labels[1] != "caf\xe9" {
+		t.Errorf("the caller's label slice was changed: %q", labels)
+	}
+	want := []map[string]string{
+		{"datname": "ok", "usename": "caf\uFFFD"},
+		{"datname": "caf\uFFFD"},
+		{"datname": "x\uFFFDy"},
+	}
+	for i, w := range want {
+		var out dto.Metric
+		if err := (<-ch).Write(&out); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, lp := range out.GetLabel() {
+			got[lp.GetName()] = lp.GetValue()
+		}
+		if len(got) != len(w) {
+			t.Errorf("series %d: labels %q, want %q", i, got, w)
+		}
+		for k, v := range w {
+			if got[k] != v {
+				t.Errorf("series %d: %s = %q, want %q", i, k, got[k], v)
+			}
+		}
+	}
+}

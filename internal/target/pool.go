@@ -222,14 +222,20 @@ func (c *Conn) Release(lastErr error) {
 // DB is the database this connection is bound to.
 func (c *Conn) DB() string { return c.db }
 
+// ErrSessionUnusable marks an error after which the session is in an
+// unknown state (a collector stopped half way through reading rows): the
+// pool closes it on release rather than hand it out again.
+var ErrSessionUnusable = errors.New("the session was left in an unknown state")
+
 // sessionLost reports errors after which the session cannot be trusted:
 // connection exceptions (class 08), operator intervention other than a
-// cancelled statement (57P: shutdown, terminated), and context expiry.
+// cancelled statement (57P: shutdown, terminated), context expiry, and
+// ErrSessionUnusable.
 func sessionLost(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, ErrSessionUnusable) {
 		return true
 	}
 	var pgErr *pgconn.PgError
