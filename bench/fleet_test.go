@@ -83,7 +83,7 @@ func fleetEnv(t *testing.T) fleetSettings {
 // /probe per database through an auth module; configured, a configured
 // target per database; server, a /probe per server visiting every database;
 // split, a /probe per database asking for the database-scoped collectors
-// only (collect[]) beside a /probe per server with every collector.
+// only (collect[]) beside a /probe per server leaving them out (exclude[]).
 //
 //	go test -tags soak -run TestFleetSoak -timeout 40m -v ./bench
 func TestFleetSoak(t *testing.T) {
@@ -259,11 +259,13 @@ func fleetConfig(set fleetSettings, servers []*pgtest.Server, dbs []string, pwFi
 		case "server":
 			jobs[fleetJob] = promtest.ProbeJob{Targets: perServer, Params: params}
 		case "split":
+			dbScoped := []string{"tables", "indexes", "functions", "schema", "bloat", "subscription_tables"}
 			jobs[fleetJob] = promtest.ProbeJob{Targets: perDB, Params: map[string][]string{
-				"auth_module": {"fleet"},
-				"collect[]":   {"tables", "indexes", "functions", "schema", "bloat", "subscription_tables"},
+				"auth_module": {"fleet"}, "collect[]": dbScoped,
 			}}
-			jobs[fleetJob+"-servers"] = promtest.ProbeJob{Targets: perServer, Params: params}
+			jobs[fleetJob+"-servers"] = promtest.ProbeJob{Targets: perServer, Params: map[string][]string{
+				"auth_module": {"fleet"}, "exclude[]": dbScoped,
+			}}
 		}
 	case "configured":
 		b.WriteString("targets:\n")

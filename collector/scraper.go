@@ -94,12 +94,21 @@ func (s *Scraper) Scrape(ctx context.Context, t *target.Target, ch chan<- promet
 }
 
 // Subset is the set of collectors one scrape runs when its request names
-// some (collect[]); nil runs every enabled collector.
+// some (collect[] or exclude[]); nil runs every enabled collector.
 type Subset map[string]bool
 
-// Subset checks the names a request gave against the enabled collectors.
-// Each must name one; an empty list is nil, every collector.
-func (s *Scraper) Subset(names []string) (Subset, error) {
+// Subset checks the names a request gave against the enabled collectors:
+// collect[] runs those only, exclude[] all but those (node_exporter's
+// parameters). Each name must be an enabled collector; the two cannot be
+// combined. Neither gives nil, every collector.
+func (s *Scraper) Subset(collect, exclude []string) (Subset, error) {
+	if len(collect) > 0 && len(exclude) > 0 {
+		return nil, errors.New("collect[] and exclude[] cannot be combined: name the collectors to run, or those to leave out")
+	}
+	param, names := "collect[]", collect
+	if len(exclude) > 0 {
+		param, names = "exclude[]", exclude
+	}
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -114,10 +123,10 @@ func (s *Scraper) Subset(names []string) (Subset, error) {
 		}
 	}
 	sort.Strings(list)
-	out := Subset{}
+	named := Subset{}
 	for _, n := range names {
 		if enabled[n] {
-			out[n] = true
+			named[n] = true
 			continue
 		}
 		shown := n
@@ -125,9 +134,18 @@ func (s *Scraper) Subset(names []string) (Subset, error) {
 			shown = shown[:64] + "..."
 		}
 		if Known(n) {
-			return nil, fmt.Errorf("collect[]=%q: that collector is not enabled on this exporter; enable it with --collector.%s or leave it out", shown, n)
+			return nil, fmt.Errorf("%s=%q: that collector is not enabled on this exporter; enable it with --collector.%s or leave it out", param, shown, n)
 		}
-		return nil, fmt.Errorf("collect[]=%q: no enabled collector has that name; the enabled built-in ones are %s (custom queries are custom.<name>)", shown, strings.Join(list, ", "))
+		return nil, fmt.Errorf("%s=%q: no enabled collector has that name; the enabled built-in ones are %s (custom queries are custom.<name>)", param, shown, strings.Join(list, ", "))
+	}
+	if len(collect) > 0 {
+		return named, nil
+	}
+	out := Subset{}
+	for n := range enabled {
+		if !named[n] {
+			out[n] = true
+		}
 	}
 	return out, nil
 }

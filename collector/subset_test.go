@@ -9,8 +9,8 @@ import (
 	"github.com/pghardening/pg_hardening_exporter/internal/testutil/scrapetest"
 )
 
-// Subset checks a request's collect[] names against the collectors this
-// exporter runs, and says which to use instead.
+// Subset checks a request's collect[] or exclude[] names against the
+// collectors this exporter runs, and says which to use instead.
 func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
 	cfg, err := config.Load("")
 	if err != nil {
@@ -21,12 +21,21 @@ func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := collector.NewScraper(ins, scrapetest.Logger)
-	if only, err := sc.Subset(nil); err != nil || only != nil {
+	if only, err := sc.Subset(nil, nil); err != nil || only != nil {
 		t.Errorf("no names: %v %v, want every collector (nil)", only, err)
 	}
-	only, err := sc.Subset([]string{"tables", "tables"})
+	only, err := sc.Subset([]string{"tables", "tables"}, nil)
 	if err != nil || len(only) != 1 || !only["tables"] {
 		t.Errorf("tables twice: %v %v", only, err)
+	}
+	if only, err := sc.Subset(nil, []string{"indexes"}); err != nil || len(only) != 1 || !only["tables"] {
+		t.Errorf("exclude[]=indexes: %v %v, want tables only", only, err)
+	}
+	if only, err := sc.Subset(nil, []string{"indexes", "tables"}); err != nil || only == nil || len(only) != 0 {
+		t.Errorf("everything excluded: %v %v, want an empty set (not nil, which is every collector)", only, err)
+	}
+	if _, err := sc.Subset([]string{"tables"}, []string{"indexes"}); err == nil || !strings.Contains(err.Error(), "cannot be combined") {
+		t.Errorf("collect[] with exclude[]: %v", err)
 	}
 	for _, c := range []struct{ name, want string }{
 		{"stat_slru", `collect[]="stat_slru": that collector is not enabled on this exporter; enable it with --collector.stat_slru or leave it out`},
@@ -34,9 +43,13 @@ func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
 		{strings.Repeat("a", 100), `collect[]="` + strings.Repeat("a", 64) + `...": no enabled collector`},
 		{"bad\nname", `collect[]="bad\nname": no enabled`},
 	} {
-		_, err := sc.Subset([]string{"indexes", c.name})
+		_, err := sc.Subset([]string{"indexes", c.name}, nil)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%.20q: %v, want %q", c.name, err, c.want)
+		}
+		_, err = sc.Subset(nil, []string{c.name})
+		if want := strings.Replace(c.want, "collect[]", "exclude[]", 1); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("exclude[] %.20q: %v, want %q", c.name, err, want)
 		}
 	}
 }

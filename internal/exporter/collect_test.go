@@ -14,9 +14,11 @@ import (
 
 // collect[] runs the named collectors only: a probe per database that asks
 // for the database-scoped collectors serves its database's objects and none
-// of the server-wide families, and costs no session or query for them. A
-// name that is not an enabled collector is refused before a target is made.
-func TestCollectParameterRunsTheNamedCollectorsOnly(t *testing.T) {
+// of the server-wide families, and costs no session or query for them.
+// exclude[] runs all but the named: a probe per server that leaves those out
+// visits no database. A name that is not an enabled collector is refused
+// before a target is made.
+func TestCollectAndExcludeParameters(t *testing.T) {
 	pgtest.Integration(t)
 	s := pgtest.StartT(t, pgtest.Options{})
 	ctx := context.Background()
@@ -31,7 +33,7 @@ func TestCollectParameterRunsTheNamedCollectorsOnly(t *testing.T) {
   mon:
     type: userpass
     userpass: {username: prober, password_file: %s}
-    options: {sslmode: disable}
+    options: {sslmode: disable, dbname: postgres}
     allowed_targets: {hosts: [127.0.0.1], ports: [%d]}
 `, pwFile, s.Port)
 	h := start(t, cfg, s.SuperuserDSN("postgres"))
@@ -77,6 +79,29 @@ func TestCollectParameterRunsTheNamedCollectorsOnly(t *testing.T) {
 		t.Errorf("the probe without collect[] has no pg_stat_database family")
 	}
 
+	// The per-server probe of the same layout leaves the database-scoped
+	// collectors out: server-wide families, and not one database visited.
+	server := fmt.Sprintf("/probe?auth_module=mon&target=%s", url.QueryEscape(fmt.Sprintf("127.0.0.1:%d", s.Port)))
+	code, mfs, body, _ = h.get(t, server+"&exclude[]=tables&exclude[]=indexes&exclude[]=functions&exclude[]=schema&exclude[]=bloat&exclude[]=subscription_tables", 10*time.Second)
+	if code != 200 || mustUp(mfs) != 1 {
+		t.Fatalf("probe with exclude[]: %d %v %s", code, mustUp(mfs), body)
+	}
+	if _, ok := mfs["pg_stat_database_xact_commit_total"]; !ok {
+		t.Errorf("the per-server probe has no pg_stat_database family")
+	}
+	for _, fam := range []string{"pg_tables_reported", "pg_stat_user_tables_n_live_tup"} {
+		if _, ok := mfs[fam]; ok {
+			t.Errorf("%s served though its collector was excluded", fam)
+		}
+	}
+	for _, m := range mfs["pg_scrape_collector_success"].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "datname" && lp.GetValue() != "" {
+				t.Errorf("the per-server probe visited database %q", lp.GetValue())
+			}
+		}
+	}
+
 	// /metrics takes it too; the exporter's own metrics are still served.
 	code, mfs, body, _ = h.get(t, "/metrics?collect[]=postmaster", 10*time.Second)
 	if code != 200 || mustUp(mfs) != 1 {
@@ -98,6 +123,8 @@ func TestCollectParameterRunsTheNamedCollectorsOnly(t *testing.T) {
 		{"collect[]=" + strings.Repeat("x", 5000), `..."`},
 		{"collect[]=%ff%fe", "no enabled collector"},
 		{"collect[]=", "no enabled collector"},
+		{"exclude[]=tablez", `exclude[]="tablez": no enabled collector`},
+		{"collect[]=tables&exclude[]=indexes", "cannot be combined"},
 	} {
 		code, _, body, _ := h.get(t, probe+"&"+c.param, 10*time.Second)
 		if code != 400 || !strings.Contains(body, c.want) {

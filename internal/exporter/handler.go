@@ -87,13 +87,15 @@ func (c targetCollector) Collect(ch chan<- prometheus.Metric) {
 	c.scraper.ScrapeBlocks(c.ctx, c.target, c.only, ch, c.blocks.Add)
 }
 
-// subset reads collect[]=name (repeated): the scrape runs those collectors
-// only, as node_exporter's does; a probe per database can leave the
-// server-wide collectors to another job. A name that is not an enabled
+// subset reads collect[]=name or exclude[]=name (repeated): the scrape runs
+// those collectors only, or all but those, as node_exporter's does; a probe
+// per database can leave the server-wide collectors to a probe per server,
+// which leaves the database-scoped ones out. A name that is not an enabled
 // collector is answered 400 here, before any target is made.
 func (s *Server) subset(w http.ResponseWriter, r *http.Request) (*collector.Scraper, collector.Subset, bool) {
 	sc := s.scraper.Load()
-	only, err := sc.Subset(r.URL.Query()["collect[]"])
+	q := r.URL.Query()
+	only, err := sc.Subset(q["collect[]"], q["exclude[]"])
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return nil, nil, false
