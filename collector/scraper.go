@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -113,16 +112,9 @@ func (s *Scraper) Subset(collect, exclude []string) (Subset, error) {
 		return nil, nil
 	}
 	enabled := map[string]bool{}
-	var list []string
 	for _, in := range s.instances {
 		enabled[in.Spec.Name] = true
-		if Known(in.Spec.Name) {
-			// Built-in names only: the custom queries' names are the
-			// operator's configuration, and the caller may be anyone.
-			list = append(list, in.Spec.Name)
-		}
 	}
-	sort.Strings(list)
 	named := Subset{}
 	for _, n := range names {
 		if enabled[n] {
@@ -136,7 +128,16 @@ func (s *Scraper) Subset(collect, exclude []string) (Subset, error) {
 		if Known(n) {
 			return nil, fmt.Errorf("%s=%q: that collector is not enabled on this exporter; enable it with --collector.%s or leave it out", param, shown, n)
 		}
-		return nil, fmt.Errorf("%s=%q: no enabled collector has that name; the enabled built-in ones are %s (custom queries are custom.<name>)", param, shown, strings.Join(list, ", "))
+		// Built-in names only: the custom queries' names are the
+		// operator's configuration, and the caller may be anyone.
+		var builtin []string
+		for n := range enabled {
+			if Known(n) {
+				builtin = append(builtin, n)
+			}
+		}
+		sort.Strings(builtin)
+		return nil, fmt.Errorf("%s=%q: no enabled collector has that name; the enabled built-in ones are %s (custom queries are custom.<name>)", param, shown, strings.Join(builtin, ", "))
 	}
 	if len(collect) > 0 {
 		return named, nil
@@ -301,7 +302,7 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 		}
 	}
 	sc := &Scrape{Target: t, Facts: facts, Conn: conn, Database: conn.DB(), Extensions: exts}
-	for _, in := range todo {
+	for i, in := range todo {
 		if ok, why := in.runsOn(facts, exts); !ok {
 			s.logger.Debug("collector skipped", "collector", in.Spec.Name, "target", t.Name, "datname", db, "reason", why)
 			continue
@@ -348,7 +349,7 @@ func (s *Scraper) runJob(ctx context.Context, t *target.Target, facts *target.Fa
 			// Whatever the collector left half-read makes the session
 			// unusable: the pool closes it on release, and the collectors
 			// left in this job wait for the next scrape.
-			for _, rest := range todo[slices.Index(todo, in)+1:] {
+			for _, rest := range todo[i+1:] {
 				s.report(ch, t, rest, db, 0, fmt.Errorf("not run: %w", err))
 			}
 			return

@@ -20,7 +20,14 @@ func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := collector.NewScraper(ins, scrapetest.Logger)
+	secret := collector.UncheckedCustomInstance("tenant_billing", "SELECT 1 AS v")
+	sc := collector.NewScraper(append(ins, secret), scrapetest.Logger)
+	if only, err := sc.Subset([]string{secret.Spec.Name}, nil); err != nil || !only[secret.Spec.Name] {
+		t.Errorf("collect[]=%s: %v %v", secret.Spec.Name, only, err)
+	}
+	if _, err := sc.Subset([]string{"nope"}, nil); err == nil || strings.Contains(err.Error(), "tenant_billing") {
+		t.Errorf("the refusal names a custom query, which is the operator's configuration: %v", err)
+	}
 	if only, err := sc.Subset(nil, nil); err != nil || only != nil {
 		t.Errorf("no names: %v %v, want every collector (nil)", only, err)
 	}
@@ -28,10 +35,10 @@ func TestSubsetAcceptsEnabledCollectorsOnly(t *testing.T) {
 	if err != nil || len(only) != 1 || !only["tables"] {
 		t.Errorf("tables twice: %v %v", only, err)
 	}
-	if only, err := sc.Subset(nil, []string{"indexes"}); err != nil || len(only) != 1 || !only["tables"] {
-		t.Errorf("exclude[]=indexes: %v %v, want tables only", only, err)
+	if only, err := sc.Subset(nil, []string{"indexes"}); err != nil || len(only) != 2 || !only["tables"] || !only[secret.Spec.Name] {
+		t.Errorf("exclude[]=indexes: %v %v, want tables and the custom query", only, err)
 	}
-	if only, err := sc.Subset(nil, []string{"indexes", "tables"}); err != nil || only == nil || len(only) != 0 {
+	if only, err := sc.Subset(nil, []string{"indexes", "tables", secret.Spec.Name}); err != nil || only == nil || len(only) != 0 {
 		t.Errorf("everything excluded: %v %v, want an empty set (not nil, which is every collector)", only, err)
 	}
 	if _, err := sc.Subset([]string{"tables"}, []string{"indexes"}); err == nil || !strings.Contains(err.Error(), "cannot be combined") {

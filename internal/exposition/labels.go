@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/prometheus/common/model"
+
+	"github.com/pghardening/pg_hardening_exporter/internal/metric"
 )
 
 // Shape is the label names of a block's families, in the order the
@@ -63,7 +65,7 @@ func (s *Shape) Labels(values ...string) *Labels {
 	}
 	text.WriteByte('{')
 	for i, at := range s.byName {
-		v := strings.ToValidUTF8(values[at], "\uFFFD")
+		v := metric.LabelValue(values[at])
 		if i > 0 {
 			key.WriteByte(0)
 			text.WriteByte(',')

@@ -63,16 +63,26 @@ func (m *Metric) Emit(ch chan<- prometheus.Metric, v float64, labels ...string) 
 	ch <- prometheus.MustNewConstMetric(m.desc, m.Type, v, validUTF8(labels)...)
 }
 
-// validUTF8 replaces what is not UTF-8 in label values with U+FFFD: a
+// LabelValue is v as a label value: what is not UTF-8 becomes U+FFFD. A
 // database or role name made in a SQL_ASCII database reaches every session
 // unconverted (the shared catalogs hold it as it was written), and
-// client_golang refuses such a label value.
+// client_golang refuses, and Prometheus drops the scrape of, such a value.
+// Every path that writes label values (Emit here, internal/exposition's
+// blocks) goes through it, so both give the same series.
+func LabelValue(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	return strings.ToValidUTF8(v, "\uFFFD")
+}
+
+// validUTF8 is labels with LabelValue applied, copied only when one changes.
 func validUTF8(labels []string) []string {
 	for i, v := range labels {
 		if !utf8.ValidString(v) {
 			out := slices.Clone(labels)
 			for j := i; j < len(out); j++ {
-				out[j] = strings.ToValidUTF8(out[j], "\uFFFD")
+				out[j] = LabelValue(out[j])
 			}
 			return out
 		}
